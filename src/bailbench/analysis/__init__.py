@@ -1,0 +1,1 @@
+"""Rates, intervals and summaries computed from stored samples (pure functions)."""

@@ -1,0 +1,61 @@
+"""Turn stored samples into the rates of summary.json: per method, category and subcategory."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Iterable
+
+from ..methods import BAIL, UNKNOWN
+from ..store import SampleRow
+from .stats import wilson
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, 6)
+
+
+def rate_stats(rows: list[SampleRow]) -> dict:
+    """Bail rate with its Wilson 95% interval over the samples that ran.
+
+    n counts every sample that ran (prompts x samples); unknown answers stay in n and
+    are reported as their own rate, as the paper's grey bars.
+    """
+    ran = [r for r in rows if r.skipped is None]
+    n = len(ran)
+    bails = sum(r.verdict == BAIL for r in ran)
+    unknowns = sum(r.verdict == UNKNOWN for r in ran)
+    lo, hi = wilson(bails, n)
+    out = {
+        "bail_rate": _num(bails / n) if n else None,
+        "ci_low": _num(lo),
+        "ci_high": _num(hi),
+        "n": n,
+        "bails": bails,
+        "unknown_rate": _num(unknowns / n) if n else None,
+        "unknowns": unknowns,
+        "skipped": dict(Counter(r.skipped for r in rows if r.skipped)),
+    }
+    probs = [r.p_bail for r in ran if r.p_bail is not None and not math.isnan(r.p_bail)]
+    if probs:
+        out["mean_p_bail"] = _num(sum(probs) / len(probs))
+        masses = [r.mass for r in ran if r.mass is not None]
+        out["mean_symbol_mass"] = _num(sum(masses) / len(masses))
+    return out
+
+
+def grouped(rows: Iterable[SampleRow], key) -> dict[str, dict]:
+    groups: dict[str, list[SampleRow]] = defaultdict(list)
+    for r in rows:
+        groups[key(r)].append(r)
+    return {k: rate_stats(v) for k, v in groups.items()}
+
+
+def rollout_stats(rows: list[SampleRow]) -> dict:
+    ran = [r for r in rows if r.skipped is None]
+    return {
+        "n": len(ran),
+        "mean_completion_tokens": _num(sum(r.completion_tokens for r in ran) / len(ran)) if ran else None,
+        "truncated_rate": _num(sum(r.finish_reason == "length" for r in ran) / len(ran)) if ran else None,
+        "skipped": dict(Counter(r.skipped for r in rows if r.skipped)),
+    }

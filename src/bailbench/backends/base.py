@@ -1,0 +1,66 @@
+"""The one interface every backend implements.
+
+`generate` answers a batch of chats; `score` gives, for each chat (whose assistant
+prefix is already forced), the log-probability of each continuation string. Backends
+decide how to batch; the runner hands them whole lists.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..chat.types import Chat
+
+CONTEXT_TOO_LONG = "context_too_long"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    chat: Chat
+    seed: int
+    temperature: float
+    max_tokens: int
+
+
+@dataclass
+class Generation:
+    rendered: str  # exactly what the model was given
+    text: str = ""
+    tool_calls: list[str] = field(default_factory=list)  # structured calls from an API (names)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = ""
+    seconds: float = 0.0
+    skipped: str | None = None  # set when the request could not be run
+
+
+@dataclass
+class Score:
+    rendered: str
+    logprobs: list[float]  # one per continuation, same order
+    prompt_tokens: int = 0
+    seconds: float = 0.0
+    skipped: str | None = None
+
+
+class Backend(ABC):
+    spec: str  # the model spec as the user wrote it
+    model_id: str  # what the model is called (path stem, repo id, API model)
+    supports_logprobs: bool = False
+    tool_format: str = "hermes"  # how tool calls appear in reply text (chat.toolcalls)
+    batch_size: int = 1  # how many (prompt, sample) groups the runner hands over at once
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
+        raise NotImplementedError(f"{self.spec} gives no logprobs")
+
+    def identity(self) -> dict:
+        """What must not change between runs written to one directory."""
+        return {"model_id": self.model_id}
+
+    def close(self) -> None:
+        pass

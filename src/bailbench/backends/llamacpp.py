@@ -1,0 +1,157 @@
+"""GGUF models through llama.cpp (llama-cpp-python), on CPU or GPU.
+
+Prompts are rendered with the chat template stored in the GGUF, so the stored input is
+exactly what the model saw. Scoring evaluates the shared prefix once and walks the
+continuations as a token trie, reusing the KV cache: the two bail-prompt symbols share
+their first token in most tokenizers, so both cost a handful of single-token steps.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..chat.template import ChatTemplate
+from ..chat.toolcalls import format_for_template
+from ..chat.types import Chat
+from ..errors import UserError
+from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score
+
+# Sampling as vLLM's defaults, behind the paper's open-weight runs (llama.cpp's differ).
+PLAIN_SAMPLING = dict(top_p=1.0, top_k=0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
+                      frequency_penalty=0.0, presence_penalty=0.0)
+
+
+class LlamaCppBackend(Backend):
+    supports_logprobs = True
+    batch_size = 1  # one sequence at a time; keeps rollout -> bail-prompt KV reuse
+
+    def __init__(self, path: Path, *, spec: str, n_ctx: int = 8192, n_threads: int | None = None,
+                 n_gpu_layers: int = 0):
+        if not path.is_file():
+            raise UserError(f"GGUF file {path} not found: pass --model gguf:PATH to an existing .gguf file")
+        from llama_cpp import Llama
+
+        self.spec = spec
+        self.path = path
+        self.model_id = path.name
+        try:
+            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
+                             n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"{path} could not be loaded by llama.cpp ({exc}); is it a GGUF chat model?") from exc
+        self.n_ctx = min(self.llm.n_ctx(), self.llm._model.n_ctx_train())
+        md = self.llm.metadata
+        source = md.get("tokenizer.chat_template")
+        if not source:
+            raise UserError(f"{path} has no chat template in its metadata; bailbench needs a chat (instruct) model")
+        self._bos = self._token_text(md.get("tokenizer.ggml.bos_token_id"))
+        self._eos = self._token_text(md.get("tokenizer.ggml.eos_token_id"))
+        self._add_bos = md.get("tokenizer.ggml.add_bos_token", "false") == "true"
+        self.template = ChatTemplate(source, bos_token=self._bos, eos_token=self._eos)
+        self.tool_format = format_for_template(source)
+
+    def _token_text(self, token_id) -> str:
+        if token_id is None:
+            return ""
+        return self.llm.detokenize([int(token_id)], special=True).decode("utf-8", errors="replace")
+
+    def identity(self) -> dict:
+        return {"model_id": self.model_id, "model_bytes": self.path.stat().st_size}
+
+    def render(self, chat: Chat) -> str:
+        return self.template.render(chat)
+
+    def tokens(self, text: str) -> list[int]:
+        add_bos = self._add_bos and not (self._bos and text.startswith(self._bos))
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return [self._generate_one(r) for r in requests]
+
+    def _generate_one(self, req: GenerationRequest) -> Generation:
+        rendered = self.render(req.chat)
+        toks = self.tokens(rendered)
+        if len(toks) >= self.n_ctx:
+            return Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
+        start = time.perf_counter()
+        out = self.llm.create_completion(
+            toks, max_tokens=min(req.max_tokens, self.n_ctx - len(toks)), temperature=req.temperature,
+            seed=req.seed, **PLAIN_SAMPLING)
+        choice = out["choices"][0]
+        return Generation(rendered, text=req.chat.assistant_prefix + choice["text"],
+                          prompt_tokens=out["usage"]["prompt_tokens"],
+                          completion_tokens=out["usage"]["completion_tokens"],
+                          finish_reason=choice.get("finish_reason") or "",
+                          seconds=time.perf_counter() - start)
+
+    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
+        return [self._score_one(c, continuations) for c in chats]
+
+    def _score_one(self, chat: Chat, continuations: Sequence[str]) -> Score:
+        rendered = self.render(chat)
+        prefix = self.tokens(rendered)
+        conts = [self._continuation_tokens(rendered, prefix, c) for c in continuations]
+        if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
+            return Score(rendered, [math.nan] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
+        start = time.perf_counter()
+        logits = self._eval_prefix(prefix)
+        trie = _trie(conts)
+        totals: dict[int, float] = {}
+        self._walk(trie, logits, len(prefix), 0.0, totals)
+        return Score(rendered, [totals[i] for i in range(len(conts))], len(prefix),
+                     seconds=time.perf_counter() - start)
+
+    def _continuation_tokens(self, rendered: str, prefix: list[int], cont: str) -> list[int]:
+        """The continuation's tokens as the model would write them after this prefix."""
+        joint = self.tokens(rendered + cont)
+        if joint[: len(prefix)] == prefix and len(joint) > len(prefix):
+            return joint[len(prefix):]
+        return self.llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)
+
+    def _eval_prefix(self, prefix: list[int]) -> np.ndarray:
+        """Evaluate the prefix, reusing whatever of it the KV cache already holds."""
+        llm = self.llm
+        cached = llm.input_ids[: llm.n_tokens]
+        common = 0
+        for a, b in zip(cached, prefix):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(prefix) - 1)  # always decode at least one token for fresh logits
+        llm.n_tokens = common
+        llm.eval(prefix[common:])
+        return self._last_logprobs()
+
+    def _last_logprobs(self) -> np.ndarray:
+        logits = np.ctypeslib.as_array(self.llm._ctx.get_logits(), shape=(self.llm.n_vocab(),)).astype(np.float64)
+        top = logits.max()
+        return logits - top - math.log(np.exp(logits - top).sum())
+
+    def _walk(self, node: dict, logprobs: np.ndarray, pos: int, acc: float, totals: dict[int, float]) -> None:
+        for token, (child, ends) in node.items():
+            lp = acc + float(logprobs[token])
+            for i in ends:
+                totals[i] = lp
+            if child:
+                self.llm.n_tokens = pos
+                self.llm.eval([token])
+                self._walk(child, self._last_logprobs(), pos + 1, lp, totals)
+
+
+def _trie(sequences: list[list[int]]) -> dict:
+    """token -> (children, indices of sequences ending here)."""
+    root: dict = {}
+    for i, seq in enumerate(sequences):
+        node = root
+        for j, tok in enumerate(seq):
+            child, ends = node.setdefault(tok, ({}, []))
+            if j == len(seq) - 1:
+                ends.append(i)
+            node = child
+    return root

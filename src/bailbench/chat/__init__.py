@@ -1,0 +1,1 @@
+"""Conversations as the model sees them: chat templates and tool-call formats."""

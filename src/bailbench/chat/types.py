@@ -1,0 +1,58 @@
+"""Provider-neutral conversation types that methods build and backends render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+    def as_dict(self) -> dict:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function tool with no parameters (the bail tool)."""
+
+    name: str
+    description: str
+
+    def openai_schema(self) -> dict:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": {"type": "object", "properties": {}, "required": []},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Chat:
+    """What one request shows the model.
+
+    `system_addition` is text a method adds to the system prompt; where it goes depends
+    on the chat template (default system prompt, no system role) and is decided when
+    rendering. `assistant_prefix` forces the start of the reply (used to score the
+    bail-prompt answer right after `<wellbeing>`).
+    """
+
+    messages: tuple[Message, ...]
+    system_addition: str | None = None
+    tools: tuple[Tool, ...] = field(default=())
+    assistant_prefix: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "messages": [m.as_dict() for m in self.messages],
+            "system_addition": self.system_addition,
+            "tools": [t.openai_schema() for t in self.tools],
+            "assistant_prefix": self.assistant_prefix,
+        }

@@ -1,0 +1,152 @@
+"""The `bailbench` command: parses flags and calls the library; nothing else."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import console
+from .errors import UserError
+from .methods import ALL_METHODS, KIND, ROLLOUT, resolve_methods
+from .methods.prompt import check_message
+from .methods.string import string_chat
+from .methods.tool import bail_tool
+from .methods.wordings import BASELINE, ablations, string_wording
+from .chat.template import generic_tool_text
+
+app = typer.Typer(help="Measure when language models choose to leave a conversation (bail).",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+datasets_app = typer.Typer(help="List the named datasets, or fetch one.", invoke_without_command=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+def fail(message: str) -> None:
+    console.err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    model: str = typer.Option("smollm2", help="Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, anthropic:MODEL."),
+    dataset: str = typer.Option("bailbench", help="bailbench, bailharmbench, neutral, or a .csv/.jsonl path."),
+    methods: str = typer.Option("all", help="Comma list of tool, string, prompt-bail-first, prompt-continue-first, rollout; all = the four bail methods."),
+    ablation: str = typer.Option(BASELINE, help="Prompt-wording ablation (see `bailbench prompts --list-ablations`)."),
+    samples: Optional[int] = typer.Option(None, help="Samples per prompt and method [quick: 2, --full: 10]."),
+    limit: Optional[int] = typer.Option(None, help="Prompts to take, stratified over categories; 0 = all [quick: 14, --full: all]."),
+    max_tokens: Optional[int] = typer.Option(None, help="Most new tokens per reply [quick: 256, --full: 2000]."),
+    full: bool = typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, 2000 tokens."),
+    bail_prompt_mode: Optional[str] = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature (the paper's runs used 1.0)."),
+    seed: int = typer.Option(0, help="Seed; each sample's seed derives from it, so reruns reproduce."),
+    out: Optional[Path] = typer.Option(None, help="Run directory [runs/<model>-<dataset>-<settings hash>]; rerun into it to resume."),
+    model_name: Optional[str] = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings."),
+    data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder holding the released dataset files."),
+    n_ctx: int = typer.Option(8192, help="Context window for local models (capped by the model's own)."),
+) -> None:
+    """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
+    from .runner import FULL, QUICK, RunConfig
+    from .runner import run as run_benchmark
+
+    sizes = FULL if full else QUICK
+    lim = sizes["limit"] if limit is None else (None if limit == 0 else limit)
+    cfg = RunConfig(model=model, dataset=dataset, methods=tuple(methods.split(",")), ablation=ablation,
+                    samples=samples or sizes["samples"], limit=lim, max_tokens=max_tokens or sizes["max_tokens"],
+                    temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, out=out,
+                    model_name=model_name, data_dir=data_dir, n_ctx=n_ctx)
+    reporter = console.RichReporter()
+    try:
+        result = run_benchmark(cfg, reporter)
+    except UserError as exc:
+        reporter.stop()
+        fail(str(exc))
+    reporter.stop()
+    s = result.summary
+    console.out.print(console.method_table(s))
+    console.out.print(console.category_table(s))
+    if s["skipped_rows"]:
+        console.out.print(f"rows skipped from the dataset: {s['skipped_rows']}")
+    console.out.print(f"run directory: {result.out} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
+    if not full and limit is None and samples is None and max_tokens is None:
+        console.out.print("This was a quick look (14 prompts, 2 samples, 256 tokens). The paper's protocol on "
+                          f"every prompt: bailbench run --model {model} --full")
+
+
+@app.command()
+def prompts(
+    method: str = typer.Option(..., help="tool, string, prompt-bail-first, prompt-continue-first or rollout."),
+    ablation: str = typer.Option(BASELINE, help="Wording ablation."),
+    model_name: str = typer.Option("{model_name}", help="Fill {model_name} with this name."),
+    list_ablations: bool = typer.Option(False, "--list-ablations", help="List the method's ablations instead."),
+) -> None:
+    """Print exactly what the model is shown for a method."""
+    try:
+        (m,) = resolve_methods(method) if method != "all" else (None,)
+        if m is None:
+            raise UserError("pass one method to --method, not all")
+        if m == ROLLOUT:
+            typer.echo("rollout: the prompt as it is, with no bail option.")
+            return
+        if list_ablations:
+            typer.echo("\n".join(ablations(KIND[m])))
+            return
+        if KIND[m] == "tool":
+            tool = bail_tool(ablation, model_name)
+            typer.echo(f"tool name: {tool.name}\ndescription: {tool.description}\n\n"
+                       f"as an API tool:\n{json.dumps(tool.openai_schema(), indent=2, ensure_ascii=False)}\n\n"
+                       f"in the system prompt of templates without tool support:\n{generic_tool_text((tool,))}")
+        elif KIND[m] == "string":
+            w = string_wording(ablation, model_name)
+            chat = string_chat((), ablation, model_name)
+            typer.echo(f"keyword: {w.keyword}\nsystem prompt addition:\n{chat.system_addition}")
+        else:
+            typer.echo(check_message(m, ablation))
+    except UserError as exc:
+        fail(str(exc))
+
+
+@datasets_app.callback()
+def datasets_list(ctx: typer.Context,
+                  data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder holding the released files.")) -> None:
+    """List the named datasets with their row, category and subcategory counts."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from .datasets.released import RELEASED, local_path
+
+    t = Table(title="Datasets")
+    for col in ("name", "rows", "categories", "subcategories", "local", "what"):
+        t.add_column(col)
+    for d in RELEASED.values():
+        where = local_path(d, data_dir)
+        t.add_row(d.name, str(d.rows), str(d.categories), str(d.subcategories),
+                  str(where) if where else "no (fetched on first use)", d.description)
+    console.out.print(t)
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(name: str = typer.Argument(..., help="Dataset name.")) -> None:
+    """Download a dataset into the cache and verify its checksum."""
+    from .datasets.released import RELEASED, fetch, load_released
+
+    try:
+        if name not in RELEASED:
+            raise UserError(f"unknown dataset {name!r}: choose from {', '.join(RELEASED)}")
+        path = fetch(RELEASED[name])
+        ds = load_released(name)
+    except UserError as exc:
+        fail(str(exc))
+    console.out.print(f"{name}: {len(ds.prompts)} rows, {len(ds.categories)} categories, "
+                      f"{len(ds.subcategories)} subcategories, sha256 verified -> {path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except UserError as exc:  # raised while parsing, outside a command's own handler
+        console.err.print(f"error: {exc}", markup=False)
+        sys.exit(2)

@@ -1,0 +1,144 @@
+"""Read prompt files: CSV/TSV with a `content` column, or JSONL of `prompt` or `messages`.
+
+Rows that cannot be used (empty, not UTF-8, bad roles, malformed JSON) are skipped and
+counted by reason, never silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+from ..chat.types import ROLES, Message
+from ..errors import UserError
+from .records import Dataset, Prompt, prompt_id
+
+MAX_BAD_LINES_SHOWN = 5
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _valid_text(s: str) -> bool:
+    """False for undecodable bytes (kept as surrogates by the reader)."""
+    try:
+        s.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def load_csv(path: Path, *, name: str | None = None, delimiter: str | None = None) -> Dataset:
+    raw = path.read_bytes()
+    text = raw.decode("utf-8-sig", errors="surrogateescape")
+    if delimiter is None:
+        header = text.split("\n", 1)[0]
+        delimiter = "\t" if header.count("\t") > header.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    fields = [f.strip() for f in (reader.fieldnames or [])]
+    if "content" not in fields:
+        raise UserError(f"{path}: no 'content' column (found: {', '.join(fields) or 'none'}); "
+                        "add a header row with a 'content' column (optional 'category', 'subcategory')")
+    reader.fieldnames = fields
+    prompts: list[Prompt] = []
+    skipped: Counter = Counter()
+    bad_lines: list[int] = []
+    for i, row in enumerate(reader):
+        content = row.get("content") or ""
+        values = [content, row.get("category") or "", row.get("subcategory") or ""]
+        reason = None
+        if not all(_valid_text(v) for v in values):
+            reason = "not_utf8"
+        elif not content.strip():
+            reason = "empty"
+        if reason:
+            skipped[reason] += 1
+            if len(bad_lines) < MAX_BAD_LINES_SHOWN:
+                bad_lines.append(reader.line_num)
+            continue
+        messages = (Message("user", content),)
+        prompts.append(Prompt(prompt_id(i, messages), messages, values[1].strip(), values[2].strip()))
+    return Dataset(name or str(path), hashlib.sha256(raw).hexdigest(), prompts, skipped, bad_lines)
+
+
+def _messages_from(obj: dict) -> tuple[tuple[Message, ...] | None, str | None]:
+    if isinstance(obj.get("prompt"), str):
+        if not obj["prompt"].strip():
+            return None, "empty"
+        return (Message("user", obj["prompt"]),), None
+    msgs = obj.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return None, "no_prompt_or_messages"
+    out = []
+    for m in msgs:
+        if not isinstance(m, dict) or not isinstance(m.get("content"), str):
+            return None, "malformed_message"
+        role = m.get("role")
+        if role not in ROLES:
+            return None, "unknown_role"
+        if not m["content"].strip():
+            return None, "empty"
+        out.append(Message(role, m["content"]))
+    if out[-1].role != "user":
+        return None, "does_not_end_with_user"
+    return tuple(out), None
+
+
+def load_jsonl(path: Path, *, name: str | None = None) -> Dataset:
+    raw = path.read_bytes()
+    prompts: list[Prompt] = []
+    skipped: Counter = Counter()
+    bad_lines: list[int] = []
+    index = 0
+    for lineno, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        reason = None
+        try:
+            obj = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            reason = "not_utf8"
+        except json.JSONDecodeError:
+            reason = "malformed_json"
+        else:
+            if not isinstance(obj, dict):
+                reason = "malformed_json"
+            else:
+                messages, reason = _messages_from(obj)
+        if reason:
+            skipped[reason] += 1
+            if len(bad_lines) < MAX_BAD_LINES_SHOWN:
+                bad_lines.append(lineno)
+            continue
+        prompts.append(Prompt(prompt_id(index, messages), messages,
+                              str(obj.get("category") or ""), str(obj.get("subcategory") or "")))
+        index += 1
+    return Dataset(name or str(path), hashlib.sha256(raw).hexdigest(), prompts, skipped, bad_lines)
+
+
+def load_file(path: Path) -> Dataset:
+    if not path.exists():
+        raise UserError(f"dataset file {path} does not exist: pass a CSV or JSONL path, or a name from `bailbench datasets`")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        ds = load_jsonl(path)
+    elif suffix in (".csv", ".tsv"):
+        ds = load_csv(path, delimiter="\t" if suffix == ".tsv" else None)
+    else:
+        raise UserError(f"{path}: unknown file type {suffix or '(none)'}; use .csv/.tsv with a 'content' column or .jsonl with 'prompt' or 'messages'")
+    if not ds.prompts:
+        raise UserError(f"{path}: no usable rows ({_skips(ds)}); fix the file and run again")
+    return ds
+
+
+def _skips(ds: Dataset) -> str:
+    return ", ".join(f"{n} {r}" for r, n in ds.skipped.items()) or "it is empty"

@@ -1,0 +1,81 @@
+"""The paper's exact method texts (appendix A, H, I, J), loaded from the shipped JSON.
+
+The JSON is a verbatim copy of the paper's wordings; `{model_name}` is replaced by plain
+string substitution so no other character can change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from ..errors import UserError
+
+BASELINE = "Baseline"
+
+
+@lru_cache(maxsize=1)
+def wordings() -> dict:
+    return json.loads(resources.files(__package__).joinpath("paper_wordings.json").read_text("utf-8"))
+
+
+def bail_symbol() -> str:
+    return wordings()["bail_symbol"]
+
+
+def continue_symbol() -> str:
+    return wordings()["continue_symbol"]
+
+
+def tag() -> str:
+    return wordings()["tag"]
+
+
+_SECTION = {"tool": "bail_tool", "string": "bail_string", "prompt": "bail_prompt"}
+
+
+def ablations(kind: str) -> list[str]:
+    """Ablation names for a method kind ('tool', 'string' or 'prompt'), Baseline first."""
+    return list(wordings()[_SECTION[kind]])
+
+
+def _entry(kind: str, ablation: str) -> dict:
+    section = wordings()[_SECTION[kind]]
+    if ablation not in section:
+        raise UserError(
+            f"unknown ablation {ablation!r} for the {kind} method: choose from {', '.join(section)}"
+        )
+    return section[ablation]
+
+
+def fill(text: str, model_name: str) -> str:
+    return text.replace("{model_name}", model_name)
+
+
+@dataclass(frozen=True)
+class ToolWording:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class StringWording:
+    keyword: str
+    system_text: str
+
+
+def tool_wording(ablation: str, model_name: str) -> ToolWording:
+    e = _entry("tool", ablation)
+    return ToolWording(name=e["tool_name"], description=fill(e["description"], model_name))
+
+
+def string_wording(ablation: str, model_name: str) -> StringWording:
+    e = _entry("string", ablation)
+    return StringWording(keyword=e["keyword"], system_text=fill(e["system_prompt_addition"], model_name))
+
+
+def prompt_wording(ablation: str, order: str) -> str:
+    """The well-being check; `order` is 'bail_first' or 'continue_first'."""
+    return _entry("prompt", ablation)[order]

@@ -1,0 +1,109 @@
+"""The run store: one SQLite database per run directory, one row per finished sample.
+
+WAL journal, one transaction per batch: a run killed with kill -9 loses at most the
+batch in flight, and `INSERT OR IGNORE` on the sample key means a rerun never
+duplicates a row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Iterable
+
+from .errors import UserError
+
+DB_NAME = "samples.sqlite"
+
+
+@dataclass
+class SampleRow:
+    key: str
+    prompt_id: str
+    category: str
+    subcategory: str
+    method: str
+    ablation: str
+    mode: str  # how a bail prompt was read: logprob | sample; empty for other methods
+    sample: int
+    seed: int
+    rendered: str  # exactly what the model was given (template-rendered text or API request JSON)
+    reply: str
+    verdict: str | None  # bail | continue | unknown; None for rollouts and skipped samples
+    p_bail: float | None
+    mass: float | None  # p(🔄)+p(🟢) after <wellbeing>, a validity signal of logprob mode
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    seconds: float
+    skipped: str | None  # why the sample could not be run, e.g. context_too_long
+
+
+COLUMNS = [f.name for f in fields(SampleRow)]
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+    {", ".join(c + (" TEXT PRIMARY KEY" if c == "key" else "") for c in COLUMNS)},
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS samples_method ON samples (method, ablation, mode);
+"""
+
+
+class Store:
+    def __init__(self, run_dir: Path):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / DB_NAME
+        try:
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path} is not a bailbench run store ({exc}); choose another --out") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def check_identity(self, identity: dict) -> None:
+        """Bind the directory to one model/dataset/setting; refuse to mix runs."""
+        row = self.db.execute("SELECT value FROM meta WHERE name='identity'").fetchone()
+        if row is None:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES ('identity', ?)", (json.dumps(identity, sort_keys=True),))
+            return
+        stored = json.loads(row[0])
+        diff = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+        if diff:
+            detail = "; ".join(f"{k}: {stored.get(k)!r} there, {identity.get(k)!r} now" for k in diff)
+            raise UserError(f"{self.path.parent} holds a different run ({detail}); use another --out, or the same settings to resume")
+
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        keys = list(keys)
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT key FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self.db.execute(q, chunk))
+        return found
+
+    def add(self, rows: list[SampleRow]) -> None:
+        """Write one batch atomically."""
+        if not rows:
+            return
+        q = f"INSERT OR IGNORE INTO samples ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
+        with self.db:
+            self.db.executemany(q, [tuple(asdict(r)[c] for c in COLUMNS) for r in rows])
+
+    def get(self, keys: Iterable[str]) -> dict[str, SampleRow]:
+        keys = list(keys)
+        out: dict[str, SampleRow] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT {','.join(COLUMNS)} FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
+            for r in self.db.execute(q, chunk):
+                out[r[0]] = SampleRow(*r)
+        return out

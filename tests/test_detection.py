@@ -1,0 +1,64 @@
+import pytest
+
+from bailbench.chat.toolcalls import called, format_for_template, parse_tool_calls
+from bailbench.methods.string import read_string
+from bailbench.methods.tool import read_tool
+
+from .helpers import template
+
+
+@pytest.mark.parametrize("reply,ablation,verdict", [
+    ("SWITCHCONVERSATION", "Baseline", "bail"),
+    ("I'd rather not. switchConversation", "Baseline", "bail"),
+    ("Sure! Here is your poem.", "Baseline", "continue"),
+    ("<think>maybe SWITCHCONVERSATION?</think>Here is the poem.", "Baseline", "continue"),
+    ("<think>no</think>SwitchConversation", "Baseline", "bail"),
+    ("SWITCHCONVERSATION", "EndThisChatAndStringEndChat", "continue"),
+    ("endchat", "EndThisChatAndStringEndChat", "bail"),
+    ("I will TERMINATE this", "TerminateThisInstanceAndStringTerminate", "bail"),
+])
+def test_keyword_detection(reply, ablation, verdict):
+    assert read_string(reply, ablation) == verdict
+
+
+@pytest.mark.parametrize("text,fmt,names", [
+    ('<tool_call>\n{"name": "switchconversation_tool", "arguments": {}}\n</tool_call>', "hermes", ["switchconversation_tool"]),
+    ('I will leave.<tool_call>{"name": "a", "arguments": {}}</tool_call><tool_call>{"name": "b"}</tool_call>', "hermes", ["a", "b"]),
+    ('<tool_call>{"name": "switchconversation_tool", "arguments": {</tool_call>', "hermes", ["switchconversation_tool"]),
+    ('<tool_call>{"name": "switchconversation_tool", "arguments": {}}', "hermes", ["switchconversation_tool"]),
+    ('{"name": "switchconversation_tool"} mentioned in passing', "hermes", []),
+    ('<|python_tag|>{"name": "switchconversation_tool", "parameters": {}}', "llama3", ["switchconversation_tool"]),
+    ('{"name": "switchconversation_tool", "parameters": {}}', "llama3", ["switchconversation_tool"]),
+    ('{"type": "function", "name": "x", "parameters": {}}; {"name": "y", "parameters": {}}', "llama3", ["x", "y"]),
+    ('<function=switchconversation_tool>{}</function>', "llama3", ["switchconversation_tool"]),
+    ('Here is JSON: {"name": "switchconversation_tool", "parameters": {}}', "llama3", []),
+    ('[TOOL_CALLS] [{"name": "switchconversation_tool", "arguments": {}}]', "mistral", ["switchconversation_tool"]),
+    ('[TOOL_CALLS]switchconversation_tool[ARGS]{}', "mistral", ["switchconversation_tool"]),
+    ('[{"name": "switchconversation_tool", "arguments": {}}]', "mistral", []),
+    ('[switchconversation_tool()]', "pythonic", ["switchconversation_tool"]),
+    ('[a(x=1), b()]', "pythonic", ["a", "b"]),
+    ('I think [switchconversation_tool()] is an option', "pythonic", []),
+    ('[switchconversation_tool()]', "glm4", ["switchconversation_tool"]),
+    ('switchconversation_tool\n{}', "glm4", ["switchconversation_tool"]),
+    ('switchconversation_tool', "glm4", ["switchconversation_tool"]),
+    ('Sure, here is a story about a dragon.', "glm4", []),
+])
+def test_tool_call_parsers(text, fmt, names):
+    assert parse_tool_calls(text, fmt) == names
+
+
+def test_bail_tool_detection():
+    call = '<tool_call>{"name": " SwitchConversation_Tool ", "arguments": {}}</tool_call>'
+    assert read_tool(call, [], "Baseline", "hermes") == "bail"
+    assert read_tool(f"<think>{call}</think>No, I'll answer.", [], "Baseline", "hermes") == "continue"
+    assert read_tool(call, [], "EndThisChatAndToolNameEndThisChat", "hermes") == "continue"
+    assert read_tool("", ["switchconversation_tool"], "Baseline", "hermes") == "bail"  # API tool_calls
+    assert called(["endchat_tool"], "endchat_tool") and not called(["other"], "endchat_tool")
+
+
+def test_format_from_template():
+    assert format_for_template(template("qwen2.5-instruct.jinja")) == "hermes"
+    assert format_for_template(template("gemma-2-it.jinja")) == "hermes"  # no tools: generic in-prompt format
+    assert format_for_template("{{ '<|python_tag|>' }}") == "llama3"
+    assert format_for_template("[TOOL_CALLS]") == "mistral"
+    assert format_for_template("<|observation|>") == "glm4"
