@@ -10,7 +10,7 @@ from rich.table import Table
 from .methods import BAIL_METHODS
 
 err = Console(stderr=True)
-out = Console()
+out = Console(width=None if Console().is_terminal else 120)
 
 
 class RichReporter:
@@ -46,32 +46,35 @@ def pct(x: float | None) -> str:
 def ci(stats: dict) -> str:
     if stats.get("ci_low") is None:
         return "-"
-    return f"[{100 * stats['ci_low']:.1f}, {100 * stats['ci_high']:.1f}]"
+    return f"{100 * stats['ci_low']:.1f}-{100 * stats['ci_high']:.1f}"
+
+
+SHORT = {"tool": "tool", "string": "string", "prompt-bail-first": "bail-first", "prompt-continue-first": "cont-first"}
 
 
 def method_table(summary: dict) -> Table:
     t = Table(title=f"Bail rates: {summary['model']} on {summary['dataset']} "
                     f"({summary['n_prompts']} prompts x {summary['samples']} samples, ablation {summary['ablation']})")
-    for col in ("method", "bail rate", "95% CI (Wilson)", "n", "unknown", "skipped"):
-        t.add_column(col, justify="left" if col == "method" else "right")
+    for col in ("method", "bail rate", "95% CI (Wilson)", "n", "unknown", "skipped", "read by"):
+        t.add_column(col, justify="left" if col in ("method", "read by") else "right")
     for m, s in summary["methods"].items():
-        label = m + (f" ({summary['bail_prompt_mode']})" if m.startswith("prompt-") else "")
-        t.add_row(label, pct(s["bail_rate"]), ci(s), str(s["n"]), pct(s["unknown_rate"]),
-                  str(sum(s["skipped"].values())))
+        read_by = summary["bail_prompt_mode"] if m.startswith("prompt-") else ("tool call" if m == "tool" else "keyword")
+        t.add_row(m, pct(s["bail_rate"]), ci(s), str(s["n"]), pct(s["unknown_rate"]),
+                  str(sum(s["skipped"].values())), read_by)
     return t
 
 
 def category_table(summary: dict) -> Table:
     methods = [m for m in BAIL_METHODS if m in summary["methods"]]
-    t = Table(title="Bail rate by category (95% CI)")
+    t = Table(title="Bail rate % by category (95% CI)")
     t.add_column("category")
     for m in methods:
-        t.add_column(m, justify="right")
+        t.add_column(SHORT[m], justify="right")
     cats = sorted({c for m in methods for c in summary["methods"][m]["categories"]})
     for c in cats:
         cells = []
         for m in methods:
             s = summary["methods"][m]["categories"].get(c)
-            cells.append(f"{pct(s['bail_rate'])} {ci(s)}" if s else "-")
+            cells.append(f"{100 * s['bail_rate']:.0f} ({ci(s)})" if s and s["bail_rate"] is not None else "-")
         t.add_row(c or "(none)", *cells)
     return t

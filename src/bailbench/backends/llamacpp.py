@@ -4,10 +4,16 @@ Prompts are rendered with the chat template stored in the GGUF, so the stored in
 exactly what the model saw. Scoring evaluates the shared prefix once and walks the
 continuations as a token trie, reusing the KV cache: the two bail-prompt symbols share
 their first token in most tokenizers, so both cost a handful of single-token steps.
+
+KV reuse is limited to entries computed by prompt prefill. Those are bit-identical
+however the prefill was split; entries written while generating token by token differ
+slightly (llama.cpp's single-token path), so reusing them would make a score depend on
+what ran before it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -41,8 +47,9 @@ class LlamaCppBackend(Backend):
         self.path = path
         self.model_id = path.name
         try:
-            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
-                             n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False)
+            with _without_amx_repacking():
+                self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
+                                 n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{path} could not be loaded by llama.cpp ({exc}); is it a GGUF chat model?") from exc
         self.n_ctx = min(self.llm.n_ctx(), self.llm._model.n_ctx_train())
@@ -55,6 +62,7 @@ class LlamaCppBackend(Backend):
         self._add_bos = md.get("tokenizer.ggml.add_bos_token", "false") == "true"
         self.template = ChatTemplate(source, bos_token=self._bos, eos_token=self._eos)
         self.tool_format = format_for_template(source)
+        self._exact = 0  # leading cached tokens whose KV came from prefill (see module doc)
 
     def _token_text(self, token_id) -> str:
         if token_id is None:
@@ -80,15 +88,31 @@ class LlamaCppBackend(Backend):
         if len(toks) >= self.n_ctx:
             return Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
         start = time.perf_counter()
+        self._reuse(toks)
         out = self.llm.create_completion(
             toks, max_tokens=min(req.max_tokens, self.n_ctx - len(toks)), temperature=req.temperature,
             seed=req.seed, **PLAIN_SAMPLING)
         choice = out["choices"][0]
-        return Generation(rendered, text=req.chat.assistant_prefix + choice["text"],
+        gen = Generation(rendered, text=req.chat.assistant_prefix + choice["text"],
                           prompt_tokens=out["usage"]["prompt_tokens"],
                           completion_tokens=out["usage"]["completion_tokens"],
                           finish_reason=choice.get("finish_reason") or "",
                           seconds=time.perf_counter() - start)
+        self._exact = len(toks)
+        return gen
+
+    def _reuse(self, toks: list[int]) -> int:
+        """Keep the cached prefix of `toks` that prefill computed, less at least one token so
+        that fresh logits are always decoded; drop the rest."""
+        llm = self.llm
+        common = 0
+        for a, b in zip(llm.input_ids[: min(llm.n_tokens, self._exact)], toks):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(toks) - 1)
+        llm.n_tokens = common
+        return common
 
     def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
         return [self._score_one(c, continuations) for c in chats]
@@ -115,17 +139,10 @@ class LlamaCppBackend(Backend):
         return self.llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)
 
     def _eval_prefix(self, prefix: list[int]) -> np.ndarray:
-        """Evaluate the prefix, reusing whatever of it the KV cache already holds."""
-        llm = self.llm
-        cached = llm.input_ids[: llm.n_tokens]
-        common = 0
-        for a, b in zip(cached, prefix):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(prefix) - 1)  # always decode at least one token for fresh logits
-        llm.n_tokens = common
-        llm.eval(prefix[common:])
+        """Evaluate the prefix, reusing what of it the KV cache already holds."""
+        common = self._reuse(prefix)
+        self.llm.eval(prefix[common:])
+        self._exact = len(prefix)
         return self._last_logprobs()
 
     def _last_logprobs(self) -> np.ndarray:
@@ -142,6 +159,33 @@ class LlamaCppBackend(Backend):
                 self.llm.n_tokens = pos
                 self.llm.eval([token])
                 self._walk(child, self._last_logprobs(), pos + 1, lp, totals)
+
+
+@contextlib.contextmanager
+def _without_amx_repacking():
+    """Load weights without llama.cpp's extra (repacked) buffer types when the build uses AMX.
+
+    A llama.cpp built natively on a CPU with AMX crashes (SIGSEGV in
+    ggml_backend_amx_mul_mat) on the first decode of small quantised models such as the
+    embedded SmolLM2 Q4_1; plain CPU buffers avoid that path.
+    """
+    import llama_cpp.llama_cpp as C
+
+    if b"AMX_INT8 = 1" not in C.llama_print_system_info():
+        yield
+        return
+    original = C.llama_model_default_params
+
+    def params():
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    C.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        C.llama_model_default_params = original
 
 
 def _trie(sequences: list[list[int]]) -> dict:
