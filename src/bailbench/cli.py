@@ -150,3 +150,7 @@ def main() -> None:
     except UserError as exc:  # raised while parsing, outside a command's own handler
         console.err.print(f"error: {exc}", markup=False)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
