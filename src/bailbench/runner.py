@@ -145,7 +145,7 @@ class Run:
         self.store.check_identity(self.identity)
 
     def _derive_name(self) -> str:
-        hints = [self.backend.model_id, self.cfg.model] + list(getattr(self.backend, "name_hints", []))
+        hints = [self.backend.model_id, self.cfg.model, *self.backend.name_hints]
         for hint in hints:
             name = model_name_for(hint)
             if name:

@@ -51,6 +51,7 @@ class Backend(ABC):
     supports_logprobs: bool = False
     tool_format: str = "hermes"  # how tool calls appear in reply text (chat.toolcalls)
     batch_size: int = 1  # how many (prompt, sample) groups the runner hands over at once
+    name_hints: list[str] = []  # where else the model's family name may be read (model metadata)
 
     @abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...

@@ -63,6 +63,7 @@ class LlamaCppBackend(Backend):
         self.template = ChatTemplate(source, bos_token=self._bos, eos_token=self._eos)
         self.tool_format = format_for_template(source)
         self._exact = 0  # leading cached tokens whose KV came from prefill (see module doc)
+        self.name_hints = [md.get("general.basename", ""), md.get("general.name", "")]
 
     def _token_text(self, token_id) -> str:
         if token_id is None:
