@@ -14,7 +14,7 @@ import argparse
 import time
 
 from bailbench.backends.base import GenerationRequest
-from bailbench.backends.registry import load_backend
+from bailbench.backends.registry import BackendOptions, load_backend
 from bailbench.chat.types import Chat
 from bailbench.datasets.records import stratified
 from bailbench.datasets.registry import load_dataset
@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=256, help="limit for each sampled answer")
     args = ap.parse_args()
 
-    backend = load_backend(args.model, n_ctx=4096)
+    backend = load_backend(args.model, BackendOptions(n_ctx=4096))
     prompts = stratified(load_dataset("bailbench").prompts, args.contexts)
     symbols = [bail_symbol(), continue_symbol()]
     contexts = []

@@ -19,6 +19,6 @@ def _isolated_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def embedded():
     """The real embedded model (SmolLM2-135M-Instruct GGUF) through llama.cpp, loaded once."""
-    from bailbench.backends.registry import load_backend
+    from bailbench.backends.registry import BackendOptions, load_backend
 
-    return load_backend("smollm2", n_ctx=4096)
+    return load_backend("smollm2", BackendOptions(n_ctx=4096))

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from bailbench.backends.registry import BackendOptions
 from bailbench.errors import UserError
 from bailbench.methods import ALL_METHODS
 from bailbench.runner import RunConfig, run
@@ -18,7 +19,7 @@ SMOL_DEFAULT = "You are a helpful AI assistant named SmolLM, trained by Hugging 
 
 def small(out, **kw):
     base = dict(model="smollm2", dataset="bailbench", methods=ALL_METHODS, limit=2, samples=2,
-                max_tokens=24, out=out, n_ctx=4096)
+                max_tokens=24, out=out, options=BackendOptions(n_ctx=kw.pop("n_ctx", 4096)))
     base.update(kw)
     return RunConfig(**base)
 

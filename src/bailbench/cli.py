@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from . import console
-from .errors import UserError
+from .errors import ServiceError, UserError
 from .methods import ALL_METHODS, KIND, ROLLOUT, resolve_methods
 from .methods.prompt import check_message
 from .methods.string import string_chat
@@ -24,9 +24,9 @@ datasets_app = typer.Typer(help="List the named datasets, or fetch one.", invoke
 app.add_typer(datasets_app, name="datasets")
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 2) -> None:
     console.err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -46,8 +46,16 @@ def run(
     model_name: Optional[str] = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings."),
     data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder holding the released dataset files."),
     n_ctx: int = typer.Option(8192, help="Context window for local models (capped by the model's own)."),
+    device: Optional[str] = typer.Option(None, help="hf: torch device [cuda if available, else cpu]."),
+    dtype: Optional[str] = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16)."),
+    batch_size: Optional[int] = typer.Option(None, help="hf: sequences per forward pass [32 on GPU, 8 on CPU]."),
+    tensor_parallel: int = typer.Option(1, help="vllm: GPUs to shard the model over."),
+    base_url: Optional[str] = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server)."),
+    concurrency: Optional[int] = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8]."),
+    timeout: Optional[float] = typer.Option(None, help="openai, anthropic: seconds per request before a retry."),
 ) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
+    from .backends.registry import BackendOptions
     from .runner import FULL, QUICK, RunConfig
     from .runner import run as run_benchmark
 
@@ -56,13 +64,19 @@ def run(
     cfg = RunConfig(model=model, dataset=dataset, methods=tuple(methods.split(",")), ablation=ablation,
                     samples=samples or sizes["samples"], limit=lim, max_tokens=max_tokens or sizes["max_tokens"],
                     temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, out=out,
-                    model_name=model_name, data_dir=data_dir, n_ctx=n_ctx)
+                    model_name=model_name, data_dir=data_dir,
+                    options=BackendOptions(n_ctx=n_ctx, device=device, dtype=dtype, batch_size=batch_size,
+                                           tensor_parallel=tensor_parallel, base_url=base_url,
+                                           concurrency=concurrency, timeout=timeout))
     reporter = console.RichReporter()
     try:
         result = run_benchmark(cfg, reporter)
     except UserError as exc:
         reporter.stop()
         fail(str(exc))
+    except ServiceError as exc:
+        reporter.stop()
+        fail(str(exc), code=1)
     reporter.stop()
     s = result.summary
     console.out.print(console.method_table(s))

@@ -7,3 +7,8 @@ class UserError(Exception):
     The message names the problem and the fix, e.g.
     "unknown method 'tol': choose from tool, string, ...".
     """
+
+
+class ServiceError(Exception):
+    """A model server kept failing after retries. The CLI prints it as one line and exits 1;
+    finished samples are stored, so rerunning the same command resumes."""

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from .analysis.summary import grouped, rate_stats, rollout_stats
 from .backends.base import Backend, Generation, GenerationRequest
-from .backends.registry import load_backend
+from .backends.registry import BackendOptions, load_backend
 from .chat.types import Chat
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
@@ -55,7 +55,7 @@ class RunConfig:
     out: Path | None = None  # None: runs/<model>-<dataset>-<settings hash>
     model_name: str | None = None  # what the model calls itself; None: derived from the model id
     data_dir: str | None = None
-    n_ctx: int = 8192
+    options: BackendOptions = field(default_factory=BackendOptions)  # backend flags (n_ctx, device, base_url ...)
 
 
 class Reporter(Protocol):
@@ -116,7 +116,7 @@ def _slug(text: str) -> str:
 class Run:
     """One invocation: resolves inputs, plans units, executes, summarises."""
 
-    def __init__(self, cfg: RunConfig, reporter: Reporter | None = None):
+    def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None):
         self.cfg = cfg
         self.reporter = reporter or _Silent()
         self.methods = resolve_methods(",".join(cfg.methods))
@@ -129,7 +129,7 @@ class Run:
             raise UserError(f"unknown --bail-prompt-mode {cfg.bail_prompt_mode!r}: use logprob or sample")
         self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         self.prompts = stratified(self.dataset.prompts, cfg.limit)
-        self.backend: Backend = load_backend(cfg.model, n_ctx=cfg.n_ctx)
+        self.backend: Backend = backend or load_backend(cfg.model, cfg.options)
         if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
                             f"{self.backend.n_ctx} tokens; lower it")
@@ -274,7 +274,7 @@ class Run:
                 rows.append(SampleRow(
                     key=u.key, prompt_id=u.prompt.id, category=u.prompt.category,
                     subcategory=u.prompt.subcategory, method=u.method, ablation=u.ablation, mode=u.mode,
-                    sample=u.sample, seed=u.seed, rendered=s.rendered, reply="",
+                    sample=u.sample, seed=u.seed, rendered=s.rendered, reply=s.text,
                     verdict=None if s.skipped else read_scored(p), p_bail=p, mass=mass,
                     prompt_tokens=s.prompt_tokens, completion_tokens=0, finish_reason="",
                     seconds=round(s.seconds, 4), skipped=s.skipped))
@@ -328,6 +328,9 @@ class Run:
                 w.writerow(asdict(r))
 
 
-def run(cfg: RunConfig, reporter: Reporter | None = None) -> RunResult:
-    """Run (or resume) a BailBench-style measurement; the library entry point."""
-    return Run(cfg, reporter).execute()
+def run(cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None) -> RunResult:
+    """Run (or resume) a BailBench-style measurement; the library entry point.
+
+    `backend` overrides `cfg.model` with a backend object built by the caller (any
+    `Backend` implementation); `cfg.model` still names the run."""
+    return Run(cfg, reporter, backend).execute()

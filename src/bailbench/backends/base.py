@@ -43,6 +43,7 @@ class Score:
     prompt_tokens: int = 0
     seconds: float = 0.0
     skipped: str | None = None
+    text: str = ""  # the answer read, where the backend had to generate one (chat APIs)
 
 
 class Backend(ABC):

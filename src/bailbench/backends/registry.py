@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
@@ -32,10 +33,40 @@ def split_spec(spec: str) -> tuple[str, str]:
     return provider, name
 
 
-def load_backend(spec: str, *, n_ctx: int = 8192) -> Backend:
+@dataclass(frozen=True)
+class BackendOptions:
+    """Flags that only some backends use; each takes what applies to it."""
+
+    n_ctx: int = 8192
+    device: str | None = None  # hf
+    dtype: str | None = None  # hf, vllm
+    batch_size: int | None = None  # hf
+    tensor_parallel: int = 1  # vllm
+    base_url: str | None = None  # openai, anthropic
+    concurrency: int | None = None  # openai, anthropic
+    timeout: float | None = None  # openai, anthropic: seconds per request
+
+
+def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
+    o = options or BackendOptions()
     provider, name = split_spec(spec)
     if provider == "gguf":
         from .llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=n_ctx)
-    raise UserError(f"the {provider} backend is not available in this version; use {EMBEDDED} or gguf:PATH")
+        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=o.n_ctx)
+    if provider == "hf":
+        from .hf import HFBackend
+
+        return HFBackend(name, spec=spec, n_ctx=o.n_ctx, device=o.device, dtype=o.dtype, batch_size=o.batch_size)
+    if provider == "vllm":
+        from .vllm_offline import VLLMBackend
+
+        return VLLMBackend(name, spec=spec, n_ctx=o.n_ctx, tensor_parallel=o.tensor_parallel, dtype=o.dtype)
+    api = {k: v for k, v in (("concurrency", o.concurrency), ("timeout", o.timeout)) if v is not None}
+    if provider == "openai":
+        from .openai_api import OpenAIBackend
+
+        return OpenAIBackend(name, spec=spec, base_url=o.base_url, **api)
+    from .anthropic_api import AnthropicBackend
+
+    return AnthropicBackend(name, spec=spec, base_url=o.base_url, **api)

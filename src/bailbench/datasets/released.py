@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..paths import cache_dir
 from .files import load_csv, sha256_file
 from .records import Dataset
 
@@ -54,10 +55,6 @@ RELEASED = {
 def data_dir(explicit: str | Path | None = None) -> Path | None:
     value = explicit or os.environ.get("BAILBENCH_DATA_DIR")
     return Path(value).expanduser() if value else None
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("BAILBENCH_CACHE_DIR") or Path.home() / ".cache" / "bailbench").expanduser()
 
 
 def base_url() -> str:

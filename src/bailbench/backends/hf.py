@@ -1,0 +1,234 @@
+"""Hugging Face transformers: any causal LM checkpoint (repo id or folder), or a GGUF file
+loaded through transformers, on CPU or GPU.
+
+Generation is batched (left padding) with a sampling loop of our own so that every
+request keeps its own seed: a sample does not change with what shares its batch.
+Scoring runs each prefix once and the continuations on a copy of its KV cache.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ..chat.template import ChatTemplate
+from ..chat.toolcalls import format_for_template
+from ..chat.types import Chat
+from ..errors import UserError
+from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score
+
+
+def _torch():
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError as exc:
+        raise UserError("the hf backend needs torch and transformers: pip install 'bailbench[hf]'") from exc
+    return torch
+
+
+class HFBackend(Backend):
+    supports_logprobs = True
+
+    def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, device: str | None = None,
+                 dtype: str | None = None, batch_size: int | None = None):
+        torch = _torch()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.spec = spec
+        self.torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = dtype or ("bfloat16" if self.device.startswith("cuda") else "float32")
+        if not hasattr(torch, dtype):
+            raise UserError(f"unknown --dtype {dtype!r}: use float32, bfloat16 or float16")
+        path = Path(name).expanduser()
+        source, kw = name, {}
+        if path.suffix == ".gguf":  # transformers de-quantizes GGUF weights (needs gguf and accelerate)
+            if not path.is_file():
+                raise UserError(f"GGUF file {path} not found: pass hf:PATH to an existing .gguf file")
+            source, kw = str(path.parent), {"gguf_file": path.name}
+        self.model_id = path.name if path.suffix == ".gguf" else name
+        try:
+            self.tok = AutoTokenizer.from_pretrained(source, **kw)
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **kw)
+        except OSError as exc:
+            raise UserError(f"could not load {name} with transformers ({str(exc).splitlines()[0]}); "
+                            "give a local folder, a .gguf file, or a hub id with network access") from exc
+        self.model.to(self.device).eval()
+        # transformers 5 renamed the KV-cache argument and output from past_key_values to cache
+        self._cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        source_template = self.tok.chat_template
+        if isinstance(source_template, dict):
+            source_template = source_template.get("default")
+        if not source_template:
+            raise UserError(f"{name} has no chat template; bailbench needs a chat (instruct) model")
+        self.template = ChatTemplate(source_template, bos_token=self.tok.bos_token or "",
+                                     eos_token=self.tok.eos_token or "")
+        self.tool_format = format_for_template(source_template)
+        self.n_ctx = min(n_ctx, getattr(self.model.config, "max_position_embeddings", n_ctx) or n_ctx)
+        eos = self.model.generation_config.eos_token_id
+        eos = eos if isinstance(eos, list) else [eos]
+        self.stop_ids = {t for t in eos + [self.tok.eos_token_id] if t is not None}
+        self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else min(self.stop_ids)
+        self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
+        self.name_hints = [getattr(self.model.config, "_name_or_path", "") or "", self.model.config.model_type]
+
+    def render(self, chat: Chat) -> str:
+        return self.template.render(chat)
+
+    def tokens(self, text: str) -> list[int]:
+        return self.tok(text, add_special_tokens=False).input_ids
+
+    # -- generation -------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        out: list[Generation | None] = [None] * len(requests)
+        work = []
+        for i, req in enumerate(requests):
+            rendered = self.render(req.chat)
+            toks = self.tokens(rendered)
+            if len(toks) >= self.n_ctx:
+                out[i] = Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
+            else:
+                work.append((i, req, rendered, toks))
+        work.sort(key=lambda w: len(w[3]))  # similar lengths pad less
+        for j in range(0, len(work), self.batch_size):
+            chunk = work[j:j + self.batch_size]
+            for (i, req, rendered, toks), gen in zip(chunk, self._generate_batch(chunk)):
+                out[i] = gen
+        return out  # type: ignore[return-value]
+
+    def _left_pad(self, seqs: list[list[int]]):
+        torch = self.torch
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            ids[r, width - len(s):] = torch.tensor(s)
+            mask[r, width - len(s):] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        return ids.to(self.device), mask.to(self.device), pos.to(self.device)
+
+    def _forward(self, cache=None, **inputs):
+        """One model call; returns (logits, KV cache)."""
+        if cache is not None:
+            inputs[self._cache_kw] = cache
+        out = self.model(use_cache=True, **inputs)
+        cache = out.get("cache")
+        return out.logits, cache if cache is not None else out.get("past_key_values")
+
+    @staticmethod
+    def _logprobs(logits):
+        return logits.float().log_softmax(-1)
+
+    def _generate_batch(self, chunk) -> list[Generation]:
+        torch = self.torch
+        start = time.perf_counter()
+        reqs = [c[1] for c in chunk]
+        ids, mask, pos = self._left_pad([c[3] for c in chunk])
+        limits = [min(r.max_tokens, self.n_ctx - len(c[3])) for r, c in zip(reqs, chunk)]
+        gens = [torch.Generator(device=self.device).manual_seed(r.seed) for r in reqs]
+        new: list[list[int]] = [[] for _ in reqs]
+        done = [False] * len(reqs)
+        finish = ["length"] * len(reqs)
+        with torch.inference_mode():
+            logits, cache = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos)
+            logits = logits[:, -1]
+            next_pos = pos[:, -1:] + 1
+            for step in range(max(limits)):
+                step_tokens = []
+                for r, req in enumerate(reqs):
+                    if done[r]:
+                        step_tokens.append(self.pad_id)
+                        continue
+                    if req.temperature <= 0:
+                        t = int(logits[r].argmax())
+                    else:
+                        probs = (logits[r].float() / req.temperature).softmax(-1)
+                        t = int(torch.multinomial(probs, 1, generator=gens[r]))
+                    if t in self.stop_ids:
+                        done[r], finish[r] = True, "stop"
+                    else:
+                        new[r].append(t)
+                        if len(new[r]) >= limits[r]:
+                            done[r] = True
+                    step_tokens.append(t)
+                if all(done):
+                    break
+                mask = torch.cat([mask, torch.ones((len(reqs), 1), dtype=mask.dtype, device=self.device)], dim=1)
+                logits, cache = self._forward(cache, input_ids=torch.tensor(step_tokens, device=self.device)[:, None],
+                                              attention_mask=mask, position_ids=next_pos)
+                logits = logits[:, -1]
+                next_pos = next_pos + 1
+        seconds = (time.perf_counter() - start) / len(reqs)
+        return [Generation(rendered, text=req.chat.assistant_prefix + self.tok.decode(toks_new),
+                           prompt_tokens=len(toks), completion_tokens=len(toks_new), finish_reason=fin,
+                           seconds=seconds)
+                for (_, req, rendered, toks), toks_new, fin in zip(chunk, new, finish)]
+
+    # -- scoring ----------------------------------------------------------------------
+
+    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
+        out: list[Score | None] = [None] * len(chats)
+        work = []
+        for i, chat in enumerate(chats):
+            rendered = self.render(chat)
+            prefix = self.tokens(rendered)
+            conts = [self._continuation_tokens(rendered, prefix, c) for c in continuations]
+            if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
+                out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
+            else:
+                work.append((i, rendered, prefix, conts))
+        for j in range(0, len(work), self.batch_size):
+            chunk = work[j:j + self.batch_size]
+            for (i, rendered, prefix, _), s in zip(chunk, self._score_batch(chunk)):
+                out[i] = s
+        return out  # type: ignore[return-value]
+
+    def _continuation_tokens(self, rendered: str, prefix: list[int], cont: str) -> list[int]:
+        joint = self.tokens(rendered + cont)
+        if joint[: len(prefix)] == prefix and len(joint) > len(prefix):
+            return joint[len(prefix):]
+        return self.tokens(cont)
+
+    def _score_batch(self, chunk) -> list[Score]:
+        """Prefixes once (batched); then every continuation of every prefix in one pass on
+        the prefix cache repeated per continuation."""
+        torch = self.torch
+        start = time.perf_counter()
+        n_cont = len(chunk[0][3])
+        ids, mask, pos = self._left_pad([c[2] for c in chunk])
+        totals = torch.zeros((len(chunk), n_cont), dtype=torch.float64)
+        with torch.inference_mode():
+            logits, cache = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos)
+            first = self._logprobs(logits[:, -1])
+            for r, c in enumerate(chunk):
+                for k, cont in enumerate(c[3]):
+                    totals[r, k] = float(first[r, cont[0]])
+            longest = max(len(cont) for c in chunk for cont in c[3])
+            if longest > 1:
+                cache.batch_repeat_interleave(n_cont)
+                width = longest - 1
+                cont_ids = torch.full((len(chunk) * n_cont, width), self.pad_id, dtype=torch.long)
+                cont_mask = torch.zeros_like(cont_ids)
+                for r, c in enumerate(chunk):
+                    for k, cont in enumerate(c[3]):
+                        row, body = r * n_cont + k, cont[:-1]
+                        if body:
+                            cont_ids[row, : len(body)] = torch.tensor(body)
+                            cont_mask[row, : len(body)] = 1
+                full_mask = torch.cat([mask.repeat_interleave(n_cont, 0), cont_mask.to(self.device)], dim=1)
+                cont_pos = pos[:, -1:].repeat_interleave(n_cont, 0) + 1 + torch.arange(width, device=self.device)
+                logits, _ = self._forward(cache, input_ids=cont_ids.to(self.device), attention_mask=full_mask,
+                                          position_ids=cont_pos)
+                lp = self._logprobs(logits)
+                for r, c in enumerate(chunk):
+                    for k, cont in enumerate(c[3]):
+                        row = r * n_cont + k
+                        for j in range(1, len(cont)):
+                            totals[r, k] += float(lp[row, j - 1, cont[j]])
+        seconds = (time.perf_counter() - start) / len(chunk)
+        return [Score(rendered, totals[r].tolist(), len(prefix), seconds=seconds)
+                for r, (_, rendered, prefix, _) in enumerate(chunk)]

@@ -1,0 +1,128 @@
+"""What the API backends share: keys, retries with backoff, bounded concurrency, and a
+response cache keyed by the full request, so a rerun costs nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
+
+from ..errors import ServiceError, UserError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments, `export` and quotes allowed)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text("utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def api_key(var: str, *, required: bool, provider: str) -> str | None:
+    """The key from the environment, else from ./.env; a clear error before any work when missing."""
+    key = os.environ.get(var) or read_dotenv(Path.cwd() / ".env").get(var)
+    if not key and required:
+        raise UserError(f"no API key for {provider}: set {var} in the environment or in a .env file")
+    return key or None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential backoff; a server's Retry-After wins when it asks for longer."""
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
+        return max(backoff, min(retry_after or 0.0, self.max_delay))
+
+
+@dataclass
+class Transient(Exception):
+    """A failure worth retrying (429, 5xx, 529, timeout, dropped connection)."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+def with_retries(call: Callable[[], R], policy: RetryPolicy, where: str) -> R:
+    for attempt in range(policy.max_retries + 1):
+        try:
+            return call()
+        except Transient as exc:
+            if attempt == policy.max_retries:
+                raise ServiceError(f"{where} kept failing ({exc.reason}) after {policy.max_retries} retries; "
+                                   "finished samples are saved: rerun the same command to resume") from None
+            time.sleep(policy.delay(attempt, exc.retry_after))
+    raise AssertionError("unreachable")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def bounded_map(fn: Callable[[T], R], items: Sequence[T], concurrency: int) -> list[R]:
+    """fn over items with at most `concurrency` in flight, results in order."""
+    if concurrency <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+class ResponseCache:
+    """SQLite map from the hash of a full request (never the key) to its response."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)")
+        self.db.commit()
+
+    @staticmethod
+    def key(scope: str, body: dict) -> str:
+        return hashlib.sha256((scope + "\n" + json.dumps(body, sort_keys=True, ensure_ascii=False)).encode()).hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            row = self.db.execute("SELECT response FROM responses WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, response: dict) -> None:
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO responses VALUES (?, ?)", (key, json.dumps(response)))
+
+    def cached(self, scope: str, body: dict, fetch: Callable[[], dict]) -> dict:
+        k = self.key(scope, body)
+        hit = self.get(k)
+        if hit is not None:
+            return hit
+        response = fetch()
+        self.put(k, response)
+        return response
