@@ -2,7 +2,9 @@
 loaded through transformers, on CPU or GPU.
 
 Generation is batched (left padding) with a sampling loop of our own so that every
-request keeps its own seed: a sample does not change with what shares its batch.
+request keeps its own seeded random stream: in exact arithmetic a sample does not change
+with what shares its batch (in bf16 on a GPU, batch shapes change rounding, and so
+sometimes a sampled token).
 Scoring runs each prefix once and the continuations on a copy of its KV cache.
 """
 
@@ -124,12 +126,19 @@ class HFBackend(Backend):
         return logits.float().log_softmax(-1)
 
     def _generate_batch(self, chunk) -> list[Generation]:
+        """Sampling by inverse CDF with one uniform per row and step, drawn from the row's
+        own seeded stream: rows sample independently of what shares their batch, and a
+        step needs one device sync for the whole batch."""
+        import numpy as np
+
         torch = self.torch
         start = time.perf_counter()
         reqs = [c[1] for c in chunk]
         ids, mask, pos = self._left_pad([c[3] for c in chunk])
         limits = [min(r.max_tokens, self.n_ctx - len(c[3])) for r, c in zip(reqs, chunk)]
-        gens = [torch.Generator(device=self.device).manual_seed(r.seed) for r in reqs]
+        streams = [np.random.Generator(np.random.Philox(r.seed)) for r in reqs]
+        temps = torch.tensor([max(r.temperature, 1e-6) for r in reqs], device=self.device)[:, None]
+        greedy = torch.tensor([r.temperature <= 0 for r in reqs], device=self.device)
         new: list[list[int]] = [[] for _ in reqs]
         done = [False] * len(reqs)
         finish = ["length"] * len(reqs)
@@ -137,28 +146,23 @@ class HFBackend(Backend):
             logits, cache = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos)
             logits = logits[:, -1]
             next_pos = pos[:, -1:] + 1
-            for step in range(max(limits)):
-                step_tokens = []
-                for r, req in enumerate(reqs):
+            for _ in range(max(limits)):
+                cdf = (logits.float() / temps).softmax(-1).cumsum(-1)
+                u = torch.tensor([s.random() for s in streams], device=self.device, dtype=cdf.dtype)[:, None]
+                sampled = torch.searchsorted(cdf, u * cdf[:, -1:]).clamp(max=cdf.shape[-1] - 1).squeeze(-1)
+                step = torch.where(greedy, logits.argmax(-1), sampled).tolist()
+                for r, t in enumerate(step):
                     if done[r]:
-                        step_tokens.append(self.pad_id)
-                        continue
-                    if req.temperature <= 0:
-                        t = int(logits[r].argmax())
-                    else:
-                        probs = (logits[r].float() / req.temperature).softmax(-1)
-                        t = int(torch.multinomial(probs, 1, generator=gens[r]))
-                    if t in self.stop_ids:
+                        step[r] = self.pad_id
+                    elif t in self.stop_ids:
                         done[r], finish[r] = True, "stop"
                     else:
                         new[r].append(t)
-                        if len(new[r]) >= limits[r]:
-                            done[r] = True
-                    step_tokens.append(t)
+                        done[r] = len(new[r]) >= limits[r]
                 if all(done):
                     break
                 mask = torch.cat([mask, torch.ones((len(reqs), 1), dtype=mask.dtype, device=self.device)], dim=1)
-                logits, cache = self._forward(cache, input_ids=torch.tensor(step_tokens, device=self.device)[:, None],
+                logits, cache = self._forward(cache, input_ids=torch.tensor(step, device=self.device)[:, None],
                                               attention_mask=mask, position_ids=next_pos)
                 logits = logits[:, -1]
                 next_pos = next_pos + 1
