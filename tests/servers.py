@@ -27,8 +27,12 @@ class LlamaServer:
     def __init__(self, gguf: Path, *, chat_format: str = "chatml-function-calling"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
+        # `python -m llama_cpp.server`, with the AMX workaround of our llama.cpp backend applied
+        launch = ("import runpy; from bailbench.backends.llamacpp import without_amx_repacking; "
+                  "patch = without_amx_repacking(); patch.__enter__(); "
+                  "runpy.run_module('llama_cpp.server', run_name='__main__')")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+            [sys.executable, "-c", launch, "--model", str(gguf), "--host", "127.0.0.1",
              "--port", str(self.port), "--n_ctx", "4096", "--chat_format", chat_format],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60

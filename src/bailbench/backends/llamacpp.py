@@ -47,7 +47,7 @@ class LlamaCppBackend(Backend):
         self.path = path
         self.model_id = path.name
         try:
-            with _without_amx_repacking():
+            with without_amx_repacking():
                 self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
                                  n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as exc:
@@ -163,7 +163,7 @@ class LlamaCppBackend(Backend):
 
 
 @contextlib.contextmanager
-def _without_amx_repacking():
+def without_amx_repacking():
     """Load weights without llama.cpp's extra (repacked) buffer types when the build uses AMX.
 
     A llama.cpp built natively on a CPU with AMX crashes (SIGSEGV in
