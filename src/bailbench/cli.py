@@ -34,7 +34,7 @@ def run(
     model: str = typer.Option("smollm2", help="Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, anthropic:MODEL."),
     dataset: str = typer.Option("bailbench", help="bailbench, bailharmbench, neutral, or a .csv/.jsonl path."),
     methods: str = typer.Option("all", help="Comma list of tool, string, prompt-bail-first, prompt-continue-first, rollout; all = the four bail methods."),
-    ablation: str = typer.Option(BASELINE, help="Prompt-wording ablation (see `bailbench prompts --list-ablations`)."),
+    ablation: str = typer.Option(BASELINE, help="Prompt-wording ablation (see `bailbench prompts --list-ablations`); all = every ablation of each method, reported against Baseline."),
     samples: Optional[int] = typer.Option(None, help="Samples per prompt and method [quick: 2, --full: 10]."),
     limit: Optional[int] = typer.Option(None, help="Prompts to take, stratified over categories; 0 = all [quick: 14, --full: all]."),
     max_tokens: Optional[int] = typer.Option(None, help="Most new tokens per reply [quick: 256, --full: 2000]."),
@@ -53,6 +53,9 @@ def run(
     base_url: Optional[str] = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server)."),
     concurrency: Optional[int] = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8]."),
     timeout: Optional[float] = typer.Option(None, help="openai, anthropic: seconds per request before a retry."),
+    refusal_classifier: Optional[str] = typer.Option(None, help="Classify refusals of the rollouts: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases)."),
+    prefix: Optional[str] = typer.Option(None, help="Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. DAN, Hi, DeveloperModeQ3) or a JSON file of messages."),
+    rollouts_from: Optional[Path] = typer.Option(None, help="Cross-model: put the bail prompt after this run's rollouts instead of the model's own."),
 ) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
     from .backends.registry import BackendOptions
@@ -67,7 +70,8 @@ def run(
                     model_name=model_name, data_dir=data_dir,
                     options=BackendOptions(n_ctx=n_ctx, device=device, dtype=dtype, batch_size=batch_size,
                                            tensor_parallel=tensor_parallel, base_url=base_url,
-                                           concurrency=concurrency, timeout=timeout))
+                                           concurrency=concurrency, timeout=timeout),
+                    refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from)
     reporter = console.RichReporter()
     try:
         result = run_benchmark(cfg, reporter)
@@ -80,6 +84,9 @@ def run(
     reporter.stop()
     s = result.summary
     console.out.print(console.method_table(s))
+    for extra in (console.bias_line(s), console.ablation_table(s)):
+        if extra is not None:
+            console.out.print(extra)
     console.out.print(console.category_table(s))
     if s["skipped_rows"]:
         console.out.print(f"rows skipped from the dataset: {s['skipped_rows']}")
@@ -120,6 +127,28 @@ def prompts(
             typer.echo(check_message(m, ablation))
     except UserError as exc:
         fail(str(exc))
+
+
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run directories (from `bailbench run`)."),
+    permutations: int = typer.Option(10_000, help="Permutations for the p-values."),
+    seed: int = typer.Option(0, help="Seed of the permutations."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the comparison to this JSON file."),
+) -> None:
+    """Compare runs: models x methods, refusal vs bail across models, bail-vector similarity."""
+    from .analysis.compare import compare as compare_runs
+
+    try:
+        result = compare_runs(runs, permutations=permutations, seed=seed)
+    except UserError as exc:
+        fail(str(exc))
+    for table in console.compare_tables(result):
+        console.out.print(table)
+    for w in result["warnings"]:
+        console.err.print(f"[yellow]warning:[/] {w}")
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 @datasets_app.callback()

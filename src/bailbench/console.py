@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
@@ -24,6 +25,8 @@ class RichReporter:
         self.task = None
 
     def start(self, total: int, description: str) -> None:
+        if total == 0:  # everything is already stored
+            return
         self.progress.start()
         self.task = self.progress.add_task(description, total=total, rate="")
 
@@ -46,22 +49,69 @@ def pct(x: float | None) -> str:
 def ci(stats: dict) -> str:
     if stats.get("ci_low") is None:
         return "-"
-    return f"{100 * stats['ci_low']:.1f}-{100 * stats['ci_high']:.1f}"
+    return f"{100 * stats['ci_low']:.1f} to {100 * stats['ci_high']:.1f}"
 
 
 SHORT = {"tool": "tool", "string": "string", "prompt-bail-first": "bail-first", "prompt-continue-first": "cont-first"}
 
 
 def method_table(summary: dict) -> Table:
-    t = Table(title=f"Bail rates: {summary['model']} on {summary['dataset']} "
-                    f"({summary['n_prompts']} prompts x {summary['samples']} samples, ablation {summary['ablation']})")
-    for col in ("method", "bail rate", "95% CI (Wilson)", "n", "unknown", "skipped", "read by"):
+    extra = "".join(f", {k} {summary[k]}" for k in ("prefix",) if summary.get(k))
+    if summary.get("rollouts_from"):
+        extra += f", bail prompt after {summary['rollouts_from']['model']}'s rollouts"
+    ablation = "Baseline (all ablations below)" if summary["ablation"] == "all" else summary["ablation"]
+    t = Table(title=escape(f"Bail rates: {summary['model']} on {summary['dataset']} ({summary['n_prompts']} "
+                           f"prompts x {summary['samples']} samples, ablation {ablation}{extra})"))
+    refusals = "refusal" in summary
+    cols = ["method", "bail rate", "95% CI (Wilson)", "n", "unknown", "skipped", "read by"]
+    if refusals:
+        cols[3:3] = ["no-refusal bail", "95% CI"]
+    for col in cols:
         t.add_column(col, justify="left" if col in ("method", "read by") else "right")
     for m, s in summary["methods"].items():
         read_by = summary["bail_prompt_mode"] if m.startswith("prompt-") else ("tool call" if m == "tool" else "keyword")
-        t.add_row(m, pct(s["bail_rate"]), ci(s), str(s["n"]), pct(s["unknown_rate"]),
-                  str(sum(s["skipped"].values())), read_by)
+        cells = [m, pct(s["bail_rate"]), ci(s)]
+        if refusals:
+            nr = s["no_refusal_bail"]
+            cells += [pct(nr["rate"]), ci(nr)]
+        t.add_row(*cells, str(s["n"]), pct(s["unknown_rate"]), str(sum(s["skipped"].values())), read_by)
+    if refusals:
+        r = summary["refusal"]
+        t.caption = escape(f"refusal rate {pct(r['rate'])} ({ci(r)}, n={r['n']}) by {r['description']}; no-refusal bail: "
+                     "direct for the bail prompt, mean over prompts of P(no refuse) x P(bail) for tool and string")
     return t
+
+
+def ablation_table(summary: dict) -> Table | None:
+    if not summary.get("ablations"):
+        return None
+    t = Table(title="Ablations: bail rate %, and its difference from Baseline in points [Newcombe 95% CI]")
+    t.add_column("ablation", no_wrap=True)
+    methods = list(summary["ablations"])
+    for m in methods:
+        t.add_column(SHORT[m], justify="right")
+    names = list(dict.fromkeys(a for m in methods for a in summary["ablations"][m]))
+    for a in names:
+        cells = []
+        for m in methods:
+            s = summary["ablations"][m].get(a)
+            if not s or s["bail_rate"] is None:
+                cells.append("-")
+                continue
+            d = s["vs_baseline"]
+            delta = "" if a == "Baseline" else (f"  {100 * d['difference']:+.0f} "
+                                                f"[{100 * d['ci_low']:+.0f}, {100 * d['ci_high']:+.0f}]")
+            cells.append(f"{100 * s['bail_rate']:.0f}{delta}")
+        t.add_row(a, *cells)
+    return t
+
+
+def bias_line(summary: dict) -> str | None:
+    b = summary.get("positional_bias")
+    if not b or b["difference"] is None:
+        return None
+    return (f"positional bias (bail-first minus continue-first): {100 * b['difference']:+.1f} points "
+            f"(95% CI {ci(b)}, Newcombe)")
 
 
 def category_table(summary: dict) -> Table:
@@ -76,5 +126,51 @@ def category_table(summary: dict) -> Table:
         for m in methods:
             s = summary["methods"][m]["categories"].get(c)
             cells.append(f"{100 * s['bail_rate']:.0f} ({ci(s)})" if s and s["bail_rate"] is not None else "-")
-        t.add_row(c or "(none)", *cells)
+        t.add_row(escape(c) if c else "(none)", *cells)
     return t
+
+
+def compare_tables(result: dict) -> list:
+    """Models x methods; refusal vs bail across models; bail-vector cosine similarity."""
+    methods = result["methods"]
+    t = Table(title="Bail rate % [95% CI] per run and method" + (
+        f"; refusal by {result['refusal_classifier']}" if result["refusal_classifier"] else ""))
+    t.add_column("run", overflow="fold", min_width=12)
+    t.add_column("refusal", justify="right")
+    for m in methods:
+        t.add_column(SHORT[m], justify="right")
+    for row in result["runs"]:
+        ref = row["refusal"]
+        cells = [f"{100 * ref['rate']:.1f}" if ref and ref["rate"] is not None else "-"]
+        for m in methods:
+            s = row["methods"][m]
+            if not s or s["bail_rate"] is None:
+                cells.append("-")
+                continue
+            nr = s.get("no_refusal_bail_rate")
+            cells.append(f"{100 * s['bail_rate']:.1f} [{ci(s)}]" + (f" nr {100 * nr:.1f}" if nr is not None else ""))
+        t.add_row(escape(row["label"]), *cells)
+    tables = [t]
+    if result["refusal_vs_bail"]:
+        a = Table(title=f"Refusal rate vs bail rate across models (permutation p-values, "
+                        f"{result['permutations']} permutations, seed {result['seed']})")
+        for col in ("method", "models", "Pearson r (p)", "Kendall tau (p)", "distance corr. (p)"):
+            a.add_column(col, justify="left" if col == "method" else "right")
+        for m, v in result["refusal_vs_bail"].items():
+            def cell(k: str) -> str:
+                stat, p = v[k]["statistic"], v[k]["p_value"]
+                return "undefined (no variation)" if stat != stat else f"{stat:.3f} ({p:.3f})"
+
+            a.add_row(m, str(v["n_models"]), cell("pearson_r"), cell("kendall_tau"), cell("distance_correlation"))
+        tables.append(a)
+    for m, sim in result["bail_vector_cosine"].items():
+        if len(sim["labels"]) < 2:
+            continue
+        c = Table(title=f"Bail vectors, {m}: cosine similarity between runs (per-prompt bail probability)")
+        c.add_column("", overflow="fold", min_width=12)
+        for label in sim["labels"]:
+            c.add_column(escape(label), justify="right", overflow="fold")
+        for label, row in zip(sim["labels"], sim["cosine"]):
+            c.add_row(escape(label), *("-" if v is None else f"{v:.2f}" for v in row))
+        tables.append(c)
+    return tables

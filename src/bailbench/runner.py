@@ -3,7 +3,8 @@
 Work is grouped by (prompt, sample). For each batch of groups: the plain rollouts
 first, then the bail prompts that follow them (so a local backend still holds the
 rollout's KV cache), then the tool and string replies. Every phase is committed to the
-store as one transaction, so an interrupted run resumes where it stopped.
+store as one transaction, so an interrupted run resumes where it stopped. Refusals of
+the rollouts are classified last, also stored and resumable.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import json
 import math
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
-from .analysis.summary import grouped, rate_stats, rollout_stats
+from .analysis.refusal import no_refusal_bail, refusal_stats, refused
+from .analysis.summary import category, difference, grouped, positional_bias, rate_stats, rollout_stats, subcategory
 from .backends.base import Backend, Generation, GenerationRequest
 from .backends.registry import BackendOptions, load_backend
 from .chat.types import Chat
+from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
 from .errors import UserError
@@ -30,10 +33,12 @@ from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
 from .methods.string import read_string, string_chat
 from .methods.tool import read_tool, tool_chat
-from .methods.wordings import ablations, bail_symbol, continue_symbol
+from .methods.wordings import BASELINE, ablations, bail_symbol, continue_symbol
 from .store import COLUMNS, SampleRow, Store
 
 LOGPROB, SAMPLE = "logprob", "sample"
+ALL_ABLATIONS = "all"
+REFUSAL_BATCH = 32
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
 QUICK = dict(limit=14, samples=2, max_tokens=256)
@@ -45,7 +50,7 @@ class RunConfig:
     model: str = "smollm2"
     dataset: str = "bailbench"
     methods: tuple[str, ...] = BAIL_METHODS
-    ablation: str = "Baseline"
+    ablation: str = BASELINE  # an ablation name, or "all" for every ablation of each method
     samples: int = QUICK["samples"]
     limit: int | None = QUICK["limit"]
     max_tokens: int = QUICK["max_tokens"]
@@ -56,6 +61,9 @@ class RunConfig:
     model_name: str | None = None  # what the model calls itself; None: derived from the model id
     data_dir: str | None = None
     options: BackendOptions = field(default_factory=BackendOptions)  # backend flags (n_ctx, device, base_url ...)
+    refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC
+    prefix: str | None = None  # jailbreak prefix: a paper prefix name or a JSON file
+    rollouts_from: Path | None = None  # a run whose rollouts the bail prompt follows (cross-model)
 
 
 class Reporter(Protocol):
@@ -100,17 +108,31 @@ def make_unit(prompt: Prompt, sample: int, method: str, ablation: str, mode: str
     return Unit(prompt, sample, method, ablation, mode, key, unit_seed(seed, prompt.id, sample, method, ablation))
 
 
+def rollout_key(prompt_id: str, sample: int) -> str:
+    return f"{prompt_id}|{sample}|{ROLLOUT}||"
+
+
 def _check_ablation(methods: list[str], ablation: str) -> None:
+    if ablation == ALL_ABLATIONS:
+        return
     for m in methods:
         if m != ROLLOUT and ablation not in ablations(KIND[m]):
             having = [x for x in BAIL_METHODS if ablation in ablations(KIND[x])]
-            hint = f"it exists for {', '.join(having)}" if having else "see `bailbench prompts --help`"
+            hint = f"it exists for {', '.join(having)}" if having else "see `bailbench prompts --list-ablations`"
             raise UserError(f"ablation {ablation!r} does not exist for method {m} ({hint}); "
                             f"choose --methods accordingly or another ablation")
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(text).stem if "/" in text or "." in text else text).strip("-")[:40]
+
+
+def _with_prefix(prompt: Prompt, prefix: tuple) -> Prompt:
+    """The prefix conversation goes before the prompt (after a system message, if any);
+    the prompt keeps its id so runs with and without a prefix line up."""
+    msgs = prompt.messages
+    head = msgs[:1] if msgs and msgs[0].role == "system" else ()
+    return replace(prompt, messages=head + prefix + msgs[len(head):])
 
 
 class Run:
@@ -129,6 +151,17 @@ class Run:
             raise UserError(f"unknown --bail-prompt-mode {cfg.bail_prompt_mode!r}: use logprob or sample")
         self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         self.prompts = stratified(self.dataset.prompts, cfg.limit)
+        self.prefix_name, prefix_hash = None, None
+        if cfg.prefix:
+            self.prefix_name, prefix = load_prefix(cfg.prefix, cfg.data_dir)
+            prefix_hash = hashlib.sha256(json.dumps([m.as_dict() for m in prefix]).encode()).hexdigest()[:16]
+            self.prompts = [_with_prefix(p, prefix) for p in self.prompts]
+        self.source = self._rollout_source(prefix_hash)
+        self.classifier = None
+        if cfg.refusal_classifier:
+            from .refusal import load_classifier
+
+            self.classifier = load_classifier(cfg.refusal_classifier)
         self.backend: Backend = backend or load_backend(cfg.model, cfg.options)
         if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
@@ -139,14 +172,16 @@ class Run:
             "model": cfg.model, "backend": self.backend.identity(), "model_name": self.model_name,
             "dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
             "temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed,
+            "prefix": prefix_hash and {"name": self.prefix_name, "sha256": prefix_hash},
+            "rollouts_from": self.source and {"run": str(cfg.rollouts_from.resolve()),
+                                               "model": self.source.identity()["model"]},
         }
         self.out = cfg.out or Path("runs") / self._default_dir()
         self.store = Store(self.out)
         self.store.check_identity(self.identity)
 
     def _derive_name(self) -> str:
-        hints = [self.backend.model_id, self.cfg.model, *self.backend.name_hints]
-        for hint in hints:
+        for hint in (self.backend.model_id, self.cfg.model, *self.backend.name_hints):
             name = model_name_for(hint)
             if name:
                 return name
@@ -162,27 +197,42 @@ class Run:
             return SAMPLE
         return wanted or LOGPROB
 
+    def _rollout_source(self, prefix_hash: str | None) -> Store | None:
+        """The run whose rollouts the bail prompt follows instead of this model's own."""
+        if not self.cfg.rollouts_from:
+            return None
+        source = Store(Path(self.cfg.rollouts_from), create=False)
+        theirs = source.identity() or {}
+        if theirs.get("dataset_sha256") != self.dataset.sha256:
+            raise UserError(f"--rollouts-from {self.cfg.rollouts_from} is a run over {theirs.get('dataset')!r}, "
+                            f"another dataset than {self.dataset.name!r}; use a run over the same dataset")
+        if (theirs.get("prefix") or {}).get("sha256") != prefix_hash:
+            raise UserError(f"--rollouts-from {self.cfg.rollouts_from} was run with another --prefix; "
+                            "use the same prefix in both runs")
+        return source
+
     def _default_dir(self) -> str:
         h = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
         return f"{_slug(self.cfg.model)}-{_slug(self.dataset.name)}-{h}"
+
+    def ablations_for(self, method: str) -> list[str]:
+        return ablations(KIND[method]) if self.cfg.ablation == ALL_ABLATIONS else [self.cfg.ablation]
 
     # -- planning ---------------------------------------------------------------------
 
     def plan(self) -> list[list[Unit]]:
         """Units per (prompt, sample) group, in dependency order: rollout, prompts, tool/string."""
-        need_rollout = ROLLOUT in self.methods or any(m in PROMPT_METHODS for m in self.methods)
+        need_rollout = (ROLLOUT in self.methods or self.classifier is not None
+                        or any(m in PROMPT_METHODS for m in self.methods))
         groups = []
         for prompt in self.prompts:
             for s in range(self.cfg.samples):
-                units = []
-                if need_rollout:
-                    units.append(make_unit(prompt, s, ROLLOUT, "", "", self.cfg.seed))
-                for m in self.methods:
-                    if m in PROMPT_METHODS:
-                        units.append(make_unit(prompt, s, m, self.cfg.ablation, self.mode, self.cfg.seed))
-                for m in self.methods:
-                    if m in (TOOL, STRING):
-                        units.append(make_unit(prompt, s, m, self.cfg.ablation, "", self.cfg.seed))
+                units = [make_unit(prompt, s, ROLLOUT, "", "", self.cfg.seed)] if need_rollout else []
+                for kinds in (PROMPT_METHODS, (TOOL, STRING)):
+                    for m in self.methods:
+                        if m in kinds:
+                            mode = self.mode if m in PROMPT_METHODS else ""
+                            units += [make_unit(prompt, s, m, a, mode, self.cfg.seed) for a in self.ablations_for(m)]
                 groups.append(units)
         return groups
 
@@ -191,6 +241,8 @@ class Run:
     def execute(self) -> RunResult:
         groups = self.plan()
         all_keys = [u.key for g in groups for u in g]
+        if self.source:
+            self._import_rollouts([u for g in groups for u in g if u.method == ROLLOUT])
         done = self.store.done_keys(all_keys)
         pending = [[u for u in g if u.key not in done] for g in groups]
         pending = [g for g in pending if g]
@@ -203,10 +255,22 @@ class Run:
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
             raise RuntimeError(f"{len(missing)} planned samples are missing from {self.store.path}")
-        summary = self._summary(groups, rows, new=total, reused=len(all_keys) - total)
+        rollouts = [rows[u.key] for g in groups for u in g if u.method == ROLLOUT]
+        p_refusal = self._classify(rollouts, {u.key: u.prompt for g in groups for u in g}) if self.classifier else {}
+        summary = self._summary(groups, rows, p_refusal, new=total, reused=len(all_keys) - total)
         self._write(summary, [rows[k] for k in all_keys])
         self.backend.close()
         return RunResult(self.out, summary, self.dataset)
+
+    def _import_rollouts(self, units: list[Unit]) -> None:
+        theirs = self.source.get(u.key for u in units)
+        lacking = [u for u in units if u.key not in theirs]
+        if lacking:
+            most = max((u.sample for u in units if u.key in theirs), default=-1) + 1
+            raise UserError(f"--rollouts-from {self.cfg.rollouts_from} has no rollout for {len(lacking)} of the "
+                            f"{len(units)} samples needed (it has up to {most} per prompt, for its own prompts); "
+                            "run it with at least these --samples and --limit")
+        self.store.add(list(theirs.values()))
 
     def _run_batch(self, batch: list[list[Unit]]) -> None:
         units = [u for g in batch for u in g]
@@ -232,7 +296,7 @@ class Run:
             return tool_chat(u.prompt.messages, u.ablation, self.model_name)
         return string_chat(u.prompt.messages, u.ablation, self.model_name)
 
-    def _request(self, u: Unit, chat) -> GenerationRequest:
+    def _request(self, u: Unit, chat: Chat) -> GenerationRequest:
         return GenerationRequest(chat=chat, seed=u.seed, temperature=self.cfg.temperature,
                                  max_tokens=self.cfg.max_tokens)
 
@@ -254,12 +318,11 @@ class Run:
             finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped)
 
     def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
-        rollout_keys = {u.key: make_unit(u.prompt, u.sample, ROLLOUT, "", "", self.cfg.seed).key for u in units}
-        rollouts = self.store.get(set(rollout_keys.values()))
+        rollouts = self.store.get({rollout_key(u.prompt.id, u.sample) for u in units})
         rows: list[SampleRow] = []
         runnable = []
         for u in units:
-            r = rollouts[rollout_keys[u.key]]
+            r = rollouts[rollout_key(u.prompt.id, u.sample)]
             if r.skipped:
                 rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
             else:
@@ -283,22 +346,47 @@ class Run:
             rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens)]
         return rows
 
+    def _classify(self, rollouts: list[SampleRow], prompts: dict[str, Prompt]) -> dict[str, float | None]:
+        spec = self.classifier.spec
+        have = self.store.refusals([r.key for r in rollouts], spec)
+        todo = [r for r in rollouts if r.skipped is None and r.key not in have]
+        if todo:
+            self.reporter.start(len(todo), f"refusals ({spec})")
+            for i in range(0, len(todo), REFUSAL_BATCH):
+                chunk = todo[i:i + REFUSAL_BATCH]
+                probs = self.classifier.classify([(prompts[r.key].content, r.reply) for r in chunk])
+                values = {r.key: (None if p != p else p) for r, p in zip(chunk, probs)}
+                self.store.add_refusals(spec, values)
+                have.update(values)
+                self.reporter.advance(len(chunk))
+        return have
+
     # -- output -----------------------------------------------------------------------
 
-    def _summary(self, groups: list[list[Unit]], rows: dict[str, SampleRow], *, new: int, reused: int) -> dict:
-        by_method: dict[str, list[SampleRow]] = {}
+    def _summary(self, groups: list[list[Unit]], rows: dict[str, SampleRow], p_refusal: dict[str, float | None],
+                 *, new: int, reused: int) -> dict:
+        by: dict[tuple[str, str], list[SampleRow]] = {}
         for g in groups:
             for u in g:
-                by_method.setdefault(u.method, []).append(rows[u.key])
+                by.setdefault((u.method, u.ablation), []).append(rows[u.key])
+        main_ablation = BASELINE if self.cfg.ablation == ALL_ABLATIONS else self.cfg.ablation
+        main = {m: by[(m, main_ablation)] for m in self.methods if m != ROLLOUT}
+        rollouts = by.get((ROLLOUT, ""), [])
+        rollout_refused = {(r.prompt_id, r.sample): refused(p_refusal.get(r.key)) for r in rollouts}
+
         methods = {}
-        for m in self.methods:
-            if m == ROLLOUT:
-                continue
-            stats = rate_stats(by_method[m])
-            stats["categories"] = grouped(by_method[m], lambda r: r.category)
-            stats["subcategories"] = grouped(by_method[m], lambda r: f"{r.category} / {r.subcategory}")
+        for m, rs in main.items():
+            stats = rate_stats(rs)
+            stats["categories"] = grouped(rs, category)
+            stats["subcategories"] = grouped(rs, subcategory)
+            if self.classifier:
+                nr = no_refusal_bail(m, rs, rollout_refused)
+                stats["no_refusal_bail_rate"] = nr["rate"]
+                stats["no_refusal_bail"] = nr
+                for c, cs in stats["categories"].items():
+                    cs["no_refusal_bail"] = no_refusal_bail(m, [r for r in rs if r.category == c], rollout_refused)
             methods[m] = stats
-        return {
+        summary = {
             "model": self.cfg.model,
             "model_id": self.backend.model_id,
             "model_name": self.model_name,
@@ -312,12 +400,26 @@ class Run:
             "temperature": self.cfg.temperature,
             "max_tokens": self.cfg.max_tokens,
             "seed": self.cfg.seed,
+            "prefix": self.prefix_name,
+            "rollouts_from": self.identity["rollouts_from"],
             "methods": methods,
-            "rollout": rollout_stats(by_method[ROLLOUT]) if ROLLOUT in by_method else None,
+            "positional_bias": positional_bias(main),
+            "rollout": rollout_stats(rollouts) if rollouts else None,
             "skipped_rows": dict(self.dataset.skipped),
             "new_samples": new,
             "reused_samples": reused,
         }
+        if self.cfg.ablation == ALL_ABLATIONS:
+            summary["ablations"] = {
+                m: {a: {**{k: v for k, v in rate_stats(by[(m, a)]).items()},
+                        "vs_baseline": difference(by[(m, a)], by[(m, BASELINE)])}
+                    for a in self.ablations_for(m)}
+                for m in main}
+        if self.classifier:
+            summary["refusal"] = {"classifier": self.classifier.spec, "description": self.classifier.description,
+                                  **refusal_stats(rollouts, p_refusal),
+                                  "categories": grouped(rollouts, category, lambda rs: refusal_stats(rs, p_refusal))}
+        return summary
 
     def _write(self, summary: dict, rows: list[SampleRow]) -> None:
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")

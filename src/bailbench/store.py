@@ -50,11 +50,19 @@ CREATE TABLE IF NOT EXISTS samples (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS samples_method ON samples (method, ablation, mode);
+CREATE TABLE IF NOT EXISTS refusals (
+    key TEXT NOT NULL,            -- the rollout sample classified
+    classifier TEXT NOT NULL,
+    p_refusal REAL,               -- NULL when the classifier could not read it
+    PRIMARY KEY (key, classifier)
+);
 """
 
 
 class Store:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, *, create: bool = True):
+        if not create and not (run_dir / DB_NAME).is_file():
+            raise UserError(f"{run_dir} is not a bailbench run directory (no {DB_NAME}); pass a run's --out")
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / DB_NAME
         try:
@@ -67,6 +75,14 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def identity(self) -> dict | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name='identity'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def rows(self, method: str | None = None) -> list[SampleRow]:
+        q = f"SELECT {','.join(COLUMNS)} FROM samples" + (" WHERE method=?" if method else "") + " ORDER BY key"
+        return [SampleRow(*r) for r in self.db.execute(q, (method,) if method else ())]
 
     def check_identity(self, identity: dict) -> None:
         """Bind the directory to one model/dataset/setting; refuse to mix runs."""
@@ -97,6 +113,20 @@ class Store:
         q = f"INSERT OR IGNORE INTO samples ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))})"
         with self.db:
             self.db.executemany(q, [tuple(asdict(r)[c] for c in COLUMNS) for r in rows])
+
+    def refusals(self, keys: Iterable[str], classifier: str) -> dict[str, float | None]:
+        keys = list(keys)
+        out: dict[str, float | None] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT key, p_refusal FROM refusals WHERE classifier=? AND key IN ({','.join('?' * len(chunk))})"
+            out.update(self.db.execute(q, [classifier, *chunk]).fetchall())
+        return out
+
+    def add_refusals(self, classifier: str, values: dict[str, float | None]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO refusals VALUES (?, ?, ?)",
+                                [(k, classifier, v) for k, v in values.items()])
 
     def get(self, keys: Iterable[str]) -> dict[str, SampleRow]:
         keys = list(keys)

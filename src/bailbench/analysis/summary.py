@@ -1,17 +1,18 @@
-"""Turn stored samples into the rates of summary.json: per method, category and subcategory."""
+"""Turn stored samples into summary.json: rates per method, category and subcategory,
+ablations against baseline, positional bias, refusals and no-refusal bails (pure functions)."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import Iterable
+from typing import Callable, Iterable
 
-from ..methods import BAIL, UNKNOWN
+from ..methods import BAIL, BAIL_FIRST, CONTINUE_FIRST, UNKNOWN
 from ..store import SampleRow
-from .stats import wilson
+from .stats import newcombe_difference, wilson
 
 
-def _num(x: float) -> float | None:
+def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(x, 6)
 
 
@@ -44,11 +45,20 @@ def rate_stats(rows: list[SampleRow]) -> dict:
     return out
 
 
-def grouped(rows: Iterable[SampleRow], key) -> dict[str, dict]:
+def grouped(rows: Iterable[SampleRow], key: Callable[[SampleRow], str],
+            stats: Callable[[list[SampleRow]], dict] = rate_stats) -> dict[str, dict]:
     groups: dict[str, list[SampleRow]] = defaultdict(list)
     for r in rows:
         groups[key(r)].append(r)
-    return {k: rate_stats(v) for k, v in groups.items()}
+    return {k: stats(v) for k, v in sorted(groups.items())}
+
+
+def category(r: SampleRow) -> str:
+    return r.category
+
+
+def subcategory(r: SampleRow) -> str:
+    return f"{r.category} / {r.subcategory}"
 
 
 def rollout_stats(rows: list[SampleRow]) -> dict:
@@ -59,3 +69,23 @@ def rollout_stats(rows: list[SampleRow]) -> dict:
         "truncated_rate": _num(sum(r.finish_reason == "length" for r in ran) / len(ran)) if ran else None,
         "skipped": dict(Counter(r.skipped for r in rows if r.skipped)),
     }
+
+
+def difference(a: list[SampleRow], b: list[SampleRow]) -> dict:
+    """Bail rate of a minus that of b, with Newcombe's interval."""
+    ra, rb = [r for r in a if r.skipped is None], [r for r in b if r.skipped is None]
+    d, lo, hi = newcombe_difference(sum(r.verdict == BAIL for r in ra), len(ra),
+                                    sum(r.verdict == BAIL for r in rb), len(rb))
+    return {"difference": _num(d), "ci_low": _num(lo), "ci_high": _num(hi)}
+
+
+def positional_bias(by_method: dict[str, list[SampleRow]]) -> dict | None:
+    """Bail-first minus continue-first, overall and per category (same rollouts in both)."""
+    if BAIL_FIRST not in by_method or CONTINUE_FIRST not in by_method:
+        return None
+    bf, cf = by_method[BAIL_FIRST], by_method[CONTINUE_FIRST]
+    out = difference(bf, cf)
+    cats = sorted({r.category for r in bf})
+    out["categories"] = {c: difference([r for r in bf if r.category == c], [r for r in cf if r.category == c])
+                         for c in cats}
+    return out

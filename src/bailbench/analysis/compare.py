@@ -1,0 +1,129 @@
+"""Across runs: a table of models x methods, the refusal-vs-bail relationship across models
+(paper §2.4.2), and bail vectors (appendix D): per-prompt bail probabilities side by side,
+compared by cosine similarity."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from ..methods import BAIL, BAIL_METHODS
+from ..store import Store
+from .correlation import refusal_bail_association
+
+
+@dataclass
+class RunView:
+    path: Path
+    label: str
+    summary: dict
+    vectors: dict[str, dict[str, float]]  # method -> prompt id -> mean P(bail) (or bail share)
+
+
+def _label(summary: dict, path: Path) -> str:
+    label = summary["model"]
+    if summary.get("prefix"):
+        label += f" +{summary['prefix']}"
+    if summary.get("rollouts_from"):
+        label += f" (after {summary['rollouts_from']['model']})"
+    return label
+
+
+def bail_vectors(store: Store, summary: dict) -> dict[str, dict[str, float]]:
+    """Per method, each prompt's bail probability: the mean P(bail) in logprob mode, else
+    the share of its samples that bailed."""
+    ablation = "Baseline" if summary["ablation"] == "all" else summary["ablation"]
+    out: dict[str, dict[str, float]] = {}
+    for m in summary["methods"]:
+        acc: dict[str, list[float]] = defaultdict(list)
+        for r in store.rows(m):
+            if r.ablation != ablation or r.skipped or r.sample >= summary["samples"]:
+                continue
+            if m.startswith("prompt-") and r.mode != summary["bail_prompt_mode"]:
+                continue
+            acc[r.prompt_id].append(r.p_bail if r.p_bail is not None else float(r.verdict == BAIL))
+        out[m] = {p: sum(v) / len(v) for p, v in acc.items()}
+    return out
+
+
+def load_run(path: Path) -> RunView:
+    summary_path = path / "summary.json"
+    if not summary_path.is_file():
+        raise UserError(f"{path} has no summary.json: pass run directories written by `bailbench run`")
+    summary = json.loads(summary_path.read_text("utf-8"))
+    store = Store(path, create=False)
+    try:
+        vectors = bail_vectors(store, summary)
+    finally:
+        store.close()
+    return RunView(path, _label(summary, path), summary, vectors)
+
+
+def cosine(a: dict[str, float], b: dict[str, float]) -> float | None:
+    common = sorted(set(a) & set(b))
+    if not common:
+        return None
+    x, y = np.array([a[k] for k in common]), np.array([b[k] for k in common])
+    denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y / denom) if denom > 0 else None
+
+
+def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> dict:
+    runs = [load_run(p) for p in paths]
+    if len(runs) < 2:
+        raise UserError("compare needs at least two run directories")
+    datasets = {r.summary["dataset_sha256"] for r in runs}
+    if len(datasets) > 1:
+        names = ", ".join(sorted({r.summary["dataset"] for r in runs}))
+        raise UserError(f"these runs are over different datasets ({names}); compare runs over one dataset")
+    labels = Counter(r.label for r in runs)
+    for r in runs:
+        if labels[r.label] > 1:
+            r.label += f" [{r.path.name}]"
+    warnings = []
+    sizes = {(r.summary["n_prompts"], r.summary["samples"]) for r in runs}
+    if len(sizes) > 1:
+        warnings.append("runs differ in prompts x samples (" + ", ".join(
+            f"{r.label}: {r.summary['n_prompts']}x{r.summary['samples']}" for r in runs)
+            + "); rates stay comparable, their intervals differ in width")
+    methods = [m for m in BAIL_METHODS if any(m in r.summary["methods"] for r in runs)]
+    table = []
+    for r in runs:
+        row = {"run": str(r.path), "label": r.label, "model": r.summary["model"],
+               "refusal": r.summary.get("refusal"), "methods": {}}
+        for m in methods:
+            s = r.summary["methods"].get(m)
+            row["methods"][m] = None if s is None else {
+                k: s.get(k) for k in ("bail_rate", "ci_low", "ci_high", "n", "unknown_rate", "no_refusal_bail_rate")}
+        table.append(row)
+
+    classified = [r for r in runs if r.summary.get("refusal")]
+    classifiers = {r.summary["refusal"]["classifier"] for r in classified}
+    association: dict = {}
+    if len(classifiers) > 1:
+        warnings.append(f"refusals were classified by different classifiers ({', '.join(sorted(classifiers))}); "
+                        "refusal vs bail is not computed")
+    elif len(classified) < 3:
+        warnings.append("refusal vs bail needs at least 3 runs with refusals classified (--refusal-classifier)")
+    else:
+        for m in methods:
+            pts = [(r.summary["refusal"]["rate"], r.summary["methods"][m]["bail_rate"]) for r in classified
+                   if m in r.summary["methods"] and r.summary["methods"][m]["bail_rate"] is not None]
+            if len(pts) >= 3:
+                x, y = zip(*pts)
+                association[m] = {"n_models": len(pts), "refusal_rates": list(x), "bail_rates": list(y),
+                                  **refusal_bail_association(x, y, permutations=permutations, seed=seed)}
+
+    similarity = {}
+    for m in methods:
+        having = [r for r in runs if m in r.vectors]
+        similarity[m] = {"labels": [r.label for r in having],
+                         "cosine": [[cosine(a.vectors[m], b.vectors[m]) for b in having] for a in having]}
+    return {"runs": table, "methods": methods, "refusal_vs_bail": association, "bail_vector_cosine": similarity,
+            "warnings": warnings, "permutations": permutations, "seed": seed,
+            "refusal_classifier": next(iter(classifiers)) if len(classifiers) == 1 else None}
