@@ -9,7 +9,11 @@ import pytest
 from bailbench.backends.anthropic_api import AnthropicBackend
 from bailbench.backends.base import GenerationRequest
 from bailbench.backends.http import RetryPolicy
-from bailbench.backends.openai_api import OpenAIBackend, parse_chat_response, symbol_logprobs
+from bailbench.backends.openai_api import (
+    OpenAIBackend,
+    parse_chat_response,
+    symbol_logprobs,
+)
 from bailbench.backends.registry import BackendOptions, embedded_gguf, load_backend
 from bailbench.chat.types import Chat, Message
 from bailbench.errors import ServiceError, UserError
@@ -176,7 +180,7 @@ def test_anthropic_wrong_key_is_a_clear_error(monkeypatch):
 def _tok(text=None, raw=None, lp=0.0, top=()):
     raw = raw if raw is not None else text.encode()
     return {"token": text or "", "bytes": list(raw), "logprob": lp,
-            "top_logprobs": [{"token": "", "bytes": list(b), "logprob": l} for b, l in top]}
+            "top_logprobs": [{"token": "", "bytes": list(b), "logprob": x} for b, x in top]}
 
 
 def test_symbol_logprobs_from_top_alternatives():

@@ -3,8 +3,13 @@ import math
 import numpy as np
 import pytest
 
-from bailbench.analysis.correlation import (distance_correlation, kendall_tau_b, pearson, permutation_test,
-                                            refusal_bail_association)
+from bailbench.analysis.correlation import (
+    distance_correlation,
+    kendall_tau_b,
+    pearson,
+    permutation_test,
+    refusal_bail_association,
+)
 
 X = [0.12, 0.40, 0.33, 0.05, 0.71, 0.40, 0.22, 0.58]
 Y = [0.02, 0.09, 0.04, 0.01, 0.03, 0.12, 0.02, 0.10]

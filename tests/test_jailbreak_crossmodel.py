@@ -11,8 +11,13 @@ import pytest
 
 from bailbench.analysis.compare import compare
 from bailbench.backends.registry import BackendOptions
-from bailbench.datasets.jailbreaks import (CANONICAL_SHA256, canonical_sha256, extract_prefixes, load_prefix,
-                                           paper_prefixes)
+from bailbench.datasets.jailbreaks import (
+    CANONICAL_SHA256,
+    canonical_sha256,
+    extract_prefixes,
+    load_prefix,
+    paper_prefixes,
+)
 from bailbench.errors import UserError
 from bailbench.runner import RunConfig, run
 

@@ -72,10 +72,13 @@ def test_unknown_classifier():
 def tiny_minos(tmp_path_factory):
     """A tiny ModernBERT sequence classifier saved offline, loaded through the Minos path."""
     torch = pytest.importorskip("torch")
-    from transformers import ModernBertConfig, ModernBertForSequenceClassification
+    from transformers import (
+        AutoTokenizer,
+        ModernBertConfig,
+        ModernBertForSequenceClassification,
+    )
 
     from bailbench.backends.registry import embedded_gguf
-    from transformers import AutoTokenizer
 
     folder = tmp_path_factory.mktemp("minos")
     gguf = embedded_gguf()

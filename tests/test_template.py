@@ -2,7 +2,12 @@ import json
 
 import pytest
 
-from bailbench.chat.template import ChatTemplate, TemplateError, generic_tool_text, place_system_text
+from bailbench.chat.template import (
+    ChatTemplate,
+    TemplateError,
+    generic_tool_text,
+    place_system_text,
+)
 from bailbench.chat.types import Chat, Message, Tool
 from bailbench.methods.string import string_chat
 from bailbench.methods.tool import tool_chat

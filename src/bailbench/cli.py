@@ -10,13 +10,13 @@ from typing import Optional
 import typer
 
 from . import console
+from .chat.template import generic_tool_text
 from .errors import ServiceError, UserError
-from .methods import ALL_METHODS, KIND, ROLLOUT, resolve_methods
+from .methods import KIND, ROLLOUT, resolve_methods
 from .methods.prompt import check_message
 from .methods.string import string_chat
 from .methods.tool import bail_tool
 from .methods.wordings import BASELINE, ablations, string_wording
-from .chat.template import generic_tool_text
 
 app = typer.Typer(help="Measure when language models choose to leave a conversation (bail).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)

@@ -14,29 +14,39 @@ import hashlib
 import json
 import math
 import re
-import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
 from .analysis.refusal import no_refusal_bail, refusal_stats, refused
-from .analysis.summary import category, difference, grouped, positional_bias, rate_stats, rollout_stats, subcategory
-from .backends.base import Backend, Generation, GenerationRequest
+from .analysis.summary import (
+    category,
+    difference,
+    grouped,
+    positional_bias,
+    rate_stats,
+    rollout_stats,
+    subcategory,
+)
+from .backends.base import Backend
 from .backends.registry import BackendOptions, load_backend
-from .chat.types import Chat
 from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
 from .errors import UserError
-from .methods import BAIL_METHODS, KIND, PROMPT_METHODS, ROLLOUT, STRING, TOOL, resolve_methods
+from .execute import LOGPROB, SAMPLE, Executor, Reporter, Silent, Unit, make_unit
+from .methods import (
+    BAIL_METHODS,
+    KIND,
+    PROMPT_METHODS,
+    ROLLOUT,
+    STRING,
+    TOOL,
+    resolve_methods,
+)
 from .methods.names import model_name_for
-from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
-from .methods.string import read_string, string_chat
-from .methods.tool import read_tool, tool_chat
-from .methods.wordings import BASELINE, ablations, bail_symbol, continue_symbol
+from .methods.wordings import BASELINE, ablations
 from .store import COLUMNS, SampleRow, Store
 
-LOGPROB, SAMPLE = "logprob", "sample"
 ALL_ABLATIONS = "all"
 REFUSAL_BATCH = 32
 
@@ -66,50 +76,11 @@ class RunConfig:
     rollouts_from: Path | None = None  # a run whose rollouts the bail prompt follows (cross-model)
 
 
-class Reporter(Protocol):
-    def start(self, total: int, description: str) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
-class _Silent:
-    def start(self, total: int, description: str) -> None: ...
-    def advance(self, n: int) -> None: ...
-
-    def note(self, message: str) -> None:
-        print(message, file=sys.stderr)
-
-
-@dataclass(frozen=True)
-class Unit:
-    prompt: Prompt
-    sample: int
-    method: str
-    ablation: str
-    mode: str
-    key: str
-    seed: int
-
-
 @dataclass
 class RunResult:
     out: Path
     summary: dict
     dataset: Dataset = field(repr=False)
-
-
-def unit_seed(seed: int, prompt_id: str, sample: int, method: str, ablation: str) -> int:
-    h = hashlib.sha256(f"{seed}|{prompt_id}|{sample}|{method}|{ablation}".encode()).digest()
-    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
-
-
-def make_unit(prompt: Prompt, sample: int, method: str, ablation: str, mode: str, seed: int) -> Unit:
-    key = f"{prompt.id}|{sample}|{method}|{ablation}|{mode}"
-    return Unit(prompt, sample, method, ablation, mode, key, unit_seed(seed, prompt.id, sample, method, ablation))
-
-
-def rollout_key(prompt_id: str, sample: int) -> str:
-    return f"{prompt_id}|{sample}|{ROLLOUT}||"
 
 
 def _check_ablation(methods: list[str], ablation: str) -> None:
@@ -140,7 +111,7 @@ class Run:
 
     def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None):
         self.cfg = cfg
-        self.reporter = reporter or _Silent()
+        self.reporter = reporter or Silent()
         self.methods = resolve_methods(",".join(cfg.methods))
         _check_ablation(self.methods, cfg.ablation)
         if cfg.samples < 1:
@@ -249,8 +220,10 @@ class Run:
         total = sum(len(g) for g in pending)
         self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
         step = max(1, self.backend.batch_size)
+        executor = Executor(self.backend, self.store, self.reporter, model_name=self.model_name, mode=self.mode,
+                            temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens)
         for i in range(0, len(pending), step):
-            self._run_batch(pending[i:i + step])
+            executor.run_batch([u for g in pending[i:i + step] for u in g])
         rows = self.store.get(all_keys)
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
@@ -271,80 +244,6 @@ class Run:
                             f"{len(units)} samples needed (it has up to {most} per prompt, for its own prompts); "
                             "run it with at least these --samples and --limit")
         self.store.add(list(theirs.values()))
-
-    def _run_batch(self, batch: list[list[Unit]]) -> None:
-        units = [u for g in batch for u in g]
-        rollouts = [u for u in units if u.method == ROLLOUT]
-        prompts = [u for u in units if u.method in PROMPT_METHODS]
-        others = [u for u in units if u.method in (TOOL, STRING)]
-        if rollouts:
-            gens = self.backend.generate([self._request(u, Chat(messages=u.prompt.messages)) for u in rollouts])
-            self._save([self._gen_row(u, g, None) for u, g in zip(rollouts, gens)])
-        if prompts:
-            self._save(self._bail_prompts(prompts))
-        if others:
-            chats = [self._method_chat(u) for u in others]
-            gens = self.backend.generate([self._request(u, c) for u, c in zip(others, chats)])
-            self._save([self._gen_row(u, g, self._read(u, g)) for u, g in zip(others, gens)])
-
-    def _save(self, rows: list[SampleRow]) -> None:
-        self.store.add(rows)
-        self.reporter.advance(len(rows))
-
-    def _method_chat(self, u: Unit) -> Chat:
-        if u.method == TOOL:
-            return tool_chat(u.prompt.messages, u.ablation, self.model_name)
-        return string_chat(u.prompt.messages, u.ablation, self.model_name)
-
-    def _request(self, u: Unit, chat: Chat) -> GenerationRequest:
-        return GenerationRequest(chat=chat, seed=u.seed, temperature=self.cfg.temperature,
-                                 max_tokens=self.cfg.max_tokens)
-
-    def _read(self, u: Unit, g: Generation) -> str | None:
-        if g.skipped:
-            return None
-        if u.method == TOOL:
-            return read_tool(g.text, g.tool_calls, u.ablation, self.backend.tool_format)
-        if u.method == STRING:
-            return read_string(g.text, u.ablation)
-        return read_sampled(g.text)
-
-    def _gen_row(self, u: Unit, g: Generation, verdict: str | None) -> SampleRow:
-        return SampleRow(
-            key=u.key, prompt_id=u.prompt.id, category=u.prompt.category, subcategory=u.prompt.subcategory,
-            method=u.method, ablation=u.ablation, mode=u.mode, sample=u.sample, seed=u.seed,
-            rendered=g.rendered, reply=g.text, verdict=verdict, p_bail=None, mass=None,
-            prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
-            finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped)
-
-    def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
-        rollouts = self.store.get({rollout_key(u.prompt.id, u.sample) for u in units})
-        rows: list[SampleRow] = []
-        runnable = []
-        for u in units:
-            r = rollouts[rollout_key(u.prompt.id, u.sample)]
-            if r.skipped:
-                rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
-            else:
-                runnable.append((u, bail_prompt_chat(u.prompt.messages, r.reply, u.method, u.ablation,
-                                                     forced_tag=self.mode == LOGPROB)))
-        if not runnable:
-            return rows
-        if self.mode == LOGPROB:
-            scores = self.backend.score([c for _, c in runnable], [bail_symbol(), continue_symbol()])
-            for (u, _), s in zip(runnable, scores):
-                p, mass = p_bail(*s.logprobs) if not s.skipped else (None, None)
-                rows.append(SampleRow(
-                    key=u.key, prompt_id=u.prompt.id, category=u.prompt.category,
-                    subcategory=u.prompt.subcategory, method=u.method, ablation=u.ablation, mode=u.mode,
-                    sample=u.sample, seed=u.seed, rendered=s.rendered, reply=s.text,
-                    verdict=None if s.skipped else read_scored(p), p_bail=p, mass=mass,
-                    prompt_tokens=s.prompt_tokens, completion_tokens=0, finish_reason="",
-                    seconds=round(s.seconds, 4), skipped=s.skipped))
-        else:
-            gens = self.backend.generate([self._request(u, c) for u, c in runnable])
-            rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens)]
-        return rows
 
     def _classify(self, rollouts: list[SampleRow], prompts: dict[str, Prompt]) -> dict[str, float | None]:
         spec = self.classifier.spec

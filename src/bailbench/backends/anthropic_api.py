@@ -18,7 +18,15 @@ from ..chat.types import Chat
 from ..errors import UserError
 from ..paths import cache_dir
 from .base import Backend, Generation, GenerationRequest
-from .http import RetryPolicy, ResponseCache, Transient, api_key, bounded_map, parse_retry_after, with_retries
+from .http import (
+    ResponseCache,
+    RetryPolicy,
+    Transient,
+    api_key,
+    bounded_map,
+    parse_retry_after,
+    with_retries,
+)
 
 
 def anthropic_request(chat: Chat, model: str, temperature: float | None, max_tokens: int) -> dict:

@@ -21,7 +21,15 @@ from ..errors import UserError
 from ..methods.wordings import tag
 from ..paths import cache_dir
 from .base import Backend, Generation, GenerationRequest, Score
-from .http import RetryPolicy, ResponseCache, Transient, api_key, bounded_map, parse_retry_after, with_retries
+from .http import (
+    ResponseCache,
+    RetryPolicy,
+    Transient,
+    api_key,
+    bounded_map,
+    parse_retry_after,
+    with_retries,
+)
 
 TOP_LOGPROBS = 20
 CHECK_TOKENS = 24  # greedy tokens allowed before the model writes <wellbeing> and its symbol

@@ -15,7 +15,6 @@ from .thinking import strip_thinking
 from .wordings import bail_symbol, continue_symbol, prompt_wording, tag
 
 
-
 def order_of(method: str) -> str:
     return "bail_first" if method == BAIL_FIRST else "continue_first"
 

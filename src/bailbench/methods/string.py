@@ -8,7 +8,6 @@ from .thinking import strip_thinking
 from .wordings import string_wording
 
 
-
 def string_chat(context: tuple[Message, ...], ablation: str, model_name: str) -> Chat:
     return Chat(messages=context, system_addition=string_wording(ablation, model_name).system_text)
 

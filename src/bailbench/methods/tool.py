@@ -9,7 +9,6 @@ from .thinking import strip_thinking
 from .wordings import tool_wording
 
 
-
 def bail_tool(ablation: str, model_name: str) -> Tool:
     w = tool_wording(ablation, model_name)
     return Tool(name=w.name, description=w.description)

@@ -1,0 +1,160 @@
+"""Run planned units against a backend and store each finished sample.
+
+A unit is one sample of one method on one context. Units are handed over in batches of
+(context, sample) groups; in each batch the plain rollouts go first, then the bail
+prompts that follow them (a local backend still holds the rollout's KV cache), then the
+string and the tool replies, each method in context order (the contexts of one
+conversation extend each other, so their KV cache carries over). Every phase is one
+transaction in the store, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from typing import Protocol
+
+from .backends.base import Backend, Generation, GenerationRequest
+from .chat.types import Chat
+from .datasets.records import Prompt
+from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
+from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
+from .methods.string import read_string, string_chat
+from .methods.tool import read_tool, tool_chat
+from .methods.wordings import bail_symbol, continue_symbol
+from .store import SampleRow, Store
+
+LOGPROB, SAMPLE = "logprob", "sample"
+OWN, DATASET = "", "dataset"  # whose reply the bail prompt follows: the model's rollout, or the dataset's
+
+
+class Reporter(Protocol):
+    def start(self, total: int, description: str) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class Silent:
+    def start(self, total: int, description: str) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+    def note(self, message: str) -> None:
+        print(message, file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Unit:
+    prompt: Prompt  # the context: everything up to the user turn being answered
+    sample: int  # sample index (BailBench) or user-turn index (real conversations)
+    method: str
+    ablation: str
+    mode: str  # logprob | sample for the bail prompt; empty otherwise
+    key: str
+    seed: int
+    reply: str | None = None  # the dataset's own reply, for the bail prompt's cross-model view
+
+
+def unit_seed(seed: int, prompt_id: str, sample: int, method: str, ablation: str) -> int:
+    h = hashlib.sha256(f"{seed}|{prompt_id}|{sample}|{method}|{ablation}".encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+def make_unit(prompt: Prompt, sample: int, method: str, ablation: str, mode: str, seed: int,
+              reply: str | None = None) -> Unit:
+    source = DATASET if reply is not None else OWN
+    key = f"{prompt.id}|{sample}|{method}|{ablation}|{mode}" + (f"|{source}" if source else "")
+    return Unit(prompt, sample, method, ablation, mode, key, unit_seed(seed, prompt.id, sample, method, ablation),
+                reply)
+
+
+def rollout_key(prompt_id: str, sample: int) -> str:
+    return f"{prompt_id}|{sample}|{ROLLOUT}||"
+
+
+class Executor:
+    def __init__(self, backend: Backend, store: Store, reporter: Reporter, *, model_name: str, mode: str,
+                 temperature: float, max_tokens: int):
+        self.backend = backend
+        self.store = store
+        self.reporter = reporter
+        self.model_name = model_name
+        self.mode = mode
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+
+    def run_batch(self, units: list[Unit]) -> None:
+        rollouts = [u for u in units if u.method == ROLLOUT]
+        prompts = [u for u in units if u.method in PROMPT_METHODS]
+        others = sorted((u for u in units if u.method in (TOOL, STRING)), key=lambda u: u.method)  # stable sort
+        if rollouts:
+            gens = self.backend.generate([self._request(u, Chat(messages=u.prompt.messages)) for u in rollouts])
+            self._save([self._gen_row(u, g, None) for u, g in zip(rollouts, gens)])
+        if prompts:
+            self._save(self._bail_prompts(prompts))
+        if others:
+            chats = [self._method_chat(u) for u in others]
+            gens = self.backend.generate([self._request(u, c) for u, c in zip(others, chats)])
+            self._save([self._gen_row(u, g, self._read(u, g)) for u, g in zip(others, gens)])
+
+    def _save(self, rows: list[SampleRow]) -> None:
+        self.store.add(rows)
+        self.reporter.advance(len(rows))
+
+    def _method_chat(self, u: Unit) -> Chat:
+        if u.method == TOOL:
+            return tool_chat(u.prompt.messages, u.ablation, self.model_name)
+        return string_chat(u.prompt.messages, u.ablation, self.model_name)
+
+    def _request(self, u: Unit, chat: Chat) -> GenerationRequest:
+        return GenerationRequest(chat=chat, seed=u.seed, temperature=self.temperature, max_tokens=self.max_tokens)
+
+    def _read(self, u: Unit, g: Generation) -> str | None:
+        if g.skipped:
+            return None
+        if u.method == TOOL:
+            return read_tool(g.text, g.tool_calls, u.ablation, self.backend.tool_format)
+        if u.method == STRING:
+            return read_string(g.text, u.ablation)
+        return read_sampled(g.text)
+
+    @staticmethod
+    def _gen_row(u: Unit, g: Generation, verdict: str | None) -> SampleRow:
+        return SampleRow(
+            key=u.key, prompt_id=u.prompt.id, category=u.prompt.category, subcategory=u.prompt.subcategory,
+            method=u.method, ablation=u.ablation, mode=u.mode, sample=u.sample, seed=u.seed,
+            rendered=g.rendered, reply=g.text, verdict=verdict, p_bail=None, mass=None,
+            prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
+            finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped)
+
+    def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
+        """The check after the model's own rollout of the same sample (or the dataset's reply)."""
+        own = [u for u in units if u.reply is None]
+        rollouts = self.store.get({rollout_key(u.prompt.id, u.sample) for u in own})
+        rows: list[SampleRow] = []
+        runnable = []
+        for u in units:
+            r = None if u.reply is not None else rollouts[rollout_key(u.prompt.id, u.sample)]
+            if r is not None and r.skipped:
+                rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
+                continue
+            reply = u.reply if r is None else r.reply
+            runnable.append((u, bail_prompt_chat(u.prompt.messages, reply, u.method, u.ablation,
+                                                 forced_tag=self.mode == LOGPROB)))
+        if not runnable:
+            return rows
+        if self.mode == LOGPROB:
+            scores = self.backend.score([c for _, c in runnable], [bail_symbol(), continue_symbol()])
+            for (u, _), s in zip(runnable, scores):
+                p, mass = p_bail(*s.logprobs) if not s.skipped else (None, None)
+                rows.append(SampleRow(
+                    key=u.key, prompt_id=u.prompt.id, category=u.prompt.category,
+                    subcategory=u.prompt.subcategory, method=u.method, ablation=u.ablation, mode=u.mode,
+                    sample=u.sample, seed=u.seed, rendered=s.rendered, reply=s.text,
+                    verdict=None if s.skipped else read_scored(p), p_bail=p, mass=mass,
+                    prompt_tokens=s.prompt_tokens, completion_tokens=0, finish_reason="",
+                    seconds=round(s.seconds, 4), skipped=s.skipped))
+        else:
+            gens = self.backend.generate([self._request(u, c) for u, c in runnable])
+            rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens)]
+        return rows
