@@ -52,8 +52,9 @@ def bench_hf(args) -> None:
 
 
 def bench_openai(args) -> None:
-    from bailbench.backends.openai_api import OpenAIBackend
     from tests.servers import FaultProxy, LlamaServer
+
+    from bailbench.backends.openai_api import OpenAIBackend
 
     server = LlamaServer(embedded_gguf())
     try:
