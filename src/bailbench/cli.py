@@ -97,6 +97,58 @@ def run(
 
 
 @app.command()
+def realdata(
+    dataset: str = typer.Option("sharegpt", help="sharegpt, wildchat, or a .json (ShareGPT), .jsonl ({\"messages\": [...]} lines) or .parquet (WildChat format) path."),
+    model: str = typer.Option("smollm2", help="Model spec, as for `bailbench run`."),
+    methods: str = typer.Option("all", help="Comma list of methods; all = the four bail methods."),
+    ablation: str = typer.Option(BASELINE, help="Prompt-wording ablation."),
+    limit: Optional[int] = typer.Option(20, help="Conversations to take (after filtering); 0 = all."),
+    fraction: float = typer.Option(1.0, help="A stable share of the dataset (the paper took 0.25 of WildChat)."),
+    all_languages: bool = typer.Option(False, "--all-languages", help="WildChat: keep non-English conversations too."),
+    max_tokens: int = typer.Option(256, help="Most new tokens per answer."),
+    max_context: int = typer.Option(8000, help="Turns whose context is longer (tokens) are skipped and counted."),
+    bail_prompt_mode: Optional[str] = typer.Option(None, help="logprob (default where available) or sample."),
+    cross_model: bool = typer.Option(False, "--cross-model", help="Also put the bail prompt after the dataset's own assistant turn."),
+    false_bail_filter: Optional[str] = typer.Option(None, help="Judge model spec for the paper's false-bail filter (appendix A.3.1)."),
+    temperature: float = typer.Option(1.0, help="Sampling temperature."),
+    seed: int = typer.Option(0, help="Seed."),
+    out: Optional[Path] = typer.Option(None, help="Run directory [runs/realdata-<dataset>-<hash>]; rerun into it to resume."),
+    model_name: Optional[str] = typer.Option(None, help="The name the model knows itself by."),
+    device: Optional[str] = typer.Option(None, help="hf: torch device."),
+    dtype: Optional[str] = typer.Option(None, help="hf, vllm: weights dtype."),
+    batch_size: Optional[int] = typer.Option(None, help="hf: sequences per forward pass."),
+    tensor_parallel: int = typer.Option(1, help="vllm: GPUs to shard the model over."),
+    base_url: Optional[str] = typer.Option(None, help="openai, anthropic: server address."),
+    concurrency: Optional[int] = typer.Option(None, help="openai, anthropic: requests in flight."),
+) -> None:
+    """How often would a model bail on real conversations? Answers every user turn under each method."""
+    from .backends.registry import BackendOptions
+    from .realdata import RealDataConfig, run_realdata
+
+    cfg = RealDataConfig(dataset=dataset, model=model, methods=tuple(methods.split(",")), ablation=ablation,
+                         limit=limit or None, fraction=fraction, english_only=not all_languages, max_tokens=max_tokens,
+                         max_context=max_context, temperature=temperature, bail_prompt_mode=bail_prompt_mode,
+                         seed=seed, cross_model=cross_model, false_bail_filter=false_bail_filter, out=out,
+                         model_name=model_name,
+                         options=BackendOptions(device=device, dtype=dtype, batch_size=batch_size,
+                                                tensor_parallel=tensor_parallel, base_url=base_url,
+                                                concurrency=concurrency))
+    reporter = console.RichReporter()
+    try:
+        result = run_realdata(cfg, reporter)
+    except UserError as exc:
+        reporter.stop()
+        fail(str(exc))
+    except ServiceError as exc:
+        reporter.stop()
+        fail(str(exc), code=1)
+    reporter.stop()
+    console.out.print(console.realdata_table(result.summary))
+    console.out.print(f"run directory: {result.out} ({result.summary['new_samples']} new samples, "
+                      f"{result.summary['reused_samples']} reused)")
+
+
+@app.command()
 def prompts(
     method: str = typer.Option(..., help="tool, string, prompt-bail-first, prompt-continue-first or rollout."),
     ablation: str = typer.Option(BASELINE, help="Wording ablation."),

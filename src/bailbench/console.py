@@ -39,7 +39,7 @@ class RichReporter:
     def advance(self, n: int) -> None:
         self.progress.advance(self.task, n)
         speed = self.progress.tasks[self.task].speed
-        self.progress.update(self.task, rate=f"{speed:.2f} samples/s" if speed else "")
+        self.progress.update(self.task, rate=f"{speed:.2f}/s" if speed else "")
 
     def note(self, message: str) -> None:
         err.print(f"[yellow]note:[/] {message}")
@@ -180,3 +180,29 @@ def compare_tables(result: dict) -> list:
             c.add_row(escape(label), *("-" if v is None else f"{v:.2f}" for v in row))
         tables.append(c)
     return tables
+
+
+def realdata_table(summary: dict) -> Table:
+    t = Table(title=escape(f"{summary['model']} on {summary['dataset']}: {summary['n_conversations']} conversations, "
+                           f"{summary['n_turns']} user turns"))
+    filt = any("false_bail_filter" in s for s in summary["methods"].values())
+    cols = ["method", "conversations with a bail", "95% CI", "turns with a bail", "95% CI", "turns", "skipped"]
+    if filt:
+        cols[3:3] = ["with false-bail filter", "95% CI"]
+    for col in cols:
+        t.add_column(col, justify="left" if col == "method" else "right")
+    sections = [("", summary["methods"])] + ([(" (after the dataset's reply)", summary["cross_model"])]
+                                             if summary.get("cross_model") else [])
+    for suffix, methods in sections:
+        for m, s in methods.items():
+            c = s["conversations_with_bail"]
+            cells = [m + suffix, pct(c["rate"]), ci(c)]
+            if filt:
+                f = s.get("false_bail_filter", {}).get("conversations_with_bail_filtered")
+                cells += [pct(f["rate"]), ci(f)] if f else ["-", "-"]
+            cells += [pct(s["bail_rate"]), ci(s), str(s["n"]), str(s["skipped_turns"])]
+            t.add_row(*cells)
+    conv = summary["conversations"]
+    t.caption = escape(f"skipped conversations: {conv['skipped'] or 'none'}; alternation fixes: "
+                       f"{conv['fixes'] or 'none'}" + (f"; lost: {conv['lost']}" if conv["lost"] else ""))
+    return t

@@ -50,6 +50,21 @@ CREATE TABLE IF NOT EXISTS samples (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS samples_method ON samples (method, ablation, mode);
+-- real conversations: the conversations of a run, in stream order (a sample's prompt_id is
+-- the conversation id and its `sample` the index of the user turn answered)
+CREATE TABLE IF NOT EXISTS conversations (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    source_id TEXT NOT NULL,
+    turns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS false_bails (
+    key TEXT NOT NULL,            -- the bail-prompt sample judged
+    judge TEXT NOT NULL,
+    answers TEXT NOT NULL,        -- JSON list of P(yes) for the five questions
+    false_bail INTEGER NOT NULL,
+    PRIMARY KEY (key, judge)
+);
 CREATE TABLE IF NOT EXISTS refusals (
     key TEXT NOT NULL,            -- the rollout sample classified
     classifier TEXT NOT NULL,
@@ -127,6 +142,25 @@ class Store:
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO refusals VALUES (?, ?, ?)",
                                 [(k, classifier, v) for k, v in values.items()])
+
+    def add_conversations(self, rows: list[tuple[int, str, str, int]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)", rows)
+
+    def false_bails(self, keys: Iterable[str], judge: str) -> set[str]:
+        """Keys already judged by this judge."""
+        keys = list(keys)
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT key FROM false_bails WHERE judge=? AND key IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self.db.execute(q, [judge, *chunk]))
+        return found
+
+    def add_false_bails(self, judge: str, values: list[tuple[str, list[float], bool]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR IGNORE INTO false_bails VALUES (?, ?, ?, ?)",
+                                [(k, judge, json.dumps(a), int(f)) for k, a, f in values])
 
     def get(self, keys: Iterable[str]) -> dict[str, SampleRow]:
         keys = list(keys)

@@ -60,6 +60,11 @@ class Backend(ABC):
     def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
         raise NotImplementedError(f"{self.spec} gives no logprobs")
 
+    def count_tokens(self, chat: Chat) -> int | None:
+        """Tokens of the rendered chat, where the backend can tell (local models); else None."""
+        render, tokens = getattr(self, "render", None), getattr(self, "tokens", None)
+        return len(tokens(render(chat))) if render and tokens else None
+
     def identity(self) -> dict:
         """What must not change between runs written to one directory."""
         return {"model_id": self.model_id}

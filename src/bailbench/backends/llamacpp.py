@@ -27,6 +27,7 @@ from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
 from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score
+from .gguf_meta import trained_context
 
 # Sampling as vLLM's defaults, behind the paper's open-weight runs (llama.cpp's differ).
 PLAIN_SAMPLING = dict(top_p=1.0, top_k=0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
@@ -47,12 +48,13 @@ class LlamaCppBackend(Backend):
         self.path = path
         self.model_id = path.name
         try:
+            trained = trained_context(path) or n_ctx  # the window the model was trained for caps ours
             with without_amx_repacking():
-                self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or os.cpu_count(),
+                self.llm = Llama(model_path=str(path), n_ctx=min(n_ctx, trained), n_threads=n_threads or os.cpu_count(),
                                  n_gpu_layers=n_gpu_layers, logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{path} could not be loaded by llama.cpp ({exc}); is it a GGUF chat model?") from exc
-        self.n_ctx = min(self.llm.n_ctx(), self.llm._model.n_ctx_train())
+        self.n_ctx = self.llm.n_ctx()
         md = self.llm.metadata
         source = md.get("tokenizer.chat_template")
         if not source:
