@@ -34,6 +34,8 @@ test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) benchmarks/bail_prompt_cost.py
 	$(PY) benchmarks/backend_throughput.py
+	$(PY) benchmarks/realdata_kv_reuse.py
+	$(PY) benchmarks/realdata_memory.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
