@@ -23,6 +23,9 @@ $(VENV)/.dev: $(VENV)/.core
 	# torch first, pinned, so that pip takes a CPU build where one is at hand
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# the report's tests drive Debian's Chromium (never a browser downloaded by a test tool)
+	command -v chromium >/dev/null 2>&1 || (apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
 	touch $@
 
 run: $(VENV)/.core

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from . import console
 from .chat.template import generic_tool_text
@@ -91,6 +92,7 @@ def run(
     if s["skipped_rows"]:
         console.out.print(f"rows skipped from the dataset: {s['skipped_rows']}")
     console.out.print(f"run directory: {result.out} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
+    console.out.print(f"figures, tables and a transcript browser: bailbench report {result.out}")
     if not full and limit is None and samples is None and max_tokens is None:
         console.out.print("This was a quick look (14 prompts, 2 samples, 256 tokens). The paper's protocol on "
                           f"every prompt: bailbench run --model {model} --full")
@@ -146,6 +148,7 @@ def realdata(
     console.out.print(console.realdata_table(result.summary))
     console.out.print(f"run directory: {result.out} ({result.summary['new_samples']} new samples, "
                       f"{result.summary['reused_samples']} reused)")
+    console.out.print(f"figures, tables and a transcript browser: bailbench report {result.out}")
 
 
 @app.command()
@@ -201,6 +204,26 @@ def compare(
         console.err.print(f"[yellow]warning:[/] {w}")
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+@app.command()
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run directories (from `bailbench run` or `realdata`)."),
+    out: Optional[Path] = typer.Option(None, help="Output folder [RUN/report for one run, ./report otherwise]."),
+) -> None:
+    """Figures, tables (CSV, Parquet, LaTeX), per-sample exports and a self-contained report.html."""
+    try:
+        from .report.build import build_report
+    except ImportError as exc:
+        fail(f"the report needs matplotlib and pyarrow ({exc.name} is missing): pip install matplotlib pyarrow")
+    try:
+        result = build_report(runs, out or (runs[0] / "report" if len(runs) == 1 else Path("report")))
+    except UserError as exc:
+        fail(str(exc))
+    for note in result.notes:
+        console.err.print(f"[yellow]note:[/] {escape(note)}")
+    console.out.print(f"report: {result.out / 'report.html'} ({len(result.files)} files, "
+                      f"figures: {', '.join(result.figures) or 'none'})")
 
 
 @datasets_app.callback()

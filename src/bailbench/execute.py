@@ -125,7 +125,8 @@ class Executor:
             method=u.method, ablation=u.ablation, mode=u.mode, sample=u.sample, seed=u.seed,
             rendered=g.rendered, reply=g.text, verdict=verdict, p_bail=None, mass=None,
             prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
-            finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped)
+            finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped,
+            prompt=u.prompt.content)
 
     def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
         """The check after the model's own rollout of the same sample (or the dataset's reply)."""
@@ -153,7 +154,7 @@ class Executor:
                     sample=u.sample, seed=u.seed, rendered=s.rendered, reply=s.text,
                     verdict=None if s.skipped else read_scored(p), p_bail=p, mass=mass,
                     prompt_tokens=s.prompt_tokens, completion_tokens=0, finish_reason="",
-                    seconds=round(s.seconds, 4), skipped=s.skipped))
+                    seconds=round(s.seconds, 4), skipped=s.skipped, prompt=u.prompt.content))
         else:
             gens = self.backend.generate([self._request(u, c) for u, c in runnable])
             rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens)]

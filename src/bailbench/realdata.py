@@ -218,7 +218,8 @@ class RealDataRun:
         return SampleRow(key=u.key, prompt_id=u.prompt.id, category=u.prompt.category, subcategory="",
                          method=u.method, ablation=u.ablation, mode=u.mode, sample=u.sample, seed=u.seed,
                          rendered="", reply="", verdict=None, p_bail=None, mass=None, prompt_tokens=0,
-                         completion_tokens=0, finish_reason="", seconds=0.0, skipped=CONTEXT_OVER_LIMIT)
+                         completion_tokens=0, finish_reason="", seconds=0.0, skipped=CONTEXT_OVER_LIMIT,
+                         prompt=u.prompt.content)
 
     def _judge(self, units: list[Unit]) -> None:
         """Ask the judge about every bail of the bail prompt not judged yet."""

@@ -39,6 +39,7 @@ class SampleRow:
     finish_reason: str
     seconds: float
     skipped: str | None  # why the sample could not be run, e.g. context_too_long
+    prompt: str = ""  # the user message answered (the last of the context), for reading and search
 
 
 COLUMNS = [f.name for f in fields(SampleRow)]
@@ -85,6 +86,10 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(samples)")}
+            for col in COLUMNS:  # stores written by earlier versions gain new columns
+                if col not in have:
+                    self.db.execute(f"ALTER TABLE samples ADD COLUMN {col} TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:
             raise UserError(f"{self.path} is not a bailbench run store ({exc}); choose another --out") from exc
 

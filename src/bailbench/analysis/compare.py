@@ -25,13 +25,20 @@ class RunView:
     vectors: dict[str, dict[str, float]]  # method -> prompt id -> mean P(bail) (or bail share)
 
 
-def _label(summary: dict, path: Path) -> str:
+def run_label(summary: dict) -> str:
+    """How a run is named in tables and figures: the model, and what was done to it."""
     label = summary["model"]
     if summary.get("prefix"):
         label += f" +{summary['prefix']}"
     if summary.get("rollouts_from"):
         label += f" (after {summary['rollouts_from']['model']})"
     return label
+
+
+def unique_labels(labels: list[str], paths: list[Path]) -> list[str]:
+    """Labels that occur twice get their run directory's name added."""
+    counts = Counter(labels)
+    return [f"{lab} [{p.name}]" if counts[lab] > 1 else lab for lab, p in zip(labels, paths)]
 
 
 def bail_vectors(store: Store, summary: dict) -> dict[str, dict[str, float]]:
@@ -61,7 +68,7 @@ def load_run(path: Path) -> RunView:
         vectors = bail_vectors(store, summary)
     finally:
         store.close()
-    return RunView(path, _label(summary, path), summary, vectors)
+    return RunView(path, run_label(summary), summary, vectors)
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float | None:
@@ -81,10 +88,8 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> 
     if len(datasets) > 1:
         names = ", ".join(sorted({r.summary["dataset"] for r in runs}))
         raise UserError(f"these runs are over different datasets ({names}); compare runs over one dataset")
-    labels = Counter(r.label for r in runs)
-    for r in runs:
-        if labels[r.label] > 1:
-            r.label += f" [{r.path.name}]"
+    for r, label in zip(runs, unique_labels([r.label for r in runs], [r.path for r in runs])):
+        r.label = label
     warnings = []
     sizes = {(r.summary["n_prompts"], r.summary["samples"]) for r in runs}
     if len(sizes) > 1:

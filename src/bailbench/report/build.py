@@ -1,0 +1,130 @@
+"""`bailbench report RUN... --out DIR`: figures (PNG and SVG), tables (CSV, Parquet, LaTeX),
+per-sample exports, and report.html."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from . import figures as F
+from .html import _fmt, _table, write_page
+from .runs import ReportRun, load_runs
+from .tables import (
+    CATEGORY_COLUMNS,
+    RATE_COLUMNS,
+    category_rows,
+    export_samples,
+    rate_rows,
+    write_csv,
+    write_latex,
+    write_parquet,
+)
+
+CAPTIONS = {
+    "bail_rates": "Bail rate per run and method with Wilson 95% intervals; grey: outputs in no bail format (unknown).",
+    "no_refusal_bails": "Bails that came without a refusal (bail prompt: counted directly; tool and string: "
+                        "P(no refuse) x P(bail) per prompt, averaged).",
+    "categories": "Bail rate by category, per run and method.",
+    "ablations": "Each wording ablation against Baseline, Wilson 95% intervals.",
+    "realdata": "Share of conversations with at least one bail, Wilson 95% intervals.",
+    "per_turn": "Bail rate by user turn, Wilson 95% bands.",
+    "refusal_vs_bail": "Refusal rate against bail rate across runs, with Pearson r, Kendall tau and distance "
+                       "correlation and their permutation p-values.",
+    "bail_vector_similarity": "Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).",
+}
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    files: list[Path] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)  # name -> the numbers plotted
+    notes: list[str] = field(default_factory=list)
+
+
+def _comparison(runs: list[ReportRun], notes: list[str]) -> dict | None:
+    bench = [r for r in runs if not r.realdata]
+    if len(bench) < 2:
+        return None
+    from ..analysis.compare import compare
+
+    try:
+        result = compare([r.path for r in bench], permutations=10_000)
+    except UserError as exc:
+        notes.append(f"runs not compared: {exc}")
+        return None
+    notes.extend(result["warnings"])
+    return result
+
+
+def build_report(paths: list[Path], out: Path) -> ReportResult:
+    import matplotlib.pyplot as plt
+
+    runs = load_runs(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(exist_ok=True)
+    result = ReportResult(out)
+    comparison = _comparison(runs, result.notes)
+    svgs = []
+    makers = [(name, lambda f=f: f(runs)) for name, f in F.FIGURES.items()]
+    makers += [(name, lambda f=f: f(comparison)) for name, f in F.COMPARISON_FIGURES.items()]
+    for name, make in makers:
+        made = make()
+        if made is None:
+            continue
+        fig, data = made
+        for ext in ("png", "svg"):
+            path = out / "figures" / f"{name}.{ext}"
+            fig.savefig(path, dpi=150)
+            result.files.append(path)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg")
+        plt.close(fig)
+        svgs.append((name, CAPTIONS[name], buf.getvalue()))
+        result.figures[name] = data
+    figures_json = out / "figures" / "figures.json"
+    figures_json.write_text(json.dumps(_nan_to_none(result.figures), indent=1), "utf-8")
+    result.files.append(figures_json)
+
+    rates, cats = rate_rows(runs), category_rows(runs)
+    for stem, rows, cols in (("rates", rates, RATE_COLUMNS), ("categories", cats, CATEGORY_COLUMNS)):
+        write_csv(rows, cols, out / f"{stem}.csv")
+        write_parquet(rows, cols, out / f"{stem}.parquet")
+        result.files += [out / f"{stem}.csv", out / f"{stem}.parquet"]
+    write_latex(rates, out / "rates.tex", caption=f"Bail rates ({', '.join(r.label for r in runs)}), "
+                                                  "Wilson 95% intervals.")
+    result.files.append(out / "rates.tex")
+    n = export_samples(runs, out / "samples.csv", out / "samples.parquet")
+    result.files += [out / "samples.csv", out / "samples.parquet"]
+
+    tables = [("Bail rates (%) per run and method", _table(
+        [(c, c.replace("_", " ")) for c in RATE_COLUMNS if any(r.get(c) not in (None, "") for r in rates)], rates, _fmt))]
+    if cats:
+        tables.append(("Bail rates (%) per category", _table([(c, c.replace("_", " ")) for c in CATEGORY_COLUMNS],
+                                                             cats, _fmt)))
+    if comparison and comparison["refusal_vs_bail"]:
+        rows = [{"method": m, **{f"{k} {x}": v[k][x] for k in ("pearson_r", "kendall_tau", "distance_correlation")
+                                 for x in ("statistic", "p_value")}} for m, v in comparison["refusal_vs_bail"].items()]
+        tables.append(("Refusal vs bail across runs", _table([(k, k.replace("_", " ")) for k in rows[0]], rows,
+                                                             lambda k, v: "-" if v is None else
+                                                             (f"{v:.3f}" if isinstance(v, float) else str(v)))))
+    title = "bailbench report"
+    subtitle = (f"{len(runs)} run(s): {', '.join(r.label for r in runs)}; dataset {runs[0].summary['dataset']}; "
+                f"{n} samples" + (f"; notes: {' '.join(result.notes)}" if result.notes else ""))
+    write_page(out / "report.html", title=title, subtitle=subtitle, figures=svgs, tables=tables, runs=runs)
+    result.files.append(out / "report.html")
+    return result
+
+
+def _nan_to_none(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    return obj

@@ -1,0 +1,241 @@
+"""The paper's figures, from summary.json (and the comparison of runs). Each function returns
+the figure and the numbers it plots, so the page and the tests can read them back."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..methods import BAIL_METHODS  # noqa: E402
+from .runs import ReportRun  # noqa: E402
+
+COLORS = {"tool": "#4C72B0", "string": "#DD8452", "prompt-bail-first": "#55A868", "prompt-continue-first": "#C44E52"}
+NAMES = {"tool": "Bail Tool", "string": "Bail String", "prompt-bail-first": "Bail Prompt Bail-first",
+         "prompt-continue-first": "Bail Prompt Continue-first"}
+UNKNOWN = "#B0B0B0"
+
+
+def _pct(x):
+    return math.nan if x is None else 100 * x
+
+
+def _grouped(ax, labels, methods, values, lows, highs, *, unknown=None):
+    """Bars per label (group) and method, Wilson error bars, unknown share stacked in grey."""
+    width = 0.8 / max(1, len(methods))
+    x = np.arange(len(labels))
+    for j, m in enumerate(methods):
+        pos = x - 0.4 + width * (j + 0.5)
+        v = np.array(values[j], dtype=float)
+        err = np.array([np.nan_to_num(v - np.array(lows[j], dtype=float)),
+                        np.nan_to_num(np.array(highs[j], dtype=float) - v)])
+        ax.bar(pos, np.nan_to_num(v), width, color=COLORS[m], label=NAMES[m], gid=f"bar:{m}")
+        ax.errorbar(pos, np.nan_to_num(v), yerr=err, fmt="none", ecolor="black", capsize=2, lw=0.8)
+        if unknown is not None:
+            u = np.nan_to_num(np.array(unknown[j], dtype=float))
+            ax.bar(pos, u, width, bottom=np.nan_to_num(v), color=UNKNOWN, gid=f"unknown:{m}",
+                   label="Invalid output (unknown)" if j == 0 else None)
+    ax.set_xticks(x, labels, rotation=30 if len(labels) > 3 else 0, ha="right" if len(labels) > 3 else "center")
+    ax.set_ylabel("%")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def bail_rates(runs: list[ReportRun]):
+    runs = [r for r in runs if not r.realdata]
+    if not runs:
+        return None
+    methods = [m for m in BAIL_METHODS if any(m in r.summary["methods"] for r in runs)]
+    get = lambda r, m, k: _pct(r.summary["methods"].get(m, {}).get(k))  # noqa: E731
+    data = {"labels": [r.label for r in runs], "methods": methods,
+            **{k: [[get(r, m, k) for r in runs] for m in methods]
+               for k in ("bail_rate", "ci_low", "ci_high", "unknown_rate")}}
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(runs) + 3), 4))
+    _grouped(ax, data["labels"], methods, data["bail_rate"], data["ci_low"], data["ci_high"],
+             unknown=data["unknown_rate"])
+    ax.set_title(f"Bail rate on {runs[0].summary['dataset']} (Wilson 95% CI)")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig, data
+
+
+def no_refusal_bails(runs: list[ReportRun]):
+    runs = [r for r in runs if not r.realdata and r.summary.get("refusal")]
+    if not runs:
+        return None
+    methods = [m for m in BAIL_METHODS if any(m in r.summary["methods"] for r in runs)]
+    nr = lambda r, m, k: _pct((r.summary["methods"].get(m, {}).get("no_refusal_bail") or {}).get(k))  # noqa: E731
+    data = {"labels": [r.label for r in runs], "methods": methods,
+            "refusal_rate": [_pct(r.summary["refusal"]["rate"]) for r in runs],
+            **{k: [[nr(r, m, src) for r in runs] for m in methods]
+               for k, src in (("no_refusal_bail_rate", "rate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}}
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(runs) + 3), 4))
+    _grouped(ax, data["labels"], methods, data["no_refusal_bail_rate"], data["ci_low"], data["ci_high"])
+    classifier = runs[0].summary["refusal"]["classifier"]
+    ax.set_title(f"Bails without a refusal (refusals by {classifier})")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig, data
+
+
+def category_heatmap(runs: list[ReportRun]):
+    runs = [r for r in runs if not r.realdata]
+    cols = [(r, m) for r in runs for m in BAIL_METHODS if m in r.summary["methods"]]
+    cats = sorted({c for r, m in cols for c in r.summary["methods"][m]["categories"]})
+    if not cols or not cats:
+        return None
+    values = [[_pct(r.summary["methods"][m]["categories"].get(c, {}).get("bail_rate")) for r, m in cols] for c in cats]
+    data = {"rows": cats, "cols": [f"{r.label} · {NAMES[m]}" for r, m in cols], "values": values}
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cols) + 4), max(3, 0.38 * len(cats) + 1.5)))
+    im = ax.imshow(np.array(values, dtype=float), cmap="Reds", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(cols)), data["cols"], rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(len(cats)), cats, fontsize=8)
+    for i in range(len(cats)):
+        for j in range(len(cols)):
+            if not math.isnan(values[i][j]):
+                ax.text(j, i, f"{values[i][j]:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if values[i][j] > 60 else "black")
+    fig.colorbar(im, ax=ax, label="bail rate %")
+    ax.set_title("Bail rate by category")
+    fig.tight_layout()
+    return fig, data
+
+
+def ablations(runs: list[ReportRun]):
+    runs = [r for r in runs if r.summary.get("ablations")]
+    if not runs:
+        return None
+    panels = [(r, m) for r in runs for m in r.summary["ablations"]]
+    data = {f"{r.label} · {m}": {a: {"bail_rate": _pct(s["bail_rate"]), "ci_low": _pct(s["ci_low"]),
+                                      "ci_high": _pct(s["ci_high"]),
+                                      "difference": _pct(s["vs_baseline"]["difference"])}
+                                  for a, s in r.summary["ablations"][m].items()} for r, m in panels}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.35 * max(len(v) for v in data.values()) + 1.8),
+                             squeeze=False)
+    for ax, ((r, m), (title, abl)) in zip(axes[0], zip(panels, data.items())):
+        names = list(abl)
+        v = np.array([abl[a]["bail_rate"] for a in names], dtype=float)
+        lo = np.array([abl[a]["ci_low"] for a in names], dtype=float)
+        hi = np.array([abl[a]["ci_high"] for a in names], dtype=float)
+        y = np.arange(len(names))
+        ax.barh(y, np.nan_to_num(v), color=[COLORS[m] if a != "Baseline" else "#333333" for a in names],
+                gid=f"ablation:{m}")
+        ax.errorbar(np.nan_to_num(v), y, xerr=[np.nan_to_num(v - lo), np.nan_to_num(hi - v)], fmt="none",
+                    ecolor="black", capsize=2, lw=0.8)
+        ax.axvline(abl["Baseline"]["bail_rate"], color="#333333", ls="--", lw=0.8)
+        ax.set_yticks(y, names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("bail rate %")
+        ax.set_title(title, fontsize=9)
+    fig.suptitle("Wording ablations against Baseline (dashed)")
+    fig.tight_layout()
+    return fig, data
+
+
+def refusal_vs_bail(comparison: dict | None):
+    if not comparison or not comparison.get("refusal_vs_bail"):
+        return None
+    assoc = comparison["refusal_vs_bail"]
+    labels = {row["label"]: row for row in comparison["runs"]}
+    fig, axes = plt.subplots(1, len(assoc), figsize=(4.3 * len(assoc), 4.2), squeeze=False)
+    data = {}
+    for ax, (m, v) in zip(axes[0], assoc.items()):
+        x, y = [100 * a for a in v["bail_rates"]], [100 * a for a in v["refusal_rates"]]
+        ax.scatter(x, y, color=COLORS[m], gid=f"points:{m}")
+        names = [lab for lab, row in labels.items() if row["refusal"] and (row["methods"].get(m) or {}).get("bail_rate")
+                 is not None]
+        for xi, yi, name in zip(x, y, names):
+            ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        stat = lambda k: f"{v[k]['statistic']:.2f} (p={v[k]['p_value']:.3f})"  # noqa: E731
+        ax.set_title(f"{NAMES[m]}\nr={stat('pearson_r')}\nτ={stat('kendall_tau')}, dCor={stat('distance_correlation')}",
+                     fontsize=8)
+        ax.set_xlabel("bail rate %")
+        ax.set_ylabel("refusal rate %")
+        data[m] = {"bail_rate": x, "refusal_rate": y, "pearson_r": v["pearson_r"], "kendall_tau": v["kendall_tau"],
+                   "distance_correlation": v["distance_correlation"]}
+    fig.suptitle(f"Refusal rate vs bail rate across models (refusals by {comparison['refusal_classifier']}; "
+                 f"permutation p-values)", fontsize=9)
+    fig.tight_layout()
+    return fig, data
+
+
+def similarity(comparison: dict | None):
+    if not comparison:
+        return None
+    sims = {m: s for m, s in comparison["bail_vector_cosine"].items() if len(s["labels"]) >= 2}
+    if not sims:
+        return None
+    fig, axes = plt.subplots(1, len(sims), figsize=(4.2 * len(sims), 4), squeeze=False)
+    data = {}
+    for ax, (m, s) in zip(axes[0], sims.items()):
+        mat = np.array([[math.nan if c is None else c for c in row] for row in s["cosine"]], dtype=float)
+        ax.imshow(mat, cmap="viridis", vmin=0, vmax=1)
+        ax.set_xticks(range(len(s["labels"])), s["labels"], rotation=40, ha="right", fontsize=7)
+        ax.set_yticks(range(len(s["labels"])), s["labels"], fontsize=7)
+        for i in range(len(mat)):
+            for j in range(len(mat)):
+                if not math.isnan(mat[i, j]):
+                    ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white")
+        ax.set_title(NAMES[m], fontsize=9)
+        data[m] = {"labels": s["labels"], "cosine": mat.tolist()}
+    fig.suptitle("Bail vectors: cosine similarity of per-prompt bail probabilities", fontsize=9)
+    fig.tight_layout()
+    return fig, data
+
+
+def realdata_rates(runs: list[ReportRun]):
+    runs = [r for r in runs if r.realdata]
+    if not runs:
+        return None
+    groups = []
+    for r in runs:
+        groups.append((r.label, r.summary["methods"]))
+        if r.summary.get("cross_model"):
+            groups.append((f"{r.label} (after the dataset's reply)", r.summary["cross_model"]))
+    methods = [m for m in BAIL_METHODS if any(m in g for _, g in groups)]
+    get = lambda g, m, k: _pct((g.get(m) or {}).get("conversations_with_bail", {}).get(k))  # noqa: E731
+    data = {"labels": [lab for lab, _ in groups], "methods": methods,
+            **{k: [[get(g, m, src) for _, g in groups] for m in methods]
+               for k, src in (("conversations_with_bail", "rate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}}
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(groups) + 3), 4))
+    _grouped(ax, data["labels"], methods, data["conversations_with_bail"], data["ci_low"], data["ci_high"])
+    ax.set_title(f"Conversations with a bail: {runs[0].summary['dataset']} (Wilson 95% CI)")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig, data
+
+
+def per_turn(runs: list[ReportRun]):
+    runs = [r for r in runs if r.realdata]
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    data = {}
+    for r in runs:
+        for m, st in r.summary["methods"].items():
+            turns = st.get("per_turn") or []
+            if not turns:
+                continue
+            x = [t["turn"] + 1 for t in turns]
+            y, lo, hi = ([_pct(t[k]) for t in turns] for k in ("rate", "ci_low", "ci_high"))
+            ax.plot(x, y, marker="o", color=COLORS[m], label=f"{r.label} · {NAMES[m]}", gid=f"turns:{r.label}:{m}")
+            ax.fill_between(x, lo, hi, color=COLORS[m], alpha=0.15)
+            data[f"{r.label} · {m}"] = {"turn": x, "bail_rate": y, "ci_low": lo, "ci_high": hi}
+    ax.set_xlabel("user turn")
+    ax.set_ylabel("bail rate %")
+    ax.set_title("Bail rate by turn (Wilson 95% CI)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig, data
+
+
+FIGURES = {
+    "bail_rates": bail_rates, "no_refusal_bails": no_refusal_bails, "categories": category_heatmap,
+    "ablations": ablations, "realdata": realdata_rates, "per_turn": per_turn,
+}
+COMPARISON_FIGURES = {"refusal_vs_bail": refusal_vs_bail, "bail_vector_similarity": similarity}

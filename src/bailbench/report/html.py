@@ -1,0 +1,272 @@
+"""The self-contained report page: figures, sortable tables and a transcript browser.
+
+Everything from models and datasets is untrusted text. The server-rendered parts are
+HTML-escaped; the samples travel as gzip+base64 blobs (a base64 alphabet cannot close a
+tag) that the page's own script decodes and shows with `textContent` only; and a
+Content-Security-Policy allows no script but the page's own (by hash). The browser keeps
+a small columnar index for filtering and decompresses a chunk of transcripts only when
+one of its samples is opened, so 100k samples stay responsive; the page is written
+chunk by chunk, so building it takes bounded memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import html
+import json
+from pathlib import Path
+
+from ..store import COLUMNS
+from .runs import ReportRun
+
+CHUNK = 400  # samples per transcript blob
+VERDICTS = ["bail", "continue", "unknown", "", "skipped"]  # "" = a rollout (no verdict)
+
+
+def _b64gz(obj) -> str:
+    return base64.b64encode(gzip.compress(json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode(),
+                                         compresslevel=6)).decode("ascii")
+
+
+def _refusals(run: ReportRun, store) -> dict[tuple[str, int], float | None]:
+    ref = run.summary.get("refusal")
+    if not ref:
+        return {}
+    q = ("SELECT s.prompt_id, s.sample, r.p_refusal FROM refusals r JOIN samples s ON s.key = r.key "
+         "WHERE r.classifier = ?")
+    return {(pid, smp): p for pid, smp, p in store.db.execute(q, (ref["classifier"],))}
+
+
+def write_samples(runs: list[ReportRun], out) -> dict:
+    """Write the transcript blobs to `out` and return the index of every sample."""
+    index = {"runs": [r.label for r in runs], "methods": [], "categories": [], "ablations": [], "verdicts": VERDICTS,
+             "run": [], "method": [], "category": [], "ablation": [], "verdict": [], "p": [], "refused": [],
+             "turn": [], "chunk": [], "pos": [], "prompt": []}
+    lookup = {k: {} for k in ("methods", "categories", "ablations")}
+
+    def code(kind: str, value: str) -> int:
+        table = lookup[kind]
+        if value not in table:
+            table[value] = len(index[kind])
+            index[kind].append(value)
+        return table[value]
+
+    buffer: list[dict] = []
+    n_chunks = 0
+
+    def flush():
+        nonlocal n_chunks
+        if buffer:
+            out.write(f'<script type="application/octet-stream" class="chunk" data-chunk="{n_chunks}">'
+                      f"{_b64gz(buffer)}</script>\n")
+            buffer.clear()
+            n_chunks += 1
+
+    cols = ",".join(COLUMNS)
+    for i, run in enumerate(runs):
+        store = run.store()
+        refused = _refusals(run, store)
+        cur = store.db.execute(f"SELECT {cols} FROM samples ORDER BY prompt_id, sample, method, ablation, key")
+        while batch := cur.fetchmany(1000):
+            for row in batch:
+                r = dict(zip(COLUMNS, row))
+                index["run"].append(i)
+                index["method"].append(code("methods", r["method"]))
+                index["category"].append(code("categories", r["category"] or ""))
+                index["ablation"].append(code("ablations", r["ablation"] or ""))
+                index["verdict"].append(VERDICTS.index("skipped" if r["skipped"] else (r["verdict"] or "")))
+                index["p"].append(None if r["p_bail"] is None else round(r["p_bail"], 4))
+                pr = refused.get((r["prompt_id"], r["sample"]))
+                index["refused"].append(None if pr is None else int(pr >= 0.5))
+                index["turn"].append(r["sample"])
+                index["chunk"].append(n_chunks)
+                index["pos"].append(len(buffer))
+                index["prompt"].append((r["prompt"] or "")[:160])
+                buffer.append({k: r[k] for k in ("key", "prompt_id", "subcategory", "mode", "seed", "rendered",
+                                                 "reply", "mass", "finish_reason", "completion_tokens", "skipped",
+                                                 "prompt")})
+                if len(buffer) == CHUNK:
+                    flush()
+        store.close()
+    flush()
+    return index
+
+
+def _table(columns: list[tuple[str, str]], rows: list[dict], fmt) -> str:
+    head = "".join(f'<th data-col="{i}">{html.escape(label)}</th>' for i, (_, label) in enumerate(columns))
+    body = []
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            value = row.get(key)
+            sort = "" if value is None else html.escape(str(value), quote=True)
+            cells.append(f'<td data-sort="{sort}">{html.escape(fmt(key, value))}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _fmt(key: str, value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{100 * value:.1f}" if key.endswith(("rate", "low", "high", "bail")) else f"{value:.3f}"
+    return str(value)
+
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#263238;color:#fff;padding:14px 24px}header h1{margin:0;font-size:20px}
+header p{margin:4px 0 0;color:#cfd8dc}nav{padding:8px 24px;background:#eceff1}nav a{margin-right:16px}
+section{padding:8px 24px}h2{border-bottom:1px solid #ddd}figure{display:inline-block;margin:8px;background:#fff;
+border:1px solid #ddd;padding:8px;max-width:95%}figure img{max-width:100%}figcaption{font-size:12px;color:#555}
+table{border-collapse:collapse;background:#fff;margin:8px 0;font-size:13px}th,td{border:1px solid #ddd;
+padding:3px 8px;text-align:right}th{background:#eceff1;cursor:pointer}td:first-child,th:first-child{text-align:left}
+#filters label{margin-right:12px;display:inline-block}#rows details{background:#fff;border:1px solid #ddd;
+margin:4px 0;padding:4px 8px}#rows summary{cursor:pointer}pre{white-space:pre-wrap;word-break:break-word;
+background:#f5f5f5;padding:6px;max-height:420px;overflow:auto;font-size:12px}.v-bail{color:#c62828;font-weight:bold}
+.v-continue{color:#2e7d32}.tag{display:inline-block;background:#eceff1;border-radius:3px;padding:0 5px;margin-right:4px;
+font-size:12px}#pager button{margin:6px 4px}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;
+margin:6px 0}dt{color:#555}dd{margin:0}
+"""
+
+SCRIPT = r"""
+"use strict";
+const $ = (s) => document.querySelector(s);
+const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text;
+  if (cls) e.className = cls; return e; };
+async function gunzip(b64) {
+  const bin = atob(b64.trim()); const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+document.querySelectorAll("table.sortable th").forEach((th) => th.addEventListener("click", () => {
+  const table = th.closest("table"), col = +th.dataset.col, body = table.tBodies[0];
+  const dir = th.dataset.dir === "asc" ? -1 : 1; th.dataset.dir = dir === 1 ? "asc" : "desc";
+  const key = (tr) => tr.cells[col].dataset.sort;
+  const rows = Array.from(body.rows).sort((a, b) => { const x = key(a), y = key(b), nx = parseFloat(x), ny = parseFloat(y);
+    return dir * (isNaN(nx) || isNaN(ny) ? x.localeCompare(y) : nx - ny); });
+  rows.forEach((r) => body.appendChild(r));
+}));
+const PAGE = 25; let IDX = null, matches = [], page = 0; const chunks = new Map();
+async function chunk(i) {
+  if (!chunks.has(i)) chunks.set(i, gunzip(document.querySelector(`script.chunk[data-chunk="${i}"]`).textContent));
+  return chunks.get(i);
+}
+function options(select, values) { values.forEach((v, i) => { const o = el("option", v === "" ? "(none)" : v);
+  o.value = String(i); select.appendChild(o); }); }
+function applyFilters() {
+  const f = (id) => $(id).value; const pmin = parseFloat(f("#f-pmin")), pmax = parseFloat(f("#f-pmax"));
+  const run = f("#f-run"), method = f("#f-method"), cat = f("#f-category"), verdict = f("#f-verdict");
+  const refused = f("#f-refused"), abl = f("#f-ablation"), text = f("#f-text").toLowerCase();
+  matches = [];
+  for (let i = 0; i < IDX.run.length; i++) {
+    if (run !== "" && IDX.run[i] !== +run) continue;
+    if (method !== "" && IDX.method[i] !== +method) continue;
+    if (cat !== "" && IDX.category[i] !== +cat) continue;
+    if (abl !== "" && IDX.ablation[i] !== +abl) continue;
+    if (verdict !== "" && IDX.verdict[i] !== +verdict) continue;
+    if (refused === "yes" && IDX.refused[i] !== 1) continue;
+    if (refused === "no" && IDX.refused[i] !== 0) continue;
+    if (refused === "unknown" && IDX.refused[i] !== null) continue;
+    const p = IDX.p[i];
+    if (!isNaN(pmin) && (p === null || p < pmin)) continue;
+    if (!isNaN(pmax) && (p === null || p > pmax)) continue;
+    if (text && !IDX.prompt[i].toLowerCase().includes(text)) continue;
+    matches.push(i);
+  }
+  page = 0; render();
+}
+function field(dl, name, value) { dl.appendChild(el("dt", name)); dl.appendChild(el("dd", value)); }
+async function fill(details, i) {
+  const s = (await chunk(IDX.chunk[i]))[IDX.pos[i]];
+  const body = el("div"); const dl = el("dl");
+  field(dl, "sample key", s.key); field(dl, "prompt id", s.prompt_id);
+  if (s.subcategory) field(dl, "subcategory", s.subcategory);
+  if (s.mode) field(dl, "read by", s.mode);
+  if (IDX.p[i] !== null) field(dl, "P(bail)", String(IDX.p[i]));
+  if (s.mass !== null && s.mass !== undefined) field(dl, "symbol mass p(🔄)+p(🟢)", s.mass.toFixed(4));
+  if (IDX.refused[i] !== null) field(dl, "rollout refused", IDX.refused[i] ? "yes" : "no");
+  field(dl, "seed", String(s.seed)); if (s.finish_reason) field(dl, "finish", s.finish_reason);
+  if (s.skipped) field(dl, "skipped", s.skipped);
+  body.appendChild(dl);
+  body.appendChild(el("h4", "Exactly what the model was given"));
+  body.appendChild(el("pre", s.rendered));
+  body.appendChild(el("h4", s.mode === "logprob" ? "Reply (scored, not generated)" : "Reply (journal, for the bail prompt)"));
+  body.appendChild(el("pre", s.reply));
+  details.appendChild(body);
+}
+function render() {
+  const rows = $("#rows"); rows.replaceChildren();
+  const total = IDX.run.length, pages = Math.max(1, Math.ceil(matches.length / PAGE));
+  $("#count").textContent = `${matches.length} of ${total} samples`;
+  $("#page").textContent = `page ${page + 1} of ${pages}`;
+  for (const i of matches.slice(page * PAGE, (page + 1) * PAGE)) {
+    const d = el("details"); d.dataset.index = String(i); const sm = el("summary");
+    const v = IDX.verdicts[IDX.verdict[i]];
+    sm.appendChild(el("span", IDX.runs[IDX.run[i]], "tag"));
+    sm.appendChild(el("span", IDX.methods[IDX.method[i]], "tag"));
+    sm.appendChild(el("span", IDX.categories[IDX.category[i]] || "-", "tag"));
+    sm.appendChild(el("span", v || "rollout", "v-" + (v || "none")));
+    if (IDX.p[i] !== null) sm.appendChild(el("span", ` P(bail)=${IDX.p[i].toFixed(3)}`));
+    sm.appendChild(el("span", "  " + IDX.prompt[i]));
+    d.appendChild(sm);
+    d.addEventListener("toggle", () => { if (d.open && d.childElementCount === 1) fill(d, i); });
+    rows.appendChild(d);
+  }
+}
+(async () => {
+  IDX = await gunzip($("#index").textContent);
+  options($("#f-run"), IDX.runs); options($("#f-method"), IDX.methods); options($("#f-category"), IDX.categories);
+  options($("#f-ablation"), IDX.ablations); options($("#f-verdict"), IDX.verdicts.map((v) => v || "rollout"));
+  document.querySelectorAll("#filters select, #filters input").forEach((x) => x.addEventListener("input", applyFilters));
+  $("#prev").addEventListener("click", () => { if (page > 0) { page--; render(); } });
+  $("#next").addEventListener("click", () => { if ((page + 1) * PAGE < matches.length) { page++; render(); } });
+  applyFilters();
+  document.body.dataset.ready = "1";
+})();
+"""
+
+FILTERS = """
+<div id="filters">
+<label>run <select id="f-run"><option value="">all</option></select></label>
+<label>method <select id="f-method"><option value="">all</option></select></label>
+<label>category <select id="f-category"><option value="">all</option></select></label>
+<label>ablation <select id="f-ablation"><option value="">all</option></select></label>
+<label>verdict <select id="f-verdict"><option value="">all</option></select></label>
+<label>rollout refused <select id="f-refused"><option value="">all</option><option>yes</option><option>no</option>
+<option>unknown</option></select></label>
+<label>P(bail) from <input id="f-pmin" type="number" step="0.05" min="0" max="1" size="4"> to
+<input id="f-pmax" type="number" step="0.05" min="0" max="1" size="4"></label>
+<label>prompt contains <input id="f-text" type="search" size="18"></label>
+</div>
+<p><b id="count"></b> <span id="page"></span> <span id="pager"><button id="prev">previous</button>
+<button id="next">next</button></span></p>
+<div id="rows"></div>
+"""
+
+
+def write_page(path: Path, *, title: str, subtitle: str, figures: list[tuple[str, str, bytes]],
+               tables: list[tuple[str, str]], runs: list[ReportRun]) -> None:
+    """figures: (title, caption, svg bytes); tables: (title, table html)."""
+    script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+                  f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+                  f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
+                  f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>\n"
+                  '<nav><a href="#figures">Figures</a><a href="#tables">Tables</a>'
+                  '<a href="#browser">Transcripts</a></nav>\n<section id="figures"><h2>Figures</h2>\n')
+        for name, caption, svg in figures:
+            out.write(f'<figure><img alt="{html.escape(name, quote=True)}" src="data:image/svg+xml;base64,'
+                      f'{base64.b64encode(svg).decode()}"><figcaption>{html.escape(caption)}</figcaption></figure>\n')
+        out.write('</section>\n<section id="tables"><h2>Tables</h2>\n')
+        for name, table in tables:
+            out.write(f"<h3>{html.escape(name)}</h3>\n{table}\n")
+        out.write(f'</section>\n<section id="browser"><h2>Transcripts</h2>\n{FILTERS}</section>\n')
+        index = write_samples(runs, out)
+        out.write(f'<script type="application/octet-stream" id="index">{_b64gz(index)}</script>\n')
+        out.write(f"<script>{SCRIPT}</script>\n</body></html>\n")

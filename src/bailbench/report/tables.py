@@ -1,0 +1,128 @@
+"""The report's tables as rows, and their CSV, Parquet and LaTeX forms; per-sample exports
+streamed from the run stores."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ..store import COLUMNS
+from .runs import ReportRun
+
+RATE_COLUMNS = ["run", "model", "dataset", "method", "bail_prompt_mode", "bail_rate", "ci_low", "ci_high", "n",
+                "unknown_rate", "refusal_classifier", "refusal_rate", "no_refusal_bail_rate",
+                "conversations_with_bail", "conversations_ci_low", "conversations_ci_high", "conversations"]
+
+
+def rate_rows(runs: list[ReportRun]) -> list[dict]:
+    """One row per run and method: the numbers of summary.json, flat."""
+    rows = []
+    for r in runs:
+        s = r.summary
+        ref = s.get("refusal") or {}
+        for m, st in s["methods"].items():
+            conv = st.get("conversations_with_bail") or {}
+            rows.append({
+                "run": r.label, "model": s["model"], "dataset": s["dataset"], "method": m,
+                "bail_prompt_mode": s["bail_prompt_mode"] if m.startswith("prompt-") else "",
+                "bail_rate": st["bail_rate"], "ci_low": st["ci_low"], "ci_high": st["ci_high"], "n": st["n"],
+                "unknown_rate": st["unknown_rate"], "refusal_classifier": ref.get("classifier", ""),
+                "refusal_rate": ref.get("rate"), "no_refusal_bail_rate": st.get("no_refusal_bail_rate"),
+                "conversations_with_bail": conv.get("rate"), "conversations_ci_low": conv.get("ci_low"),
+                "conversations_ci_high": conv.get("ci_high"), "conversations": conv.get("n"),
+            })
+    return rows
+
+
+CATEGORY_COLUMNS = ["run", "method", "category", "bail_rate", "ci_low", "ci_high", "n"]
+
+
+def category_rows(runs: list[ReportRun]) -> list[dict]:
+    rows = []
+    for r in runs:
+        for m, st in r.summary["methods"].items():
+            for c, cs in (st.get("categories") or {}).items():
+                rows.append({"run": r.label, "method": m, "category": c, "bail_rate": cs["bail_rate"],
+                             "ci_low": cs["ci_low"], "ci_high": cs["ci_high"], "n": cs["n"]})
+    return rows
+
+
+def write_csv(rows: list[dict], columns: list[str], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_parquet(rows: list[dict], columns: list[str], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=_schema(rows, columns)), path)
+
+
+def _schema(rows: list[dict], columns: list[str]):
+    import pyarrow as pa
+
+    def kind(col):
+        values = [r[col] for r in rows if r.get(col) is not None]
+        if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return pa.float64() if any(isinstance(v, float) for v in values) else pa.int64()
+        return pa.string()
+
+    return pa.schema([(c, kind(c)) for c in columns])
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def write_latex(rows: list[dict], path: Path, caption: str) -> None:
+    """A booktabs table of bail rates with Wilson intervals (percent)."""
+    lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{llrrr}", r"\toprule",
+             r"Run & Method & Bail rate (\%) & 95\% CI & $n$ \\", r"\midrule"]
+    for row in rows:
+        if row["bail_rate"] is None:
+            continue
+        lines.append(f"{latex_escape(row['run'])} & {latex_escape(row['method'])} & {100 * row['bail_rate']:.1f} & "
+                     f"[{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}] & {row['n']} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{latex_escape(caption)}}}", r"\end{table}", ""]
+    path.write_text("\n".join(lines), "utf-8")
+
+
+SAMPLE_EXPORT_COLUMNS = ["run"] + COLUMNS
+
+
+def export_samples(runs: list[ReportRun], csv_path: Path, parquet_path: Path | None, batch: int = 5000) -> int:
+    """Every stored sample of every run, streamed in batches (memory does not grow with runs)."""
+    writer = None
+    if parquet_path is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pa.schema([(c, pa.float64() if c in ("p_bail", "mass", "seconds") else
+                             pa.int64() if c in ("sample", "seed", "prompt_tokens", "completion_tokens")
+                             else pa.string()) for c in SAMPLE_EXPORT_COLUMNS])
+        writer = pq.ParquetWriter(parquet_path, schema)
+    total = 0
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(SAMPLE_EXPORT_COLUMNS)
+        for r in runs:
+            store = r.store()
+            cur = store.db.execute(f"SELECT {','.join(COLUMNS)} FROM samples ORDER BY key")
+            while chunk := cur.fetchmany(batch):
+                rows = [(r.label, *row) for row in chunk]
+                w.writerows(rows)
+                if writer is not None:
+                    writer.write_table(pa.Table.from_pylist([dict(zip(SAMPLE_EXPORT_COLUMNS, x)) for x in rows],
+                                                            schema=schema))
+                total += len(rows)
+            store.close()
+    if writer is not None:
+        writer.close()
+    return total
