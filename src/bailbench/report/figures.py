@@ -50,6 +50,8 @@ def bail_rates(runs: list[ReportRun]):
     if not runs:
         return None
     methods = [m for m in BAIL_METHODS if any(m in r.summary["methods"] for r in runs)]
+    if not methods:
+        return None
     get = lambda r, m, k: _pct(r.summary["methods"].get(m, {}).get(k))  # noqa: E731
     data = {"labels": [r.label for r in runs], "methods": methods,
             **{k: [[get(r, m, k) for r in runs] for m in methods]
