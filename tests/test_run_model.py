@@ -124,7 +124,7 @@ def test_context_too_long_is_skipped_and_counted(tmp_path):
 
 def test_scores_do_not_depend_on_what_ran_before(embedded):
     """KV reuse gives the probabilities of a fresh, naive evaluation, whatever ran before."""
-    from bailbench.backends.base import GenerationRequest
+    from bailbench.backends.base import GenerationRequest, continuation_tokens
     from bailbench.chat.types import Chat, Message
     from bailbench.methods.prompt import bail_prompt_chat
 
@@ -141,7 +141,7 @@ def test_scores_do_not_depend_on_what_ran_before(embedded):
     prefix = embedded.tokens(rendered)
     naive = []
     for cont in ("🔄", "🟢"):
-        toks = embedded._continuation_tokens(rendered, prefix, cont)
+        toks = continuation_tokens(embedded.tokens, rendered, prefix, cont)
         total = 0.0
         for i, tok in enumerate(toks):
             llm.n_tokens = 0

@@ -30,6 +30,21 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def with_progress(job, cfg):
+    """Run a job with a progress bar; errors become one line and an exit code."""
+    reporter = console.RichReporter()
+    try:
+        return job(cfg, reporter)
+    except UserError as exc:
+        reporter.stop()
+        fail(str(exc))
+    except ServiceError as exc:  # the server kept failing: finished samples are kept
+        reporter.stop()
+        fail(str(exc), code=1)
+    finally:
+        reporter.stop()
+
+
 @app.command()
 def run(
     model: str = typer.Option("smollm2", help="Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, anthropic:MODEL."),
@@ -73,16 +88,7 @@ def run(
                                            tensor_parallel=tensor_parallel, base_url=base_url,
                                            concurrency=concurrency, timeout=timeout),
                     refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from)
-    reporter = console.RichReporter()
-    try:
-        result = run_benchmark(cfg, reporter)
-    except UserError as exc:
-        reporter.stop()
-        fail(str(exc))
-    except ServiceError as exc:
-        reporter.stop()
-        fail(str(exc), code=1)
-    reporter.stop()
+    result = with_progress(run_benchmark, cfg)
     s = result.summary
     console.out.print(console.method_table(s))
     for extra in (console.bias_line(s), console.ablation_table(s)):
@@ -135,16 +141,7 @@ def realdata(
                          options=BackendOptions(device=device, dtype=dtype, batch_size=batch_size,
                                                 tensor_parallel=tensor_parallel, base_url=base_url,
                                                 concurrency=concurrency))
-    reporter = console.RichReporter()
-    try:
-        result = run_realdata(cfg, reporter)
-    except UserError as exc:
-        reporter.stop()
-        fail(str(exc))
-    except ServiceError as exc:
-        reporter.stop()
-        fail(str(exc), code=1)
-    reporter.stop()
+    result = with_progress(run_realdata, cfg)
     console.out.print(console.realdata_table(result.summary))
     console.out.print(f"run directory: {result.out} ({result.summary['new_samples']} new samples, "
                       f"{result.summary['reused_samples']} reused)")

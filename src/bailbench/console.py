@@ -45,7 +45,7 @@ class RichReporter:
         err.print(f"[yellow]note:[/] {message}")
 
     def stop(self) -> None:
-        self.progress.stop()
+        self.progress.stop()  # idempotent
 
 
 def pct(x: float | None) -> str:

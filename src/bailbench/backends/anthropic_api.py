@@ -18,15 +18,7 @@ from ..chat.types import Chat
 from ..errors import UserError
 from ..paths import cache_dir
 from .base import Backend, Generation, GenerationRequest
-from .http import (
-    ResponseCache,
-    RetryPolicy,
-    Transient,
-    api_key,
-    bounded_map,
-    parse_retry_after,
-    with_retries,
-)
+from .http import ResponseCache, RetryPolicy, Transient, api_key, bounded_map, raise_for_status, with_retries
 
 
 def anthropic_request(chat: Chat, model: str, temperature: float | None, max_tokens: int) -> dict:
@@ -76,15 +68,8 @@ class AnthropicBackend(Backend):
             try:
                 return self.client.messages.create(**body).model_dump()
             except self.anthropic.APIStatusError as exc:
-                status = exc.status_code
-                if status in (429, 529) or status >= 500:  # 529: overloaded
-                    raise Transient(f"HTTP {status}", parse_retry_after(exc.response.headers.get("retry-after")))
-                if status in (401, 403):
-                    raise UserError(f"{self.base_url} refused the API key (HTTP {status}): "
-                                    "set ANTHROPIC_API_KEY in the environment or .env") from None
-                if status == 404:
-                    raise UserError(f"{self.base_url} has no model {self.model_id!r} (HTTP 404): check --model") from None
-                raise UserError(f"{self.base_url} rejected the request (HTTP {status})") from None
+                raise_for_status(exc.status_code, retry_after=exc.response.headers.get("retry-after"),
+                                 where=self.base_url, model=self.model_id, key_var="ANTHROPIC_API_KEY")
             except (self.anthropic.APITimeoutError, self.anthropic.APIConnectionError) as exc:
                 raise Transient(type(exc).__name__) from None
 

@@ -46,6 +46,16 @@ class Score:
     text: str = ""  # the answer read, where the backend had to generate one (chat APIs)
 
 
+def continuation_tokens(tokens, rendered: str, prefix: list[int], cont: str, alone=None) -> list[int]:
+    """A continuation's tokens as the model would write them right after this prefix: the
+    tail of the prefix and continuation tokenised together, when that keeps the prefix;
+    else the continuation tokenised alone (`alone`, default `tokens`)."""
+    joint = tokens(rendered + cont)
+    if joint[: len(prefix)] == prefix and len(joint) > len(prefix):
+        return joint[len(prefix):]
+    return (alone or tokens)(cont)
+
+
 class Backend(ABC):
     spec: str  # the model spec as the user wrote it
     model_id: str  # what the model is called (path stem, repo id, API model)

@@ -19,7 +19,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score
+from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score, continuation_tokens
 
 
 def _torch():
@@ -180,7 +180,7 @@ class HFBackend(Backend):
         for i, chat in enumerate(chats):
             rendered = self.render(chat)
             prefix = self.tokens(rendered)
-            conts = [self._continuation_tokens(rendered, prefix, c) for c in continuations]
+            conts = [continuation_tokens(self.tokens, rendered, prefix, c) for c in continuations]
             if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
                 out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
             else:
@@ -190,12 +190,6 @@ class HFBackend(Backend):
             for (i, rendered, prefix, _), s in zip(chunk, self._score_batch(chunk)):
                 out[i] = s
         return out  # type: ignore[return-value]
-
-    def _continuation_tokens(self, rendered: str, prefix: list[int], cont: str) -> list[int]:
-        joint = self.tokens(rendered + cont)
-        if joint[: len(prefix)] == prefix and len(joint) > len(prefix):
-            return joint[len(prefix):]
-        return self.tokens(cont)
 
     def _score_batch(self, chunk) -> list[Score]:
         """Prefixes once (batched); then every continuation of every prefix in one pass on

@@ -78,6 +78,18 @@ def with_retries(call: Callable[[], R], policy: RetryPolicy, where: str) -> R:
     raise AssertionError("unreachable")
 
 
+def raise_for_status(status: int, *, retry_after: str | None, where: str, model: str, key_var: str,
+                     detail: str = "") -> None:
+    """Turn an API error status into a retry (429, 5xx, 529 overloaded) or a clear error."""
+    if status in (429, 529) or status >= 500:
+        raise Transient(f"HTTP {status}", parse_retry_after(retry_after))
+    if status in (401, 403):
+        raise UserError(f"{where} refused the API key (HTTP {status}): set {key_var} in the environment or .env")
+    if status == 404:
+        raise UserError(f"{where} has no model {model!r} (HTTP 404): check --model")
+    raise UserError(f"{where} rejected the request (HTTP {status}{': ' + detail if detail else ''})")
+
+
 def parse_retry_after(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None

@@ -26,7 +26,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score
+from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score, continuation_tokens
 from .gguf_meta import trained_context
 
 # Sampling as vLLM's defaults, behind the paper's open-weight runs (llama.cpp's differ).
@@ -123,7 +123,8 @@ class LlamaCppBackend(Backend):
     def _score_one(self, chat: Chat, continuations: Sequence[str]) -> Score:
         rendered = self.render(chat)
         prefix = self.tokens(rendered)
-        conts = [self._continuation_tokens(rendered, prefix, c) for c in continuations]
+        alone = lambda c: self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)  # noqa: E731
+        conts = [continuation_tokens(self.tokens, rendered, prefix, c, alone) for c in continuations]
         if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
             return Score(rendered, [math.nan] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
         start = time.perf_counter()
@@ -134,12 +135,6 @@ class LlamaCppBackend(Backend):
         return Score(rendered, [totals[i] for i in range(len(conts))], len(prefix),
                      seconds=time.perf_counter() - start)
 
-    def _continuation_tokens(self, rendered: str, prefix: list[int], cont: str) -> list[int]:
-        """The continuation's tokens as the model would write them after this prefix."""
-        joint = self.tokens(rendered + cont)
-        if joint[: len(prefix)] == prefix and len(joint) > len(prefix):
-            return joint[len(prefix):]
-        return self.llm.tokenize(cont.encode("utf-8"), add_bos=False, special=False)
 
     def _eval_prefix(self, prefix: list[int]) -> np.ndarray:
         """Evaluate the prefix, reusing what of it the KV cache already holds."""

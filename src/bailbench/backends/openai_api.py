@@ -21,15 +21,7 @@ from ..errors import UserError
 from ..methods.wordings import tag
 from ..paths import cache_dir
 from .base import Backend, Generation, GenerationRequest, Score
-from .http import (
-    ResponseCache,
-    RetryPolicy,
-    Transient,
-    api_key,
-    bounded_map,
-    parse_retry_after,
-    with_retries,
-)
+from .http import ResponseCache, RetryPolicy, Transient, api_key, bounded_map, raise_for_status, with_retries
 
 TOP_LOGPROBS = 20
 CHECK_TOKENS = 24  # greedy tokens allowed before the model writes <wellbeing> and its symbol
@@ -121,15 +113,9 @@ class OpenAIBackend(Backend):
             try:
                 return self.client.chat.completions.create(**body).model_dump()
             except self.openai.APIStatusError as exc:
-                status = exc.status_code
-                if status == 429 or status >= 500:
-                    raise Transient(f"HTTP {status}", parse_retry_after(exc.response.headers.get("retry-after")))
-                if status in (401, 403):
-                    raise UserError(f"{self.base_url} refused the API key (HTTP {status}): "
-                                    "set OPENAI_API_KEY in the environment or .env") from None
-                if status == 404:
-                    raise UserError(f"{self.base_url} has no model {self.model_id!r} (HTTP 404): check --model") from None
-                raise UserError(f"{self.base_url} rejected the request (HTTP {status}: {_message(exc)})") from None
+                raise_for_status(exc.status_code, retry_after=exc.response.headers.get("retry-after"),
+                                 where=self.base_url, model=self.model_id, key_var="OPENAI_API_KEY",
+                                 detail=_message(exc))
             except (self.openai.APITimeoutError, self.openai.APIConnectionError) as exc:
                 raise Transient(type(exc).__name__) from None
 

@@ -11,7 +11,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score
+from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score, continuation_tokens
 
 
 class VLLMBackend(Backend):
@@ -83,10 +83,7 @@ class VLLMBackend(Backend):
         for i, chat in enumerate(chats):
             rendered = self.render(chat)
             prefix = self.tokens(rendered)
-            conts = []
-            for c in continuations:
-                joint = self.tokens(rendered + c)
-                conts.append(joint[len(prefix):] if joint[: len(prefix)] == prefix else self.tokens(c))
+            conts = [continuation_tokens(self.tokens, rendered, prefix, c) for c in continuations]
             if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
                 out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
                 continue
