@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from ..chat.template import ChatTemplate
 from ..chat.types import Chat
 
 CONTEXT_TOO_LONG = "context_too_long"
@@ -72,8 +73,7 @@ class Backend(ABC):
 
     def count_tokens(self, chat: Chat) -> int | None:
         """Tokens of the rendered chat, where the backend can tell (local models); else None."""
-        render, tokens = getattr(self, "render", None), getattr(self, "tokens", None)
-        return len(tokens(render(chat))) if render and tokens else None
+        return None
 
     def identity(self) -> dict:
         """What must not change between runs written to one directory."""
@@ -81,3 +81,59 @@ class Backend(ABC):
 
     def close(self) -> None:
         pass
+
+
+@dataclass
+class Prepared:
+    """A request rendered and tokenised by a local backend."""
+
+    index: int  # position in the caller's list
+    rendered: str
+    tokens: list[int]
+    request: GenerationRequest | None = None
+    continuations: list[list[int]] | None = None  # scoring: each continuation's tokens
+
+
+class LocalBackend(Backend):
+    """A model whose prompt we render ourselves with its chat template (llama.cpp,
+    transformers, vLLM): rendering, tokenising and the context-window check are shared."""
+
+    template: ChatTemplate
+    n_ctx: int
+
+    @abstractmethod
+    def tokens(self, text: str) -> list[int]: ...
+
+    def render(self, chat: Chat) -> str:
+        return self.template.render(chat)
+
+    def count_tokens(self, chat: Chat) -> int | None:
+        return len(self.tokens(self.render(chat)))
+
+    def prepare_generation(self, requests: Sequence[GenerationRequest]
+                           ) -> tuple[list[Generation | None], list[Prepared]]:
+        """(results with too-long contexts filled in as skipped, the requests left to run)."""
+        out: list[Generation | None] = [None] * len(requests)
+        work = []
+        for i, req in enumerate(requests):
+            rendered = self.render(req.chat)
+            toks = self.tokens(rendered)
+            if len(toks) >= self.n_ctx:
+                out[i] = Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
+            else:
+                work.append(Prepared(i, rendered, toks, request=req))
+        return out, work
+
+    def prepare_scoring(self, chats: Sequence[Chat], continuations: Sequence[str], alone=None
+                        ) -> tuple[list[Score | None], list[Prepared]]:
+        out: list[Score | None] = [None] * len(chats)
+        work = []
+        for i, chat in enumerate(chats):
+            rendered = self.render(chat)
+            prefix = self.tokens(rendered)
+            conts = [continuation_tokens(self.tokens, rendered, prefix, c, alone) for c in continuations]
+            if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
+                out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
+            else:
+                work.append(Prepared(i, rendered, prefix, continuations=conts))
+        return out, work

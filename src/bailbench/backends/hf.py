@@ -19,7 +19,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score, continuation_tokens
+from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
 
 
 def _torch():
@@ -31,7 +31,7 @@ def _torch():
     return torch
 
 
-class HFBackend(Backend):
+class HFBackend(LocalBackend):
     supports_logprobs = True
 
     def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, device: str | None = None,
@@ -77,29 +77,18 @@ class HFBackend(Backend):
         self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
         self.name_hints = [getattr(self.model.config, "_name_or_path", "") or "", self.model.config.model_type]
 
-    def render(self, chat: Chat) -> str:
-        return self.template.render(chat)
-
     def tokens(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False).input_ids
 
     # -- generation -------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        out: list[Generation | None] = [None] * len(requests)
-        work = []
-        for i, req in enumerate(requests):
-            rendered = self.render(req.chat)
-            toks = self.tokens(rendered)
-            if len(toks) >= self.n_ctx:
-                out[i] = Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
-            else:
-                work.append((i, req, rendered, toks))
-        work.sort(key=lambda w: len(w[3]))  # similar lengths pad less
+        out, work = self.prepare_generation(requests)
+        work.sort(key=lambda p: len(p.tokens))  # similar lengths pad less
         for j in range(0, len(work), self.batch_size):
             chunk = work[j:j + self.batch_size]
-            for (i, req, rendered, toks), gen in zip(chunk, self._generate_batch(chunk)):
-                out[i] = gen
+            for p, gen in zip(chunk, self._generate_batch(chunk)):
+                out[p.index] = gen
         return out  # type: ignore[return-value]
 
     def _left_pad(self, seqs: list[list[int]]):
@@ -125,7 +114,7 @@ class HFBackend(Backend):
     def _logprobs(logits):
         return logits.float().log_softmax(-1)
 
-    def _generate_batch(self, chunk) -> list[Generation]:
+    def _generate_batch(self, chunk: list[Prepared]) -> list[Generation]:
         """Sampling by inverse CDF with one uniform per row and step, drawn from the row's
         own seeded stream: rows sample independently of what shares their batch, and a
         step needs one device sync for the whole batch."""
@@ -133,9 +122,9 @@ class HFBackend(Backend):
 
         torch = self.torch
         start = time.perf_counter()
-        reqs = [c[1] for c in chunk]
-        ids, mask, pos = self._left_pad([c[3] for c in chunk])
-        limits = [min(r.max_tokens, self.n_ctx - len(c[3])) for r, c in zip(reqs, chunk)]
+        reqs = [p.request for p in chunk]
+        ids, mask, pos = self._left_pad([p.tokens for p in chunk])
+        limits = [min(r.max_tokens, self.n_ctx - len(p.tokens)) for r, p in zip(reqs, chunk)]
         streams = [np.random.Generator(np.random.Philox(r.seed)) for r in reqs]
         temps = torch.tensor([max(r.temperature, 1e-6) for r in reqs], device=self.device)[:, None]
         greedy = torch.tensor([r.temperature <= 0 for r in reqs], device=self.device)
@@ -167,52 +156,43 @@ class HFBackend(Backend):
                 logits = logits[:, -1]
                 next_pos = next_pos + 1
         seconds = (time.perf_counter() - start) / len(reqs)
-        return [Generation(rendered, text=req.chat.assistant_prefix + self.tok.decode(toks_new),
-                           prompt_tokens=len(toks), completion_tokens=len(toks_new), finish_reason=fin,
+        return [Generation(p.rendered, text=p.request.chat.assistant_prefix + self.tok.decode(toks_new),
+                           prompt_tokens=len(p.tokens), completion_tokens=len(toks_new), finish_reason=fin,
                            seconds=seconds)
-                for (_, req, rendered, toks), toks_new, fin in zip(chunk, new, finish)]
+                for p, toks_new, fin in zip(chunk, new, finish)]
 
     # -- scoring ----------------------------------------------------------------------
 
     def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
-        out: list[Score | None] = [None] * len(chats)
-        work = []
-        for i, chat in enumerate(chats):
-            rendered = self.render(chat)
-            prefix = self.tokens(rendered)
-            conts = [continuation_tokens(self.tokens, rendered, prefix, c) for c in continuations]
-            if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
-                out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
-            else:
-                work.append((i, rendered, prefix, conts))
+        out, work = self.prepare_scoring(chats, continuations)
         for j in range(0, len(work), self.batch_size):
             chunk = work[j:j + self.batch_size]
-            for (i, rendered, prefix, _), s in zip(chunk, self._score_batch(chunk)):
-                out[i] = s
+            for p, s in zip(chunk, self._score_batch(chunk)):
+                out[p.index] = s
         return out  # type: ignore[return-value]
 
-    def _score_batch(self, chunk) -> list[Score]:
+    def _score_batch(self, chunk: list[Prepared]) -> list[Score]:
         """Prefixes once (batched); then every continuation of every prefix in one pass on
         the prefix cache repeated per continuation."""
         torch = self.torch
         start = time.perf_counter()
-        n_cont = len(chunk[0][3])
-        ids, mask, pos = self._left_pad([c[2] for c in chunk])
+        n_cont = len(chunk[0].continuations)
+        ids, mask, pos = self._left_pad([p.tokens for p in chunk])
         totals = torch.zeros((len(chunk), n_cont), dtype=torch.float64)
         with torch.inference_mode():
             logits, cache = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos)
             first = self._logprobs(logits[:, -1])
-            for r, c in enumerate(chunk):
-                for k, cont in enumerate(c[3]):
+            for r, p in enumerate(chunk):
+                for k, cont in enumerate(p.continuations):
                     totals[r, k] = float(first[r, cont[0]])
-            longest = max(len(cont) for c in chunk for cont in c[3])
+            longest = max(len(cont) for p in chunk for cont in p.continuations)
             if longest > 1:
                 cache.batch_repeat_interleave(n_cont)
                 width = longest - 1
                 cont_ids = torch.full((len(chunk) * n_cont, width), self.pad_id, dtype=torch.long)
                 cont_mask = torch.zeros_like(cont_ids)
-                for r, c in enumerate(chunk):
-                    for k, cont in enumerate(c[3]):
+                for r, p in enumerate(chunk):
+                    for k, cont in enumerate(p.continuations):
                         row, body = r * n_cont + k, cont[:-1]
                         if body:
                             cont_ids[row, : len(body)] = torch.tensor(body)
@@ -222,11 +202,10 @@ class HFBackend(Backend):
                 logits, _ = self._forward(cache, input_ids=cont_ids.to(self.device), attention_mask=full_mask,
                                           position_ids=cont_pos)
                 lp = self._logprobs(logits)
-                for r, c in enumerate(chunk):
-                    for k, cont in enumerate(c[3]):
+                for r, p in enumerate(chunk):
+                    for k, cont in enumerate(p.continuations):
                         row = r * n_cont + k
                         for j in range(1, len(cont)):
                             totals[r, k] += float(lp[row, j - 1, cont[j]])
         seconds = (time.perf_counter() - start) / len(chunk)
-        return [Score(rendered, totals[r].tolist(), len(prefix), seconds=seconds)
-                for r, (_, rendered, prefix, _) in enumerate(chunk)]
+        return [Score(p.rendered, totals[r].tolist(), len(p.tokens), seconds=seconds) for r, p in enumerate(chunk)]

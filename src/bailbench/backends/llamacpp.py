@@ -26,7 +26,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score, continuation_tokens
+from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
 from .gguf_meta import trained_context
 
 # Sampling as vLLM's defaults, behind the paper's open-weight runs (llama.cpp's differ).
@@ -34,7 +34,7 @@ PLAIN_SAMPLING = dict(top_p=1.0, top_k=0, min_p=0.0, typical_p=1.0, repeat_penal
                       frequency_penalty=0.0, presence_penalty=0.0)
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(LocalBackend):
     supports_logprobs = True
     batch_size = 1  # one sequence at a time; keeps rollout -> bail-prompt KV reuse
 
@@ -75,21 +75,18 @@ class LlamaCppBackend(Backend):
     def identity(self) -> dict:
         return {"model_id": self.model_id, "model_bytes": self.path.stat().st_size}
 
-    def render(self, chat: Chat) -> str:
-        return self.template.render(chat)
-
     def tokens(self, text: str) -> list[int]:
         add_bos = self._add_bos and not (self._bos and text.startswith(self._bos))
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        return [self._generate_one(r) for r in requests]
+        out, work = self.prepare_generation(requests)
+        for p in work:
+            out[p.index] = self._generate_one(p)
+        return out  # type: ignore[return-value]
 
-    def _generate_one(self, req: GenerationRequest) -> Generation:
-        rendered = self.render(req.chat)
-        toks = self.tokens(rendered)
-        if len(toks) >= self.n_ctx:
-            return Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
+    def _generate_one(self, p: Prepared) -> Generation:
+        req, rendered, toks = p.request, p.rendered, p.tokens
         start = time.perf_counter()
         self._reuse(toks)
         out = self.llm.create_completion(
@@ -118,22 +115,16 @@ class LlamaCppBackend(Backend):
         return common
 
     def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
-        return [self._score_one(c, continuations) for c in chats]
-
-    def _score_one(self, chat: Chat, continuations: Sequence[str]) -> Score:
-        rendered = self.render(chat)
-        prefix = self.tokens(rendered)
         alone = lambda c: self.llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)  # noqa: E731
-        conts = [continuation_tokens(self.tokens, rendered, prefix, c, alone) for c in continuations]
-        if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
-            return Score(rendered, [math.nan] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
-        start = time.perf_counter()
-        logits = self._eval_prefix(prefix)
-        trie = _trie(conts)
-        totals: dict[int, float] = {}
-        self._walk(trie, logits, len(prefix), 0.0, totals)
-        return Score(rendered, [totals[i] for i in range(len(conts))], len(prefix),
-                     seconds=time.perf_counter() - start)
+        out, work = self.prepare_scoring(chats, continuations, alone)
+        for p in work:
+            start = time.perf_counter()
+            logits = self._eval_prefix(p.tokens)
+            totals: dict[int, float] = {}
+            self._walk(_trie(p.continuations), logits, len(p.tokens), 0.0, totals)
+            out[p.index] = Score(p.rendered, [totals[i] for i in range(len(p.continuations))], len(p.tokens),
+                                 seconds=time.perf_counter() - start)
+        return out  # type: ignore[return-value]
 
 
     def _eval_prefix(self, prefix: list[int]) -> np.ndarray:

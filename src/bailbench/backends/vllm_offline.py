@@ -11,10 +11,10 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import CONTEXT_TOO_LONG, Backend, Generation, GenerationRequest, Score, continuation_tokens
+from .base import Generation, GenerationRequest, LocalBackend, Score
 
 
-class VLLMBackend(Backend):
+class VLLMBackend(LocalBackend):
     supports_logprobs = True
     batch_size = 100_000  # hand vLLM the whole list: it schedules and batches itself
 
@@ -43,63 +43,41 @@ class VLLMBackend(Backend):
         self.n_ctx = n_ctx
         self.name_hints = [name]
 
-    def render(self, chat: Chat) -> str:
-        return self.template.render(chat)
-
     def tokens(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False).input_ids
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         from vllm import SamplingParams
 
-        out: list[Generation | None] = [None] * len(requests)
-        prompts, params, where = [], [], []
-        for i, req in enumerate(requests):
-            rendered = self.render(req.chat)
-            toks = self.tokens(rendered)
-            if len(toks) >= self.n_ctx:
-                out[i] = Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
-                continue
-            prompts.append({"prompt_token_ids": toks})
-            params.append(SamplingParams(temperature=req.temperature, top_p=1.0, seed=req.seed,
-                                         max_tokens=min(req.max_tokens, self.n_ctx - len(toks)),
-                                         skip_special_tokens=False))
-            where.append((i, rendered, len(toks)))
+        out, work = self.prepare_generation(requests)
+        prompts = [{"prompt_token_ids": p.tokens} for p in work]
+        params = [SamplingParams(temperature=p.request.temperature, top_p=1.0, seed=p.request.seed,
+                                 max_tokens=min(p.request.max_tokens, self.n_ctx - len(p.tokens)),
+                                 skip_special_tokens=False) for p in work]
         start = time.perf_counter()
         results = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
         seconds = (time.perf_counter() - start) / max(1, len(prompts))
-        for (i, rendered, n_prompt), res in zip(where, results):
+        for p, res in zip(work, results):
             o = res.outputs[0]
-            out[i] = Generation(rendered, text=requests[i].chat.assistant_prefix + o.text, prompt_tokens=n_prompt,
-                                completion_tokens=len(o.token_ids), finish_reason=o.finish_reason or "",
-                                seconds=seconds)
+            out[p.index] = Generation(p.rendered, text=p.request.chat.assistant_prefix + o.text,
+                                      prompt_tokens=len(p.tokens), completion_tokens=len(o.token_ids),
+                                      finish_reason=o.finish_reason or "", seconds=seconds)
         return out  # type: ignore[return-value]
 
     def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
         from vllm import SamplingParams
 
-        out: list[Score | None] = [None] * len(chats)
-        prompts, where = [], []
-        for i, chat in enumerate(chats):
-            rendered = self.render(chat)
-            prefix = self.tokens(rendered)
-            conts = [continuation_tokens(self.tokens, rendered, prefix, c) for c in continuations]
-            if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
-                out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
-                continue
-            for k, c in enumerate(conts):
-                prompts.append({"prompt_token_ids": prefix + c})
-                where.append((i, k, rendered, len(prefix), c))
+        out, work = self.prepare_scoring(chats, continuations)
+        # every (prefix, continuation) as one prompt: the prefix cache computes each prefix once
+        prompts = [{"prompt_token_ids": p.tokens + c} for p in work for c in p.continuations]
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         start = time.perf_counter()
-        results = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
-        seconds = (time.perf_counter() - start) / max(1, len(chats))
-        totals: dict[int, list[float]] = {}
-        meta: dict[int, tuple[str, int]] = {}
-        for (i, k, rendered, n_prefix, cont), res in zip(where, results):
-            lp = sum(res.prompt_logprobs[n_prefix + j][tok].logprob for j, tok in enumerate(cont))
-            totals.setdefault(i, [0.0] * len(continuations))[k] = lp
-            meta[i] = (rendered, n_prefix)
-        for i, lps in totals.items():
-            out[i] = Score(meta[i][0], lps, meta[i][1], seconds=seconds)
+        results = iter(self.llm.generate(prompts, params, use_tqdm=False) if prompts else [])
+        seconds = (time.perf_counter() - start) / max(1, len(work))
+        for p in work:
+            lps = []
+            for c in p.continuations:
+                res = next(results)
+                lps.append(sum(res.prompt_logprobs[len(p.tokens) + j][tok].logprob for j, tok in enumerate(c)))
+            out[p.index] = Score(p.rendered, lps, len(p.tokens), seconds=seconds)
         return out  # type: ignore[return-value]
