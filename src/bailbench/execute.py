@@ -18,7 +18,9 @@ from typing import Protocol
 from .backends.base import Backend, Generation, GenerationRequest
 from .chat.types import Chat
 from .datasets.records import Prompt
+from .errors import UserError
 from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
+from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
 from .methods.string import read_string, string_chat
 from .methods.tool import read_tool, tool_chat
@@ -53,6 +55,28 @@ class Unit:
     key: str
     seed: int
     reply: str | None = None  # the dataset's own reply, for the bail prompt's cross-model view
+
+
+def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Reporter) -> str:
+    """How the bail prompt is read: logprob where the backend gives logprobs, unless asked otherwise."""
+    if wanted not in (None, LOGPROB, SAMPLE):
+        raise UserError(f"unknown --bail-prompt-mode {wanted!r}: use logprob or sample")
+    if wanted == LOGPROB and not backend.supports_logprobs:
+        raise UserError(f"{spec} gives no logprobs: use --bail-prompt-mode sample")
+    if wanted is None and not backend.supports_logprobs:
+        reporter.note(f"{spec} gives no logprobs: the bail prompt is read by sampling")
+        return SAMPLE
+    return wanted or LOGPROB
+
+
+def model_name(backend: Backend, spec: str, override: str | None) -> str:
+    """The name the model knows itself by: given, or read from its id, spec or metadata."""
+    if override:
+        return override
+    for hint in (backend.model_id, spec, *backend.name_hints):
+        if name := model_name_for(hint):
+            return name
+    raise UserError(f"cannot tell what {spec} calls itself; pass --model-name NAME (e.g. Qwen, Llama, Claude)")
 
 
 def unit_seed(seed: int, prompt_id: str, sample: int, method: str, ablation: str) -> int:

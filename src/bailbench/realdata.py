@@ -27,10 +27,9 @@ from .datasets.conversations import Conversation, StreamStats, read_jsonl, strea
 from .datasets.files import sha256_file
 from .datasets.records import Prompt
 from .errors import UserError
-from .execute import LOGPROB, SAMPLE, Executor, Reporter, Silent, Unit, make_unit
+from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode
 from .falsebail import judge_false_bails
 from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, resolve_methods
-from .methods.names import model_name_for
 from .methods.wordings import BASELINE
 from .store import COLUMNS, SampleRow, Store
 
@@ -119,16 +118,8 @@ class RealDataRun:
             # room for the longest context, the answer and the check after it
             opts = BackendOptions(**{**opts.__dict__, "n_ctx": cfg.max_context + cfg.max_tokens + 512})
         self.backend = backend or load_backend(cfg.model, opts)
-        self.model_name = cfg.model_name or next(
-            (n for h in (self.backend.model_id, cfg.model, *self.backend.name_hints) if (n := model_name_for(h))), None)
-        if not self.model_name:
-            raise UserError(f"cannot tell what {cfg.model} calls itself; pass --model-name NAME")
-        wanted = cfg.bail_prompt_mode
-        if wanted not in (None, LOGPROB, SAMPLE):
-            raise UserError(f"unknown --bail-prompt-mode {wanted!r}: use logprob or sample")
-        if wanted == LOGPROB and not self.backend.supports_logprobs:
-            raise UserError(f"{cfg.model} gives no logprobs: use --bail-prompt-mode sample")
-        self.mode = wanted or (LOGPROB if self.backend.supports_logprobs else SAMPLE)
+        self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
+        self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
         self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
         self.identity = {
             "kind": "realdata", "model": cfg.model, "backend": self.backend.identity(),

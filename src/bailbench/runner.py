@@ -33,7 +33,7 @@ from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
 from .errors import UserError
-from .execute import LOGPROB, SAMPLE, Executor, Reporter, Silent, Unit, make_unit
+from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode
 from .methods import (
     BAIL_METHODS,
     KIND,
@@ -43,7 +43,6 @@ from .methods import (
     TOOL,
     resolve_methods,
 )
-from .methods.names import model_name_for
 from .methods.wordings import BASELINE, ablations
 from .store import COLUMNS, SampleRow, Store
 
@@ -118,8 +117,6 @@ class Run:
             raise UserError("--samples must be at least 1")
         if cfg.max_tokens < 1:
             raise UserError("--max-tokens must be at least 1")
-        if cfg.bail_prompt_mode not in (None, LOGPROB, SAMPLE):
-            raise UserError(f"unknown --bail-prompt-mode {cfg.bail_prompt_mode!r}: use logprob or sample")
         self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         self.prompts = stratified(self.dataset.prompts, cfg.limit)
         self.prefix_name, prefix_hash = None, None
@@ -137,8 +134,8 @@ class Run:
         if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
                             f"{self.backend.n_ctx} tokens; lower it")
-        self.model_name = cfg.model_name or self._derive_name()
-        self.mode = self._mode()
+        self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
+        self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
         self.identity = {
             "model": cfg.model, "backend": self.backend.identity(), "model_name": self.model_name,
             "dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
@@ -150,23 +147,6 @@ class Run:
         self.out = cfg.out or Path("runs") / self._default_dir()
         self.store = Store(self.out)
         self.store.check_identity(self.identity)
-
-    def _derive_name(self) -> str:
-        for hint in (self.backend.model_id, self.cfg.model, *self.backend.name_hints):
-            name = model_name_for(hint)
-            if name:
-                return name
-        raise UserError(f"cannot tell what {self.cfg.model} calls itself; pass --model-name NAME "
-                        "(e.g. Qwen, Llama, Claude)")
-
-    def _mode(self) -> str:
-        wanted = self.cfg.bail_prompt_mode
-        if wanted == LOGPROB and not self.backend.supports_logprobs:
-            raise UserError(f"{self.cfg.model} gives no logprobs: use --bail-prompt-mode sample")
-        if wanted is None and not self.backend.supports_logprobs:
-            self.reporter.note(f"{self.cfg.model} gives no logprobs: the bail prompt is read by sampling")
-            return SAMPLE
-        return wanted or LOGPROB
 
     def _rollout_source(self, prefix_hash: str | None) -> Store | None:
         """The run whose rollouts the bail prompt follows instead of this model's own."""
