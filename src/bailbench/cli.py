@@ -62,6 +62,7 @@ def run(
     model_name: Optional[str] = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings."),
     data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder holding the released dataset files."),
     n_ctx: int = typer.Option(8192, help="Context window for local models (capped by the model's own)."),
+    gpu_layers: int = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
     device: Optional[str] = typer.Option(None, help="hf: torch device [cuda if available, else cpu]."),
     dtype: Optional[str] = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16)."),
     batch_size: Optional[int] = typer.Option(None, help="hf: sequences per forward pass [32 on GPU, 8 on CPU]."),
@@ -84,7 +85,8 @@ def run(
                     samples=samples or sizes["samples"], limit=lim, max_tokens=max_tokens or sizes["max_tokens"],
                     temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, out=out,
                     model_name=model_name, data_dir=data_dir,
-                    options=BackendOptions(n_ctx=n_ctx, device=device, dtype=dtype, batch_size=batch_size,
+                    options=BackendOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype,
+                                           batch_size=batch_size,
                                            tensor_parallel=tensor_parallel, base_url=base_url,
                                            concurrency=concurrency, timeout=timeout),
                     refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from)

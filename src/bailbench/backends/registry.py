@@ -38,6 +38,7 @@ class BackendOptions:
     """Flags that only some backends use; each takes what applies to it."""
 
     n_ctx: int = 8192
+    gpu_layers: int = 0  # gguf: layers offloaded to a GPU (-1 = all), with a GPU build of llama.cpp
     device: str | None = None  # hf
     dtype: str | None = None  # hf, vllm
     batch_size: int | None = None  # hf
@@ -53,7 +54,7 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     if provider == "gguf":
         from .llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=o.n_ctx)
+        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=o.n_ctx, n_gpu_layers=o.gpu_layers)
     if provider == "hf":
         from .hf import HFBackend
 
