@@ -236,7 +236,8 @@ def datasets_list(ctx: typer.Context,
     from rich.table import Table
 
     from .datasets.jailbreaks import FILENAME as PREFIXES
-    from .datasets.released import RELEASED, cache_dir, data_dir as folder, local_path
+    from .datasets.released import RELEASED, cache_dir, local_path
+    from .datasets.released import data_dir as folder
 
     t = Table(title="Datasets")
     for col in ("name", "rows", "categories", "subcategories", "local", "what"):
