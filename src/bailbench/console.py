@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -21,25 +23,43 @@ out = Console(width=None if Console().is_terminal else 120)
 
 
 class RichReporter:
-    """Progress bar on stderr: samples done, samples per second, elapsed and ETA."""
+    """Progress on stderr: done/total, rate, elapsed and ETA. A bar on a terminal; elsewhere
+    (logs, CI) a plain line at most every LOG_EVERY seconds."""
+
+    LOG_EVERY = 15.0
 
     def __init__(self) -> None:
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-            console=err, transient=False)
+            console=err, transient=False, disable=not err.is_terminal)
         self.task = None
+        self._logged = 0.0
 
-    def start(self, total: int, description: str) -> None:
-        if total == 0:  # everything is already stored
+    def start(self, total: int | None, description: str) -> None:
+        """total None: not known in advance (streamed data); 0: nothing to do."""
+        if total == 0:
             return
         self.progress.start()
         self.task = self.progress.add_task(description, total=total, rate="")
+        self._logged = time.monotonic()
+        if not err.is_terminal:
+            err.print(f"{description}: " + (f"{total} to do" if total is not None else "streaming"), highlight=False,
+                      markup=False)
 
     def advance(self, n: int) -> None:
+        if self.task is None:
+            return
         self.progress.advance(self.task, n)
-        speed = self.progress.tasks[self.task].speed
+        task = self.progress.tasks[self.task]
+        speed = task.speed
         self.progress.update(self.task, rate=f"{speed:.2f}/s" if speed else "")
+        if not err.is_terminal and (time.monotonic() - self._logged >= self.LOG_EVERY or task.finished):
+            self._logged = time.monotonic()
+            eta = f", eta {task.time_remaining:.0f} s" if task.time_remaining is not None else ""
+            total = f"/{task.total:.0f}" if task.total is not None else ""
+            err.print(f"{task.description}: {task.completed:.0f}{total} done"
+                      f"{f', {speed:.2f}/s' if speed else ''}{eta}", highlight=False, markup=False)
 
     def note(self, message: str) -> None:
         err.print(f"[yellow]note:[/] {message}")

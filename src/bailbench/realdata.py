@@ -95,7 +95,7 @@ class _ByConversation:
     def __init__(self, reporter: Reporter):
         self.reporter = reporter
 
-    def start(self, total: int, description: str) -> None: ...
+    def start(self, total: int | None, description: str) -> None: ...
     def advance(self, n: int) -> None: ...
 
     def note(self, message: str) -> None:
@@ -177,7 +177,7 @@ class RealDataRun:
         convs = stream(self.raw, self.stats, fraction=self.cfg.fraction)
         if self.cfg.limit is not None:
             convs = islice(convs, self.cfg.limit)
-        self.reporter.start(self.cfg.limit or 0, f"{self.cfg.model} on {self.dataset_name} (conversations)")
+        self.reporter.start(self.cfg.limit, f"{self.cfg.model} on {self.dataset_name} (conversations)")
         seq = new = reused = 0
         batch_size = max(1, self.backend.batch_size // 8) if self.backend.batch_size > 1 else 1
         while True:
