@@ -19,7 +19,7 @@ from rich.table import Table
 from .methods import BAIL_METHODS
 
 err = Console(stderr=True)
-out = Console(width=None if Console().is_terminal else 120)
+out = Console(width=None if Console().is_terminal else 140)
 
 
 class RichReporter:
@@ -78,6 +78,12 @@ def ci(stats: dict) -> str:
     return f"{100 * stats['ci_low']:.1f} to {100 * stats['ci_high']:.1f}"
 
 
+def rate_ci(rate: float | None, stats: dict) -> str:
+    if rate is None:
+        return "-"
+    return f"{100 * rate:.1f} [{100 * stats['ci_low']:.1f}, {100 * stats['ci_high']:.1f}]"
+
+
 SHORT = {"tool": "tool", "string": "string", "prompt-bail-first": "bail-first", "prompt-continue-first": "cont-first"}
 
 
@@ -89,22 +95,30 @@ def method_table(summary: dict) -> Table:
     t = Table(title=escape(f"Bail rates: {summary['model']} on {summary['dataset']} ({summary['n_prompts']} "
                            f"prompts x {summary['samples']} samples, ablation {ablation}{extra})"))
     refusals = "refusal" in summary
-    cols = ["method", "bail rate", "95% CI (Wilson)", "n", "unknown", "skipped", "read by"]
+    scored = any("mean_p_bail" in s for s in summary["methods"].values())
+    cols = ["method", "bail % [95% CI]", "n", "unknown", "skipped", "read by"]
+    if scored:  # logprob mode: the mean probability, and how much the model wanted to answer with a symbol
+        cols[2:2] = ["mean P(bail)", "mass"]
     if refusals:
-        cols[3:3] = ["no-refusal bail", "95% CI"]
+        cols[2:2] = ["no-refusal bail %"]
     for col in cols:
-        t.add_column(col, justify="left" if col in ("method", "read by") else "right")
+        t.add_column(col, justify="left" if col in ("method", "read by") else "right", no_wrap=True)
     for m, s in summary["methods"].items():
         read_by = summary["bail_prompt_mode"] if m.startswith("prompt-") else ("tool call" if m == "tool" else "keyword")
-        cells = [m, pct(s["bail_rate"]), ci(s)]
+        cells = [m, rate_ci(s["bail_rate"], s)]
         if refusals:
             nr = s["no_refusal_bail"]
-            cells += [pct(nr["rate"]), ci(nr)]
+            cells.append(rate_ci(nr["rate"], nr))
+        if scored:
+            cells += [pct(s.get("mean_p_bail")), f"{s['mean_symbol_mass']:.2f}" if "mean_symbol_mass" in s else "-"]
         t.add_row(*cells, str(s["n"]), pct(s["unknown_rate"]), str(sum(s["skipped"].values())), read_by)
+    notes = ["mass: p(🔄)+p(🟢) after <wellbeing>, how much the model answers with a symbol at all"] if scored else []
     if refusals:
         r = summary["refusal"]
-        t.caption = escape(f"refusal rate {pct(r['rate'])} ({ci(r)}, n={r['n']}) by {r['description']}; no-refusal bail: "
+        notes.append(f"refusal rate {pct(r['rate'])} ({ci(r)}, n={r['n']}) by {r['description']}; no-refusal bail: "
                      "direct for the bail prompt, mean over prompts of P(no refuse) x P(bail) for tool and string")
+    if notes:
+        t.caption = escape("; ".join(notes))
     return t
 
 
