@@ -98,7 +98,7 @@ def run(
             console.out.print(extra)
     console.out.print(console.category_table(s))
     if s["skipped_rows"]:
-        console.out.print(f"rows skipped from the dataset: {s['skipped_rows']}")
+        console.out.print(f"rows skipped from the dataset: {s['skipped_rows']} (lines {s['skipped_lines']}...)")
     console.out.print(f"run directory: {result.out} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
     console.out.print(f"figures, tables and a transcript browser: bailbench report {result.out}")
     if not full and limit is None and samples is None and max_tokens is None:

@@ -34,7 +34,6 @@ from .methods.wordings import BASELINE
 from .store import COLUMNS, SampleRow, Store
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
-NAMED = ("sharegpt", "wildchat")
 
 
 @dataclass(frozen=True)

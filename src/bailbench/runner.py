@@ -285,6 +285,7 @@ class Run:
             "positional_bias": positional_bias(main),
             "rollout": rollout_stats(rollouts) if rollouts else None,
             "skipped_rows": dict(self.dataset.skipped),
+            "skipped_lines": self.dataset.skipped_lines,  # the first few, to find them in the file
             "new_samples": new,
             "reused_samples": reused,
         }

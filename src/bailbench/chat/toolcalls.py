@@ -21,8 +21,6 @@ import ast
 import json
 import re
 
-FORMATS = ("hermes", "llama3", "mistral", "glm4", "pythonic")
-
 _HERMES = re.compile(r"<tool_call>(.*?)(?:</tool_call>|$)", re.DOTALL)
 _NAME_FIELD = re.compile(r'"name"\s*:\s*"([^"]*)"')
 _LLAMA_FUNCTION = re.compile(r"<function=([^>\s]+)>")

@@ -26,7 +26,6 @@ FILENAME = "jailbreak_prefixes.json"
 SOURCE_URL = f"https://raw.githubusercontent.com/Phylliida/BailStudy/{COMMIT}/bailstudy/bailBenchEval.py"
 # sha256 of json.dumps(prefixes, sort_keys=True, ensure_ascii=False)
 CANONICAL_SHA256 = "f511f698d18b45f35aaaff0c40dfd78f5de608b7936287ae991895187137ccd3"
-COUNT = 18
 
 
 def canonical_sha256(prefixes: dict) -> str:
