@@ -90,6 +90,8 @@ def test_bad_inputs(tmp_path):
         run_realdata(cfg(tmp_path, dataset="nope.jsonl"))
     with pytest.raises(UserError, match="--fraction must be in"):
         run_realdata(cfg(tmp_path, fraction=0))
+    with pytest.raises(UserError, match="ablation 'JustPrefer' does not exist for method tool"):
+        run_realdata(cfg(tmp_path, methods=("tool", "prompt-bail-first"), ablation="JustPrefer"))
 
 
 def test_kv_reuse_gives_the_naive_probabilities(embedded):

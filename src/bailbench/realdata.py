@@ -29,7 +29,7 @@ from .datasets.records import Prompt
 from .errors import UserError
 from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode
 from .falsebail import judge_false_bails
-from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, resolve_methods
+from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
 from .methods.wordings import BASELINE
 from .store import COLUMNS, SampleRow, Store
 
@@ -106,6 +106,7 @@ class RealDataRun:
         self.cfg = cfg
         self.reporter = reporter or Silent()
         self.methods = resolve_methods(",".join(cfg.methods))
+        check_ablation(self.methods, cfg.ablation)
         if cfg.limit is not None and cfg.limit < 1:
             raise UserError("--limit must be at least 1 (or omit it for every conversation)")
         if not 0 < cfg.fraction <= 1:

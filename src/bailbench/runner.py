@@ -41,6 +41,7 @@ from .methods import (
     ROLLOUT,
     STRING,
     TOOL,
+    check_ablation,
     resolve_methods,
 )
 from .methods.wordings import BASELINE, ablations
@@ -82,17 +83,6 @@ class RunResult:
     dataset: Dataset = field(repr=False)
 
 
-def _check_ablation(methods: list[str], ablation: str) -> None:
-    if ablation == ALL_ABLATIONS:
-        return
-    for m in methods:
-        if m != ROLLOUT and ablation not in ablations(KIND[m]):
-            having = [x for x in BAIL_METHODS if ablation in ablations(KIND[x])]
-            hint = f"it exists for {', '.join(having)}" if having else "see `bailbench prompts --list-ablations`"
-            raise UserError(f"ablation {ablation!r} does not exist for method {m} ({hint}); "
-                            f"choose --methods accordingly or another ablation")
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(text).stem if "/" in text or "." in text else text).strip("-")[:40]
 
@@ -112,7 +102,8 @@ class Run:
         self.cfg = cfg
         self.reporter = reporter or Silent()
         self.methods = resolve_methods(",".join(cfg.methods))
-        _check_ablation(self.methods, cfg.ablation)
+        if cfg.ablation != ALL_ABLATIONS:
+            check_ablation(self.methods, cfg.ablation)
         if cfg.samples < 1:
             raise UserError("--samples must be at least 1")
         if cfg.max_tokens < 1:

@@ -36,3 +36,15 @@ def resolve_methods(spec: str) -> list[str]:
     if not out:
         raise UserError("no method given: pass --methods with one or more of " + ", ".join(ALL_METHODS))
     return out
+
+
+def check_ablation(methods: list[str], ablation: str) -> None:
+    """Every chosen bail method must have this ablation (the rollout has none)."""
+    from .wordings import ablations
+
+    for m in methods:
+        if m != ROLLOUT and ablation not in ablations(KIND[m]):
+            having = [x for x in BAIL_METHODS if ablation in ablations(KIND[x])]
+            hint = f"it exists for {', '.join(having)}" if having else "see `bailbench prompts --list-ablations`"
+            raise UserError(f"ablation {ablation!r} does not exist for method {m} ({hint}); "
+                            f"choose --methods accordingly or another ablation")
