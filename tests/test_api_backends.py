@@ -80,7 +80,7 @@ def test_structured_tool_calls_are_read(llama_server):
     tool = bail_tool("Baseline", "SmolLM")
     body = backend._body(Chat((Message("user", "hi"),), tools=(tool,)), temperature=1.0, max_tokens=8, seed=1,
                          tool_choice={"type": "function", "function": {"name": tool.name}})
-    resp = backend._create(body)  # a server forced to call the tool answers with structured tool_calls
+    resp = backend._request(body)  # a server forced to call the tool answers with structured tool_calls
     text, calls, *_ = parse_chat_response(resp)
     assert calls == ["switchconversation_tool"]
     assert read_tool(text, calls, "Baseline", backend.tool_format) == "bail"

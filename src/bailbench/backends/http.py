@@ -1,5 +1,6 @@
 """What the API backends share: keys, retries with backoff, bounded concurrency, and a
-response cache keyed by the full request, so a rerun costs nothing."""
+response cache keyed by the full request, so a rerun costs nothing; `ApiBackend` puts
+them together."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import random
 import sqlite3
 import threading
 import time
+from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 from ..errors import ServiceError, UserError
+from ..paths import cache_dir
+from .base import Backend, Generation, GenerationRequest
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -138,3 +142,57 @@ class ResponseCache:
         response = fetch()
         self.put(k, response)
         return response
+
+
+class ApiBackend(Backend):
+    """A model behind an HTTP API through its official SDK (openai, anthropic: both raise
+    APIStatusError, APITimeoutError and APIConnectionError): requests in flight up to
+    `concurrency`, retried, and answered from the response cache when seen before."""
+
+    key_var: str  # the environment variable holding the key
+
+    def __init__(self, sdk, *, model: str, spec: str, base_url: str, concurrency: int, retry: RetryPolicy | None,
+                 cache: bool):
+        self.sdk = sdk
+        self.spec = spec
+        self.model_id = model
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self.batch_size = max(1, concurrency)
+        self.retry = retry or RetryPolicy()
+        self.cache = ResponseCache(cache_dir() / "responses.sqlite") if cache else None
+
+    def identity(self) -> dict:
+        return {"model_id": self.model_id, "base_url": self.base_url}
+
+    @abstractmethod
+    def _send(self, body: dict) -> dict:
+        """One call through the SDK, its response as a dict."""
+
+    def _request(self, body: dict, scope: str | None = None) -> dict:
+        def call() -> dict:
+            try:
+                return self._send(body)
+            except self.sdk.APIStatusError as exc:
+                raise_for_status(exc.status_code, retry_after=exc.response.headers.get("retry-after"),
+                                 where=self.base_url, model=self.model_id, key_var=self.key_var,
+                                 detail=_message(exc))
+            except (self.sdk.APITimeoutError, self.sdk.APIConnectionError) as exc:
+                raise Transient(type(exc).__name__) from None
+
+        fetch = lambda: with_retries(call, self.retry, self.base_url)  # noqa: E731
+        return self.cache.cached(scope or self.base_url, body, fetch) if self.cache else fetch()
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return bounded_map(self._generate_one, requests, self.concurrency)
+
+    @abstractmethod
+    def _generate_one(self, req: GenerationRequest) -> Generation: ...
+
+
+def _message(exc) -> str:
+    """The server's own error message, short."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict) and body["error"].get("message"):
+        return str(body["error"]["message"])[:200]
+    return str(getattr(exc, "message", exc))[:200]

@@ -13,15 +13,16 @@ bytes can spell.
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from typing import Sequence
 
-from ..chat.types import Chat
+from ..chat.types import Chat, Message
 from ..errors import UserError
 from ..methods.wordings import tag
-from ..paths import cache_dir
-from .base import Backend, Generation, GenerationRequest, Score
-from .http import ResponseCache, RetryPolicy, Transient, api_key, bounded_map, raise_for_status, with_retries
+from .base import Generation, GenerationRequest, Score
+from .http import ApiBackend, RetryPolicy, api_key, bounded_map
 
 TOP_LOGPROBS = 20
 CHECK_TOKENS = 24  # greedy tokens allowed before the model writes <wellbeing> and its symbol
@@ -42,7 +43,6 @@ def symbol_logprobs(tokens: list[dict], symbols: Sequence[str], opening: str) ->
     """Log-probabilities of each symbol right after `opening`, from a greedy answer's
     per-token `top_logprobs` (each token: {"bytes": [...], "logprob": x, "top_logprobs": [...]});
     None when the answer never writes `opening`."""
-    import math
 
     def raw(t: dict) -> bytes:
         return bytes(t["bytes"]) if t.get("bytes") is not None else t["token"].encode("utf-8")
@@ -81,7 +81,8 @@ def symbol_logprobs(tokens: list[dict], symbols: Sequence[str], opening: str) ->
     return out
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(ApiBackend):
+    key_var = "OPENAI_API_KEY"
     tool_format = "hermes"  # unused: tool calls come back structured
 
     def __init__(self, model: str, *, spec: str, base_url: str | None = None, concurrency: int = 16,
@@ -90,37 +91,15 @@ class OpenAIBackend(Backend):
             import openai
         except ImportError as exc:
             raise UserError("the openai backend needs the openai SDK: pip install 'bailbench[api]'") from exc
-        self.openai = openai
-        self.spec = spec
-        self.model_id = model
-        self.base_url = base_url or "https://api.openai.com/v1"
+        super().__init__(openai, model=model, spec=spec, base_url=base_url or "https://api.openai.com/v1",
+                         concurrency=concurrency, retry=retry, cache=cache)
         # OpenAI itself needs a key; local servers often need none.
-        key = api_key("OPENAI_API_KEY", required=base_url is None, provider=spec)
+        key = api_key(self.key_var, required=base_url is None, provider=spec)
         self.client = openai.OpenAI(api_key=key or "none", base_url=self.base_url, max_retries=0, timeout=timeout)
-        self.concurrency = concurrency
-        self.batch_size = max(1, concurrency)
-        self.retry = retry or RetryPolicy()
-        self.cache = ResponseCache(cache_dir() / "responses.sqlite") if cache else None
         self._logprobs: bool | None = None
 
-    def identity(self) -> dict:
-        return {"model_id": self.model_id, "base_url": self.base_url}
-
-    # -- one request, with retries and the cache ------------------------------------------
-
-    def _create(self, body: dict) -> dict:
-        def call() -> dict:
-            try:
-                return self.client.chat.completions.create(**body).model_dump()
-            except self.openai.APIStatusError as exc:
-                raise_for_status(exc.status_code, retry_after=exc.response.headers.get("retry-after"),
-                                 where=self.base_url, model=self.model_id, key_var="OPENAI_API_KEY",
-                                 detail=_message(exc))
-            except (self.openai.APITimeoutError, self.openai.APIConnectionError) as exc:
-                raise Transient(type(exc).__name__) from None
-
-        fetch = lambda: with_retries(call, self.retry, self.base_url)  # noqa: E731
-        return self.cache.cached(self.base_url, body, fetch) if self.cache else fetch()
+    def _send(self, body: dict) -> dict:
+        return self.client.chat.completions.create(**body).model_dump()
 
     def _body(self, chat: Chat, *, temperature: float, max_tokens: int, seed: int | None, **extra) -> dict:
         body = {"model": self.model_id, "messages": chat_messages(chat), "temperature": temperature,
@@ -131,17 +110,12 @@ class OpenAIBackend(Backend):
             body["tools"] = [t.openai_schema() for t in chat.tools]
         return body
 
-    # -- the backend interface --------------------------------------------------------------
-
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        return bounded_map(self._generate_one, requests, self.concurrency)
-
     def _generate_one(self, req: GenerationRequest) -> Generation:
         if req.chat.assistant_prefix:
             raise ValueError("chat APIs cannot force the start of a reply")
         body = self._body(req.chat, temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed)
         start = time.perf_counter()
-        text, calls, prompt_tokens, completion_tokens, finish = parse_chat_response(self._create(body))
+        text, calls, prompt_tokens, completion_tokens, finish = parse_chat_response(self._request(body))
         return Generation(_rendered(body), text=text, tool_calls=calls, prompt_tokens=prompt_tokens,
                           completion_tokens=completion_tokens, finish_reason=finish,
                           seconds=time.perf_counter() - start)
@@ -151,11 +125,9 @@ class OpenAIBackend(Backend):
         """Asked of the server once: does it return top_logprobs with each token's bytes?
         (Without bytes, the partial-UTF-8 tokens that spell an emoji cannot be read.)"""
         if self._logprobs is None:
-            from ..chat.types import Message
-
             body = self._body(Chat((Message("user", "Say hi."),)), temperature=0.0, max_tokens=1, seed=0,
                               logprobs=True, top_logprobs=5)
-            choice = self._create(body)["choices"][0]
+            choice = self._request(body)["choices"][0]
             tokens = (choice.get("logprobs") or {}).get("content") or []
             self._logprobs = bool(tokens) and all(t.get("bytes") is not None and t.get("top_logprobs")
                                                   for t in tokens)
@@ -165,13 +137,11 @@ class OpenAIBackend(Backend):
         return bounded_map(lambda c: self._score_one(c, continuations), chats, self.concurrency)
 
     def _score_one(self, chat: Chat, continuations: Sequence[str]) -> Score:
-        import math
-
         opening = chat.assistant_prefix or f"<{tag()}>"
         body = self._body(Chat(chat.messages, chat.system_addition, chat.tools), temperature=0.0,
                           max_tokens=CHECK_TOKENS, seed=0, logprobs=True, top_logprobs=TOP_LOGPROBS)
         start = time.perf_counter()
-        resp = self._create(body)
+        resp = self._request(body)
         tokens = (resp["choices"][0].get("logprobs") or {}).get("content") or []
         lps = symbol_logprobs(tokens, continuations, opening)
         usage = resp.get("usage") or {}
@@ -192,13 +162,4 @@ def parse_chat_response(resp: dict) -> tuple[str, list[str], int, int, str]:
 
 
 def _rendered(body: dict) -> str:
-    import json
-
     return json.dumps(body, ensure_ascii=False, indent=1)
-
-
-def _message(exc) -> str:
-    try:
-        return str(exc.body.get("error", {}).get("message") or exc.message)[:200]
-    except AttributeError:
-        return str(exc)[:200]
