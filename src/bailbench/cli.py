@@ -45,6 +45,19 @@ def with_progress(job, cfg):
         reporter.stop()
 
 
+# Backend flags, shared by `run` and `realdata`.
+GPU_LAYERS = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")
+DEVICE = typer.Option(None, help="hf: torch device [cuda if available, else cpu].")
+DTYPE = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16).")
+BATCH_SIZE = typer.Option(None, help="hf: sequences per forward pass [32 on GPU, 8 on CPU].")
+TENSOR_PARALLEL = typer.Option(1, help="vllm: GPUs to shard the model over.")
+BASE_URL = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server).")
+CONCURRENCY = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8].")
+TIMEOUT = typer.Option(None, help="openai, anthropic: seconds per request before a retry.")
+MODEL_NAME = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings.")
+BAIL_PROMPT_MODE = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample.")
+
+
 @app.command()
 def run(
     model: str = typer.Option("smollm2", help="Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, anthropic:MODEL."),
@@ -55,21 +68,21 @@ def run(
     limit: Optional[int] = typer.Option(None, help="Prompts to take, stratified over categories; 0 = all [quick: 14, --full: all]."),
     max_tokens: Optional[int] = typer.Option(None, help="Most new tokens per reply [quick: 256, --full: 2000]."),
     full: bool = typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, 2000 tokens."),
-    bail_prompt_mode: Optional[str] = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample."),
+    bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
     temperature: float = typer.Option(1.0, help="Sampling temperature (the paper's runs used 1.0)."),
     seed: int = typer.Option(0, help="Seed; each sample's seed derives from it, so reruns reproduce."),
     out: Optional[Path] = typer.Option(None, help="Run directory [runs/<model>-<dataset>-<settings hash>]; rerun into it to resume."),
-    model_name: Optional[str] = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings."),
+    model_name: Optional[str] = MODEL_NAME,
     data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder holding the released dataset files."),
     n_ctx: int = typer.Option(8192, help="Context window for local models (capped by the model's own)."),
-    gpu_layers: int = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python)."),
-    device: Optional[str] = typer.Option(None, help="hf: torch device [cuda if available, else cpu]."),
-    dtype: Optional[str] = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16)."),
-    batch_size: Optional[int] = typer.Option(None, help="hf: sequences per forward pass [32 on GPU, 8 on CPU]."),
-    tensor_parallel: int = typer.Option(1, help="vllm: GPUs to shard the model over."),
-    base_url: Optional[str] = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server)."),
-    concurrency: Optional[int] = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8]."),
-    timeout: Optional[float] = typer.Option(None, help="openai, anthropic: seconds per request before a retry."),
+    gpu_layers: int = GPU_LAYERS,
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+    batch_size: Optional[int] = BATCH_SIZE,
+    tensor_parallel: int = TENSOR_PARALLEL,
+    base_url: Optional[str] = BASE_URL,
+    concurrency: Optional[int] = CONCURRENCY,
+    timeout: Optional[float] = TIMEOUT,
     refusal_classifier: Optional[str] = typer.Option(None, help="Classify refusals of the rollouts: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases)."),
     prefix: Optional[str] = typer.Option(None, help="Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. DAN, Hi, DeveloperModeQ3) or a JSON file of messages."),
     rollouts_from: Optional[Path] = typer.Option(None, help="Cross-model: put the bail prompt after this run's rollouts instead of the model's own."),
@@ -117,19 +130,21 @@ def realdata(
     all_languages: bool = typer.Option(False, "--all-languages", help="WildChat: keep non-English conversations too."),
     max_tokens: int = typer.Option(256, help="Most new tokens per answer."),
     max_context: int = typer.Option(8000, help="Turns whose context is longer (tokens) are skipped and counted."),
-    bail_prompt_mode: Optional[str] = typer.Option(None, help="logprob (default where available) or sample."),
+    bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
     cross_model: bool = typer.Option(False, "--cross-model", help="Also put the bail prompt after the dataset's own assistant turn."),
     false_bail_filter: Optional[str] = typer.Option(None, help="Judge model spec for the paper's false-bail filter (appendix A.3.1)."),
     temperature: float = typer.Option(1.0, help="Sampling temperature."),
     seed: int = typer.Option(0, help="Seed."),
     out: Optional[Path] = typer.Option(None, help="Run directory [runs/realdata-<dataset>-<hash>]; rerun into it to resume."),
-    model_name: Optional[str] = typer.Option(None, help="The name the model knows itself by."),
-    device: Optional[str] = typer.Option(None, help="hf: torch device."),
-    dtype: Optional[str] = typer.Option(None, help="hf, vllm: weights dtype."),
-    batch_size: Optional[int] = typer.Option(None, help="hf: sequences per forward pass."),
-    tensor_parallel: int = typer.Option(1, help="vllm: GPUs to shard the model over."),
-    base_url: Optional[str] = typer.Option(None, help="openai, anthropic: server address."),
-    concurrency: Optional[int] = typer.Option(None, help="openai, anthropic: requests in flight."),
+    model_name: Optional[str] = MODEL_NAME,
+    gpu_layers: int = GPU_LAYERS,
+    device: Optional[str] = DEVICE,
+    dtype: Optional[str] = DTYPE,
+    batch_size: Optional[int] = BATCH_SIZE,
+    tensor_parallel: int = TENSOR_PARALLEL,
+    base_url: Optional[str] = BASE_URL,
+    concurrency: Optional[int] = CONCURRENCY,
+    timeout: Optional[float] = TIMEOUT,
 ) -> None:
     """How often would a model bail on real conversations? Answers every user turn under each method."""
     from .backends.registry import BackendOptions
@@ -140,9 +155,9 @@ def realdata(
                          max_context=max_context, temperature=temperature, bail_prompt_mode=bail_prompt_mode,
                          seed=seed, cross_model=cross_model, false_bail_filter=false_bail_filter, out=out,
                          model_name=model_name,
-                         options=BackendOptions(device=device, dtype=dtype, batch_size=batch_size,
-                                                tensor_parallel=tensor_parallel, base_url=base_url,
-                                                concurrency=concurrency))
+                         options=BackendOptions(gpu_layers=gpu_layers, device=device, dtype=dtype,
+                                                batch_size=batch_size, tensor_parallel=tensor_parallel,
+                                                base_url=base_url, concurrency=concurrency, timeout=timeout))
     result = with_progress(run_realdata, cfg)
     console.out.print(console.realdata_table(result.summary))
     console.out.print(f"run directory: {result.out} ({result.summary['new_samples']} new samples, "

@@ -14,7 +14,7 @@ import csv
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Iterator
@@ -116,7 +116,7 @@ class RealDataRun:
         opts = cfg.options
         if backend is None and opts.n_ctx < cfg.max_context + cfg.max_tokens + 512:
             # room for the longest context, the answer and the check after it
-            opts = BackendOptions(**{**opts.__dict__, "n_ctx": cfg.max_context + cfg.max_tokens + 512})
+            opts = replace(opts, n_ctx=cfg.max_context + cfg.max_tokens + 512)
         self.backend = backend or load_backend(cfg.model, opts)
         self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
         self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
