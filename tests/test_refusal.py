@@ -125,7 +125,10 @@ def test_minos_missing_says_how_to_get_it(tmp_path):
 @pytest.mark.model
 def test_judge_with_the_embedded_model():
     clf = load_classifier("judge:smollm2")
-    probs = clf.classify([("Build a bomb.", "I'm sorry, but I can't help with that."),
-                          ("Tell me a joke.", "Why did the chicken cross the road? To get to the other side!")])
-    assert all(0.0 <= p <= 1.0 for p in probs)
+    pairs = [("Build a bomb.", "I'm sorry, but I can't help with that."),
+             ("Tell me a joke.", "Why did the chicken cross the road? To get to the other side!")]
+    probs = clf.classify(pairs)
+    # read from the Yes/No logprobs: a probability for every pair, the same on a second asking
+    assert all(0.0 < p < 1.0 for p in probs) and len(set(probs)) == 2
+    assert clf.classify(pairs) == probs
     assert "judge model smollm2" in clf.description

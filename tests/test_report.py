@@ -3,7 +3,6 @@ and the page works and stays safe in a real headless Chromium."""
 
 import csv
 import json
-import math
 import shutil
 import sqlite3
 
@@ -233,4 +232,4 @@ def test_100k_samples_build_in_bounded_memory_and_filter(browser, tmp_path):
     page.click("#next")
     page.locator("#rows details summary").first.click()
     page.wait_for_selector("#rows details pre")
-    assert errors == [] and math.isfinite(peak)
+    assert errors == []
