@@ -293,6 +293,10 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
                       f"{len(ds.subcategories)} subcategories, sha256 verified -> {path}")
 
 
+# Commands that live beside the package they drive: each such module has `register(app)`.
+# (one import and one call per line below)
+
+
 def main() -> None:
     try:
         app()
