@@ -74,6 +74,10 @@ def open_conversations(cfg: RealDataConfig, stats: StreamStats) -> tuple[str, st
         return "sharegpt", ",".join(f.name for f in files), (r for f in files for r in read_sharegpt(f, stats))
     if spec == "wildchat":
         return "wildchat", "allenai/WildChat-1M", read_wildchat(None, english_only=cfg.english_only)
+    if spec.startswith("inspect:"):  # the message histories of any Inspect AI log (a file or a folder of them)
+        from .datasets.inspect_logs import read_inspect_logs
+
+        return read_inspect_logs(Path(spec.removeprefix("inspect:")).expanduser(), stats)
     path = Path(spec).expanduser()
     if not path.exists():
         raise UserError(f"dataset {spec!r} not found: use sharegpt, wildchat, or a .json (ShareGPT), .jsonl "

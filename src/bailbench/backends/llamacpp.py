@@ -39,7 +39,7 @@ class LlamaCppBackend(LocalBackend):
     batch_size = 1  # one sequence at a time; keeps rollout -> bail-prompt KV reuse
 
     def __init__(self, path: Path, *, spec: str, n_ctx: int = 8192, n_threads: int | None = None,
-                 n_gpu_layers: int = 0):
+                 n_gpu_layers: int = 0, batch_size: int | None = None):
         if not path.is_file():
             raise UserError(f"GGUF file {path} not found: pass --model gguf:PATH to an existing .gguf file")
         from llama_cpp import Llama

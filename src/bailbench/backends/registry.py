@@ -41,7 +41,7 @@ class BackendOptions:
     gpu_layers: int = 0  # gguf: layers offloaded to a GPU (-1 = all), with a GPU build of llama.cpp
     device: str | None = None  # hf
     dtype: str | None = None  # hf, vllm
-    batch_size: int | None = None  # hf
+    batch_size: int | None = None  # gguf, hf: sequences decoded together
     tensor_parallel: int = 1  # vllm
     base_url: str | None = None  # openai, anthropic
     concurrency: int | None = None  # openai, anthropic
@@ -54,7 +54,8 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     if provider == "gguf":
         from .llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=o.n_ctx, n_gpu_layers=o.gpu_layers)
+        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=o.n_ctx, n_gpu_layers=o.gpu_layers,
+                               batch_size=o.batch_size)
     if provider == "hf":
         from .hf import HFBackend
 
