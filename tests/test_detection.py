@@ -62,3 +62,40 @@ def test_format_from_template():
     assert format_for_template("{{ '<|python_tag|>' }}") == "llama3"
     assert format_for_template("[TOOL_CALLS]") == "mistral"
     assert format_for_template("<|observation|>") == "glm4"
+
+
+@pytest.mark.parametrize("text,fmt,names", [
+    # only a call's own top-level name counts
+    ('<tool_call>{"arguments": {"name": "switchconversation_tool"}}</tool_call>', "hermes", []),
+    ('<tool_call>{"arguments": {"name": "switchconversation_tool"}</tool_call>', "hermes", []),  # malformed
+    ('<tool_call>{"name": "search", "arguments": {"name": "switchconversation_tool"}}</tool_call>', "hermes",
+     ["search"]),
+    ('<tool_call>{"name": "search", "arguments": {"q": "{\\"name\\": \\"x\\"}"</tool_call>', "hermes", ["search"]),
+    ('<tool_call>{"arguments": {"name": "x"}, "name": "switchconversation_tool", </tool_call>', "hermes",
+     ["switchconversation_tool"]),
+    ('<|python_tag|>{"name": "a", "parameters": {"name": "switchconversation_tool", "parameters": {}}}', "llama3",
+     ["a"]),
+    ('[TOOL_CALLS] [{"name": "a", "arguments": {"name": "switchconversation_tool"}}]', "mistral", ["a"]),
+    # XML inside <tool_call>: Qwen3-Coder and GLM-4.5
+    ('<tool_call>\n<function=switchconversation_tool>\n</function>\n</tool_call>', "hermes",
+     ["switchconversation_tool"]),
+    ('<tool_call>switchconversation_tool\n<arg_key>why</arg_key>\n<arg_value>rude</arg_value>\n</tool_call>',
+     "hermes", ["switchconversation_tool"]),
+    ('<tool_call>switchconversation_tool</tool_call>', "hermes", ["switchconversation_tool"]),
+    ('<tool_call>\nI would rather not answer this.\n</tool_call>', "hermes", []),
+])
+def test_only_a_calls_own_name_counts(text, fmt, names):
+    assert parse_tool_calls(text, fmt) == names
+
+
+def test_a_longer_name_is_another_tool():
+    call = '<tool_call>{"name": "switchconversation_tool_v2", "arguments": {}}</tool_call>'
+    assert read_tool(call, [], "Baseline", "hermes") == "continue"
+    assert read_tool("", ["my_switchconversation_tool"], "Baseline", "hermes") == "continue"
+
+
+def test_glm45_and_qwen3_coder_templates_read_their_xml_calls():
+    glm45 = "{% if tools %}<tool_call>{{ name }}<arg_key>{% endif %}"
+    assert format_for_template(glm45) == "hermes"
+    call = "<tool_call>switchconversation_tool\n</tool_call>"
+    assert read_tool(call, [], "Baseline", format_for_template(glm45)) == "bail"
