@@ -1,0 +1,238 @@
+"""bailbench's methods as Inspect AI tasks: `inspect eval bailbench/bail_tool|bail_string|bail_prompt`.
+
+Each task offers the paper's option the way bailbench offers it to chat APIs (the tool
+through the API's tool calling, the string in the system message, the bail prompt as a
+user turn after the model's own reply) and scores with bailbench's own readers
+(`scoring.py`). Inspect's epochs are bailbench's samples. The task records what
+`bailbench import-inspect` needs in the log's metadata (`bailbench`: method, ablation,
+dataset and its sha256, prefix).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai._util.error import PrerequisiteError
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, GenerateConfig
+from inspect_ai.solver import Generate, Solver, TaskState, solver
+from inspect_ai.tool import Tool, ToolDef, ToolParams
+
+from ..chat.types import Message
+from ..errors import UserError
+from ..methods import BAIL_FIRST, CONTINUE_FIRST, STRING, TOOL
+from ..methods.names import model_name_for
+from ..methods.prompt import check_message
+from ..methods.wordings import BASELINE, string_wording, tool_wording
+from .scoring import bail_prompt_scorer, bail_string_scorer, bail_tool_scorer
+
+ORDERS = {"bail_first": BAIL_FIRST, "continue_first": CONTINUE_FIRST}
+TEMPERATURE = 1.0  # as `bailbench run` (the paper's open-weight runs); --temperature overrides
+METADATA_KEY = "bailbench"
+
+
+class TaskParameterError(UserError, PrerequisiteError):
+    """A bad task parameter: Inspect's CLI prints a PrerequisiteError as one line with
+    no traceback, and bailbench's own code paths see a UserError."""
+
+    def __init__(self, message: str):
+        Exception.__init__(self, message)
+        self.message = message
+
+
+def _checked(fn):
+    """Bailbench's UserErrors (unknown ablation, dataset, prefix ...) raised while building
+    a task become TaskParameterErrors, so Inspect shows them as one line."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TaskParameterError:
+            raise
+        except UserError as exc:
+            raise TaskParameterError(f"bailbench: {exc}") from None
+
+    return wrapped
+
+
+def _reject_unknown(task_name: str, unknown: dict[str, Any], known: list[str]) -> None:
+    """Inspect only warns about a task parameter a task does not take; a misspelt
+    `-T ablaton=...` would silently run the Baseline, so bailbench refuses it."""
+    if unknown:
+        raise TaskParameterError(f"bailbench/{task_name}: unknown task parameter {', '.join(sorted(unknown))}; "
+                                 f"its parameters are {', '.join(known)}")
+
+
+def _model_id(model: object) -> str:
+    return str(model)
+
+
+def name_for_model(given: str | None, model: str) -> str:
+    """{model_name}: the `model_name` parameter, else the family read from the Inspect
+    model name (its last path part first, so a service prefix such as
+    `openai-api/llama/...` does not decide)."""
+    if given:
+        return given
+    last = model.rsplit("/", 1)[-1]
+    name = model_name_for(last) or model_name_for(model.split("/", 1)[-1])
+    if name is None:
+        raise TaskParameterError(f"bailbench: cannot tell what {model} calls itself; "
+                                 "pass -T model_name=NAME (e.g. Qwen, Llama, Claude)")
+    return name
+
+
+def _early_model_name(given: str | None) -> str | None:
+    """Check the model name while the task is built, when Inspect has an active model
+    (an unknown family then stops the eval before any request); else it is read per sample."""
+    if given:
+        return given
+    try:
+        from inspect_ai.model._model import active_model
+
+        model = active_model()
+    except ImportError:  # a later Inspect: the solver still reads it per sample
+        return None
+    return name_for_model(None, _model_id(model)) if model is not None else None
+
+
+def _inspect_message(m: Message) -> ChatMessage:
+    cls = {"system": ChatMessageSystem, "user": ChatMessageUser, "assistant": ChatMessageAssistant}[m.role]
+    return cls(content=m.content)
+
+
+def _dataset(dataset: str, limit: int | None, prefix: str | None) -> tuple[MemoryDataset, dict]:
+    """bailbench's prompts (stratified over categories, as `bailbench run --limit`), with
+    category and subcategory as sample metadata; the sample id is bailbench's prompt id."""
+    from ..datasets.jailbreaks import load_prefix
+    from ..datasets.records import stratified
+    from ..datasets.registry import load_dataset
+    from ..runner import _with_prefix
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise TaskParameterError(f"bailbench: limit must be a whole number of prompts (0 = all), not {limit!r}")
+    ds = load_dataset(str(dataset))
+    prompts = stratified(ds.prompts, limit or None)
+    prefix_info = None
+    if prefix:
+        prefix_name, messages = load_prefix(str(prefix))
+        prefix_hash = hashlib.sha256(json.dumps([m.as_dict() for m in messages]).encode()).hexdigest()[:16]
+        prefix_info = {"name": prefix_name, "sha256": prefix_hash}
+        prompts = [_with_prefix(p, messages) for p in prompts]
+    samples = [Sample(input=[_inspect_message(m) for m in p.messages], id=p.id,
+                      metadata={"category": p.category, "subcategory": p.subcategory}) for p in prompts]
+    info = {"dataset": ds.name, "dataset_sha256": ds.sha256, "n_prompts": len(prompts), "limit": limit or None,
+            "prefix": prefix_info, "skipped_rows": dict(ds.skipped)}
+    return MemoryDataset(samples, name=ds.name), info
+
+
+def _check_ablation(method: str, ablation: str) -> None:
+    from ..methods import check_ablation
+
+    check_ablation([method], str(ablation))
+
+
+def _task(method: str, ablation: str, dataset: str, limit: int | None, prefix: str | None,
+          model_name: str | None, solvers: list[Solver], scorer, **extra) -> Task:
+    _check_ablation(method, ablation)
+    fixed_name = _early_model_name(model_name)
+    samples, info = _dataset(dataset, limit, prefix)
+    meta = {METADATA_KEY: {"method": method, "ablation": ablation, "model_name": fixed_name, **info, **extra}}
+    return Task(dataset=samples, solver=solvers, scorer=scorer, config=GenerateConfig(temperature=TEMPERATURE),
+                metadata=meta, version=1)
+
+
+# -- the option, offered ----------------------------------------------------------------
+
+
+def bail_tool_def(ablation: str, model_name: str) -> Tool:
+    """The bail tool as an Inspect tool: the paper's name and description, no parameters."""
+    w = tool_wording(ablation, model_name)
+
+    async def execute() -> str:
+        return ""  # never run: the tasks generate with tool_calls="none" and read the call
+
+    return ToolDef(execute, name=w.name, description=w.description, parameters=ToolParams()).as_tool()
+
+
+@solver
+def offer_bail_tool(ablation: str = BASELINE, model_name: str | None = None) -> Solver:
+    """One reply with the bail tool available; the call is recorded, not executed."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        state.tools = [bail_tool_def(ablation, name_for_model(model_name, _model_id(state.model)))]
+        state.tool_choice = "auto"
+        return await generate(state, tool_calls="none")
+
+    return solve
+
+
+@solver
+def offer_bail_string(ablation: str = BASELINE, model_name: str | None = None) -> Solver:
+    """One reply with the bail string's invitation in the system message (appended to a
+    system message the conversation already has, as bailbench's API backends do)."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        text = string_wording(ablation, name_for_model(model_name, _model_id(state.model))).system_text
+        if state.messages and isinstance(state.messages[0], ChatMessageSystem):
+            state.messages[0] = ChatMessageSystem(content=state.messages[0].text + "\n" + text)
+        else:
+            state.messages.insert(0, ChatMessageSystem(content=text))
+        return await generate(state)
+
+    return solve
+
+
+@solver
+def bail_prompt_check(method: str = BAIL_FIRST, ablation: str = BASELINE) -> Solver:
+    """The model's own reply, then the well-being check as a user turn, then its answer."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        state = await generate(state)
+        state.messages.append(ChatMessageUser(content=check_message(method, ablation)))
+        return await generate(state)
+
+    return solve
+
+
+# -- the tasks ----------------------------------------------------------------------------
+
+COMMON = ["ablation", "dataset", "limit", "prefix", "model_name"]
+
+
+@task
+@_checked
+def bail_tool(ablation: str = BASELINE, dataset: str = "bailbench", limit: int | None = None,
+              prefix: str | None = None, model_name: str | None = None, **unknown: Any) -> Task:
+    """The bail tool (paper A.1): a bail is a call to `switchconversation_tool`."""
+    _reject_unknown("bail_tool", unknown, COMMON)
+    return _task(TOOL, ablation, dataset, limit, prefix, model_name,
+                 [offer_bail_tool(ablation, model_name)], bail_tool_scorer(ablation))
+
+
+@task
+@_checked
+def bail_string(ablation: str = BASELINE, dataset: str = "bailbench", limit: int | None = None,
+                prefix: str | None = None, model_name: str | None = None, **unknown: Any) -> Task:
+    """The bail string (paper A.2): a bail is SWITCHCONVERSATION anywhere in the reply."""
+    _reject_unknown("bail_string", unknown, COMMON)
+    return _task(STRING, ablation, dataset, limit, prefix, model_name,
+                 [offer_bail_string(ablation, model_name)], bail_string_scorer(ablation))
+
+
+@task
+@_checked
+def bail_prompt(order: str = "bail_first", ablation: str = BASELINE, dataset: str = "bailbench",
+                limit: int | None = None, prefix: str | None = None, model_name: str | None = None,
+                **unknown: Any) -> Task:
+    """The bail prompt (paper A.3), read by sampling: 🔄 is a bail, 🟢 a continue, neither unknown."""
+    _reject_unknown("bail_prompt", unknown, ["order"] + COMMON)
+    if order not in ORDERS:
+        raise TaskParameterError(f"bailbench/bail_prompt: unknown order {order!r}; use {' or '.join(ORDERS)}")
+    method = ORDERS[order]
+    return _task(method, ablation, dataset, limit, prefix, model_name,
+                 [bail_prompt_check(method, ablation)], bail_prompt_scorer(method), order=order)
