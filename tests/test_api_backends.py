@@ -9,11 +9,7 @@ import pytest
 from bailbench.backends.anthropic_api import AnthropicBackend
 from bailbench.backends.base import GenerationRequest
 from bailbench.backends.http import RetryPolicy
-from bailbench.backends.openai_api import (
-    OpenAIBackend,
-    parse_chat_response,
-    symbol_logprobs,
-)
+from bailbench.backends.openai_api import OpenAIBackend, parse_chat_response
 from bailbench.backends.registry import BackendOptions, embedded_gguf, load_backend
 from bailbench.chat.types import Chat, Message
 from bailbench.errors import ServiceError, UserError
@@ -143,7 +139,7 @@ def test_anthropic_through_the_real_sdk(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     try:
         backend = AnthropicBackend("claude-test-model", spec="anthropic:claude-test-model", base_url=fake.url,
-                                   retry=FAST)
+                                   api_key_env="ANTHROPIC_API_KEY", retry=FAST)
         cfg = RunConfig(model="anthropic:claude-test-model", methods=ALL_METHODS, limit=2, samples=1,
                         max_tokens=32, out=tmp_path / "run")
         res = run(cfg, backend=backend)
@@ -168,33 +164,14 @@ def test_anthropic_wrong_key_is_a_clear_error(monkeypatch):
     fake = FakeAnthropic(key="right", overloaded=0)
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     try:
-        backend = AnthropicBackend("claude-x", spec="anthropic:claude-x", base_url=fake.url, retry=FAST, cache=False)
+        backend = AnthropicBackend("claude-x", spec="anthropic:claude-x", base_url=fake.url, retry=FAST, cache=False,
+                                   api_key_env="ANTHROPIC_API_KEY")
         with pytest.raises(UserError, match="refused the API key \\(HTTP 401\\): set ANTHROPIC_API_KEY") as err:
             backend.generate([GenerationRequest(Chat((Message("user", "hi"),)), seed=0, temperature=1.0,
                                                 max_tokens=8)])
         assert SECRET not in str(err.value)
     finally:
         fake.stop()
-
-
-def _tok(text=None, raw=None, lp=0.0, top=()):
-    raw = raw if raw is not None else text.encode()
-    return {"token": text or "", "bytes": list(raw), "logprob": lp,
-            "top_logprobs": [{"token": "", "bytes": list(b), "logprob": x} for b, x in top]}
-
-
-def test_symbol_logprobs_from_top_alternatives():
-    bail, cont = "🔄".encode(), "🟢".encode()  # f0 9f 94 84 / f0 9f 9f a2
-    tokens = [_tok("<"), _tok("wellbeing"), _tok(">"),
-              _tok(raw=bail[:2], lp=-0.1, top=[(bail[:2], -0.1), (b"Hi", -3.0)]),
-              _tok(raw=cont[2:], lp=-0.4, top=[(cont[2:], -0.4), (bail[2:], -1.2)]),
-              _tok("</")]
-    assert symbol_logprobs(tokens, ["🔄", "🟢"], "<wellbeing>") == pytest.approx([-1.3, -0.5])
-    whole = [_tok("<wellbeing>"), _tok("🔄", lp=-0.2, top=[("🔄".encode(), -0.2), ("🟢".encode(), -2.0)])]
-    assert symbol_logprobs(whole, ["🔄", "🟢"], "<wellbeing>") == pytest.approx([-0.2, -2.0])
-    absent = [_tok("<wellbeing>"), _tok("Yes", lp=-0.1, top=[(b"Yes", -0.1), (b"No", -2.5)])]
-    assert symbol_logprobs(absent, ["🔄"], "<wellbeing>") == [float("-inf")]
-    assert symbol_logprobs([_tok("Sure")], ["🔄"], "<wellbeing>") is None
 
 
 def test_vllm_without_vllm_says_what_to_do():

@@ -49,11 +49,15 @@ def with_progress(job, cfg):
 GPU_LAYERS = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")
 DEVICE = typer.Option(None, help="hf: torch device [cuda if available, else cpu].")
 DTYPE = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16).")
-BATCH_SIZE = typer.Option(None, help="hf: sequences per forward pass [32 on GPU, 8 on CPU].")
+BATCH_SIZE = typer.Option(None, help="gguf, hf: sequences decoded together (1 = one at a time).")
 TENSOR_PARALLEL = typer.Option(1, help="vllm: GPUs to shard the model over.")
 BASE_URL = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server).")
 CONCURRENCY = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8].")
 TIMEOUT = typer.Option(None, help="openai, anthropic: seconds per request before a retry.")
+API_KEY_ENV = typer.Option(None, help="openai, anthropic: the environment variable holding the key of a --base-url "
+                                      "server (OPENAI_API_KEY / ANTHROPIC_API_KEY go only to the provider's own endpoint).")
+TEMPERATURE = typer.Option(None, help="Sampling temperature [1.0, as the paper's open-weight runs; APIs without a "
+                                      "temperature send none and refuse this flag].")
 MODEL_NAME = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings.")
 BAIL_PROMPT_MODE = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample.")
 
@@ -69,7 +73,7 @@ def run(
     max_tokens: Optional[int] = typer.Option(None, help="Most new tokens per reply [quick: 256, --full: 2000]."),
     full: bool = typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, 2000 tokens."),
     bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
-    temperature: float = typer.Option(1.0, help="Sampling temperature (the paper's runs used 1.0)."),
+    temperature: Optional[float] = TEMPERATURE,
     seed: int = typer.Option(0, help="Seed; each sample's seed derives from it, so reruns reproduce."),
     out: Optional[Path] = typer.Option(None, help="Run directory [runs/<model>-<dataset>-<settings hash>]; rerun into it to resume."),
     model_name: Optional[str] = MODEL_NAME,
@@ -83,6 +87,7 @@ def run(
     base_url: Optional[str] = BASE_URL,
     concurrency: Optional[int] = CONCURRENCY,
     timeout: Optional[float] = TIMEOUT,
+    api_key_env: Optional[str] = API_KEY_ENV,
     refusal_classifier: Optional[str] = typer.Option(None, help="Classify refusals of the rollouts: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases)."),
     prefix: Optional[str] = typer.Option(None, help="Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. DAN, Hi, DeveloperModeQ3) or a JSON file of messages."),
     rollouts_from: Optional[Path] = typer.Option(None, help="Cross-model: put the bail prompt after this run's rollouts instead of the model's own."),
@@ -101,7 +106,7 @@ def run(
                     options=BackendOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype,
                                            batch_size=batch_size,
                                            tensor_parallel=tensor_parallel, base_url=base_url,
-                                           concurrency=concurrency, timeout=timeout),
+                                           concurrency=concurrency, timeout=timeout, api_key_env=api_key_env),
                     refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from)
     result = with_progress(run_benchmark, cfg)
     s = result.summary
@@ -133,7 +138,7 @@ def realdata(
     bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
     cross_model: bool = typer.Option(False, "--cross-model", help="Also put the bail prompt after the dataset's own assistant turn."),
     false_bail_filter: Optional[str] = typer.Option(None, help="Judge model spec for the paper's false-bail filter (appendix A.3.1)."),
-    temperature: float = typer.Option(1.0, help="Sampling temperature."),
+    temperature: Optional[float] = TEMPERATURE,
     seed: int = typer.Option(0, help="Seed."),
     out: Optional[Path] = typer.Option(None, help="Run directory [runs/realdata-<dataset>-<hash>]; rerun into it to resume."),
     model_name: Optional[str] = MODEL_NAME,
@@ -145,6 +150,7 @@ def realdata(
     base_url: Optional[str] = BASE_URL,
     concurrency: Optional[int] = CONCURRENCY,
     timeout: Optional[float] = TIMEOUT,
+    api_key_env: Optional[str] = API_KEY_ENV,
 ) -> None:
     """How often would a model bail on real conversations? Answers every user turn under each method."""
     from .backends.registry import BackendOptions
@@ -157,7 +163,8 @@ def realdata(
                          model_name=model_name,
                          options=BackendOptions(gpu_layers=gpu_layers, device=device, dtype=dtype,
                                                 batch_size=batch_size, tensor_parallel=tensor_parallel,
-                                                base_url=base_url, concurrency=concurrency, timeout=timeout))
+                                                base_url=base_url, concurrency=concurrency, timeout=timeout,
+                                                api_key_env=api_key_env))
     result = with_progress(run_realdata, cfg)
     console.out.print(console.realdata_table(result.summary))
     console.out.print(f"run directory: {result.out} ({result.summary['new_samples']} new samples, "
@@ -295,6 +302,10 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
 
 # Commands that live beside the package they drive: each such module has `register(app)`.
 # (one import and one call per line below)
+from .taxonomy.command import register as register_taxonomy  # noqa: E402
+register_taxonomy(app)
+from .sweep.command import register as register_sweep  # noqa: E402
+register_sweep(app)
 
 
 def main() -> None:

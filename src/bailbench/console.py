@@ -115,7 +115,9 @@ def method_table(summary: dict) -> Table:
     notes = ["mass: p(🔄)+p(🟢) after <wellbeing>, how much the model answers with a symbol at all"] if scored else []
     if refusals:
         r = summary["refusal"]
-        notes.append(f"refusal rate {pct(r['rate'])} ({ci(r)}, n={r['n']}) by {r['description']}; no-refusal bail: "
+        mean = f"mean P(refusal) {pct(r['mean_p_refusal'])} (the paper's refusal rate); " if "mean_p_refusal" in r else ""
+        notes.append(f"{mean}refused (P >= 0.5) {pct(r['rate'])} ({ci(r)}, n={r['n']}) by {r['description']}; "
+                     "no-refusal bail: "
                      "direct for the bail prompt, mean over prompts of P(no refuse) x P(bail) for tool and string")
     if notes:
         t.caption = escape("; ".join(notes))

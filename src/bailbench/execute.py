@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Protocol
 
-from .backends.base import Backend, Generation, GenerationRequest
+from .backends.base import EXACT, GREEDY, SAMPLE, Backend, Generation, GenerationRequest
 from .chat.types import Chat
 from .datasets.records import Prompt
 from .errors import UserError
@@ -24,10 +24,10 @@ from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
 from .methods.string import read_string, string_chat
 from .methods.tool import read_tool, tool_chat
-from .methods.wordings import bail_symbol, continue_symbol
+from .methods.wordings import bail_symbol, continue_symbol, tag
 from .store import SampleRow, Store
 
-LOGPROB, SAMPLE = "logprob", "sample"
+LOGPROB = "logprob"  # the bail prompt's modes: logprob, or SAMPLE (also the name of the sampled reading)
 OWN, DATASET = "", "dataset"  # whose reply the bail prompt follows: the model's rollout, or the dataset's
 
 
@@ -61,12 +61,40 @@ def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Repo
     """How the bail prompt is read: logprob where the backend gives logprobs, unless asked otherwise."""
     if wanted not in (None, LOGPROB, SAMPLE):
         raise UserError(f"unknown --bail-prompt-mode {wanted!r}: use logprob or sample")
-    if wanted == LOGPROB and not backend.supports_logprobs:
+    reading = backend.capabilities.reading
+    if wanted == LOGPROB and reading == SAMPLE:
         raise UserError(f"{spec} gives no logprobs: use --bail-prompt-mode sample")
-    if wanted is None and not backend.supports_logprobs:
+    if wanted is None and reading == SAMPLE:
         reporter.note(f"{spec} gives no logprobs: the bail prompt is read by sampling")
         return SAMPLE
+    if (wanted or LOGPROB) == LOGPROB and reading == GREEDY:
+        reporter.note(f"{spec} cannot score a forced answer: the bail prompt's logprobs are read along the "
+                      "model's greedy answer after its <wellbeing> tag (an approximation, recorded in the summary)")
     return wanted or LOGPROB
+
+
+DEFAULT_TEMPERATURE = 1.0  # the vLLM default behind the paper's open-weight runs
+
+
+def temperature_for(backend: Backend, requested: float | None, spec: str) -> float:
+    """The sampling temperature of a run: 1.0 unless asked. A backend whose API takes no
+    temperature refuses an explicit one rather than record a setting it never sent."""
+    if requested is not None and not backend.capabilities.temperature:
+        raise UserError(f"{spec} takes no temperature (its API has none, the model's own sampling applies); "
+                        "run without --temperature")
+    return DEFAULT_TEMPERATURE if requested is None else requested
+
+
+def sent_settings(backend: Backend, mode: str, temperature: float) -> dict:
+    """What the summary says was actually sent and how the bail prompt was read."""
+    sent = backend.capabilities.temperature
+    return {"temperature": temperature if sent else None, "temperature_sent": sent,
+            "bail_prompt_reading": reading_of(backend, mode)}
+
+
+def reading_of(backend: Backend, mode: str) -> str:
+    """What the summary says about how the bail prompt was read."""
+    return backend.capabilities.reading if mode == LOGPROB else SAMPLE
 
 
 def model_name(backend: Backend, spec: str, override: str | None) -> str:
@@ -164,12 +192,16 @@ class Executor:
                 rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
                 continue
             reply = u.reply if r is None else r.reply
-            runnable.append((u, bail_prompt_chat(u.prompt.messages, reply, u.method, u.ablation,
-                                                 forced_tag=self.mode == LOGPROB)))
+            exact = self.mode == LOGPROB and self.backend.capabilities.reading == EXACT
+            runnable.append((u, bail_prompt_chat(u.prompt.messages, reply, u.method, u.ablation, forced_tag=exact)))
         if not runnable:
             return rows
         if self.mode == LOGPROB:
-            scores = self.backend.score([c for _, c in runnable], [bail_symbol(), continue_symbol()])
+            chats, symbols = [c for _, c in runnable], [bail_symbol(), continue_symbol()]
+            if self.backend.capabilities.reading == GREEDY:
+                scores = self.backend.read_greedy(chats, symbols, f"<{tag()}>")
+            else:
+                scores = self.backend.score(chats, symbols)
             for (u, _), s in zip(runnable, scores):
                 p, mass = p_bail(*s.logprobs) if not s.skipped else (None, None)
                 rows.append(SampleRow(

@@ -27,7 +27,17 @@ from .datasets.conversations import Conversation, StreamStats, read_jsonl, strea
 from .datasets.files import sha256_file
 from .datasets.records import Prompt
 from .errors import UserError
-from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode
+from .execute import (
+    Executor,
+    Reporter,
+    Silent,
+    Unit,
+    make_unit,
+    model_name,
+    resolve_mode,
+    sent_settings,
+    temperature_for,
+)
 from .falsebail import judge_false_bails
 from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
 from .methods.wordings import BASELINE
@@ -47,7 +57,7 @@ class RealDataConfig:
     english_only: bool = True  # WildChat: keep conversations whose every turn is tagged English
     max_tokens: int = 256
     max_context: int = 8000  # turns whose context is longer are skipped and counted
-    temperature: float = 1.0
+    temperature: float | None = None  # None: 1.0 where the backend takes a temperature
     bail_prompt_mode: str | None = None
     seed: int = 0
     cross_model: bool = False  # also put the check after the dataset's own assistant turn
@@ -71,7 +81,8 @@ def open_conversations(cfg: RealDataConfig, stats: StreamStats) -> tuple[str, st
     spec = cfg.dataset
     if spec == "sharegpt":
         files = sharegpt_files()
-        return "sharegpt", ",".join(f.name for f in files), (r for f in files for r in read_sharegpt(f, stats))
+        ident = ",".join(f"{f.name}:{sha256_file(f)}" for f in files)
+        return "sharegpt", ident, (r for f in files for r in read_sharegpt(f, stats))
     if spec == "wildchat":
         return "wildchat", "allenai/WildChat-1M", read_wildchat(None, english_only=cfg.english_only)
     if spec.startswith("inspect:"):  # the message histories of any Inspect AI log (a file or a folder of them)
@@ -83,7 +94,8 @@ def open_conversations(cfg: RealDataConfig, stats: StreamStats) -> tuple[str, st
         raise UserError(f"dataset {spec!r} not found: use sharegpt, wildchat, or a .json (ShareGPT), .jsonl "
                         "(lines of {\"messages\": [...]}) or .parquet (WildChat format) path")
     if path.is_dir() or path.suffix == ".parquet":
-        ident = ",".join(sorted(f"{p.name}:{p.stat().st_size}" for p in (path.glob("*.parquet") if path.is_dir() else [path])))
+        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+        ident = ",".join(f"{p.name}:{sha256_file(p)}" for p in files)
         return path.name, ident, read_wildchat(path, english_only=cfg.english_only)
     if path.suffix == ".jsonl":
         return path.name, sha256_file(path), read_jsonl(path, stats)
@@ -124,19 +136,21 @@ class RealDataRun:
         self.backend = backend or load_backend(cfg.model, opts)
         self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
         self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
+        self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
         self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
         self.identity = {
             "kind": "realdata", "model": cfg.model, "backend": self.backend.identity(),
             "model_name": self.model_name, "dataset": self.dataset_name, "dataset_id": dataset_id,
-            "fraction": cfg.fraction, "english_only": cfg.english_only, "temperature": cfg.temperature,
+            "fraction": cfg.fraction, "english_only": cfg.english_only, "temperature": self.temperature,
             "max_tokens": cfg.max_tokens, "max_context": cfg.max_context, "seed": cfg.seed,
+            "n_ctx": getattr(self.backend, "n_ctx", None),
         }
         h = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
         self.out = cfg.out or Path("runs") / f"realdata-{self.dataset_name.split('.')[0]}-{h}"
         self.store = Store(self.out)
         self.store.check_identity(self.identity)
         self.executor = Executor(self.backend, self.store, _ByConversation(self.reporter), model_name=self.model_name,
-                                 mode=self.mode, temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+                                 mode=self.mode, temperature=self.temperature, max_tokens=cfg.max_tokens)
 
     # -- planning ---------------------------------------------------------------------
 
@@ -246,7 +260,8 @@ class RealDataRun:
             "dataset": self.dataset_name, "kind": "realdata", "samples": 1,
             "n_conversations": n_convs, "n_turns": turns, "n_prompts": turns,
             "fraction": self.cfg.fraction, "english_only": self.cfg.english_only,
-            "ablation": self.cfg.ablation, "bail_prompt_mode": self.mode, "temperature": self.cfg.temperature,
+            "ablation": self.cfg.ablation, "bail_prompt_mode": self.mode,
+            **sent_settings(self.backend, self.mode, self.temperature),
             "max_tokens": self.cfg.max_tokens, "max_context": self.cfg.max_context, "seed": self.cfg.seed,
             "methods": methods,
             "conversations": self.stats.as_dict(),

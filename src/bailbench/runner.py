@@ -33,7 +33,17 @@ from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
 from .errors import UserError
-from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode
+from .execute import (
+    Executor,
+    Reporter,
+    Silent,
+    Unit,
+    make_unit,
+    model_name,
+    resolve_mode,
+    sent_settings,
+    temperature_for,
+)
 from .methods import (
     BAIL_METHODS,
     KIND,
@@ -64,7 +74,7 @@ class RunConfig:
     samples: int = QUICK["samples"]
     limit: int | None = QUICK["limit"]
     max_tokens: int = QUICK["max_tokens"]
-    temperature: float = 1.0
+    temperature: float | None = None  # None: 1.0 where the backend takes a temperature
     bail_prompt_mode: str | None = None  # None: logprob where the backend gives logprobs
     seed: int = 0
     out: Path | None = None  # None: runs/<model>-<dataset>-<settings hash>
@@ -127,10 +137,12 @@ class Run:
                             f"{self.backend.n_ctx} tokens; lower it")
         self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
         self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
+        self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
         self.identity = {
             "model": cfg.model, "backend": self.backend.identity(), "model_name": self.model_name,
             "dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
-            "temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed,
+            "temperature": self.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed,
+            "n_ctx": getattr(self.backend, "n_ctx", None),
             "prefix": prefix_hash and {"name": self.prefix_name, "sha256": prefix_hash},
             "rollouts_from": self.source and {"run": str(cfg.rollouts_from.resolve()),
                                                "model": self.source.identity()["model"]},
@@ -186,15 +198,19 @@ class Run:
         if self.source:
             self._import_rollouts([u for g in groups for u in g if u.method == ROLLOUT])
         done = self.store.done_keys(all_keys)
-        pending = [[u for u in g if u.key not in done] for g in groups]
-        pending = [g for g in pending if g]
-        total = sum(len(g) for g in pending)
-        self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
+        # Batches are cut from the whole plan, not from what is left of it, so a resumed
+        # batch holds the same units as in an uninterrupted run (batched engines may round
+        # differently with another batch composition).
         step = max(1, self.backend.batch_size)
+        batches = [[u for g in groups[i:i + step] for u in g if u.key not in done]
+                   for i in range(0, len(groups), step)]
+        batches = [b for b in batches if b]
+        total = sum(len(b) for b in batches)
+        self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
         executor = Executor(self.backend, self.store, self.reporter, model_name=self.model_name, mode=self.mode,
-                            temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens)
-        for i in range(0, len(pending), step):
-            executor.run_batch([u for g in pending[i:i + step] for u in g])
+                            temperature=self.temperature, max_tokens=self.cfg.max_tokens)
+        for batch in batches:
+            executor.run_batch(batch)
         rows = self.store.get(all_keys)
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
@@ -267,7 +283,7 @@ class Run:
             "n_categories": len({p.category for p in self.prompts}),
             "ablation": self.cfg.ablation,
             "bail_prompt_mode": self.mode,
-            "temperature": self.cfg.temperature,
+            **sent_settings(self.backend, self.mode, self.temperature),
             "max_tokens": self.cfg.max_tokens,
             "seed": self.cfg.seed,
             "prefix": self.prefix_name,

@@ -62,8 +62,8 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE TABLE IF NOT EXISTS false_bails (
     key TEXT NOT NULL,            -- the bail-prompt sample judged
     judge TEXT NOT NULL,
-    answers TEXT NOT NULL,        -- JSON list of P(yes) for the five questions
-    false_bail INTEGER NOT NULL,
+    answers TEXT NOT NULL,        -- JSON list of P(yes) for the five questions (null: unreadable)
+    false_bail INTEGER,           -- NULL when an unreadable answer decides it
     PRIMARY KEY (key, judge)
 );
 CREATE TABLE IF NOT EXISTS refusals (
@@ -73,6 +73,24 @@ CREATE TABLE IF NOT EXISTS refusals (
     PRIMARY KEY (key, classifier)
 );
 """
+
+
+SCHEMA_VERSION = 2
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a store written by an earlier version up to SCHEMA_VERSION (PRAGMA user_version)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version < 2:  # false_bails.false_bail may be NULL: a verdict an unreadable judge answer decides
+        notnull = {r[1]: r[3] for r in db.execute("PRAGMA table_info(false_bails)")}
+        if notnull.get("false_bail"):
+            with db:
+                db.execute("ALTER TABLE false_bails RENAME TO false_bails_v1")
+                db.executescript(_SCHEMA)
+                db.execute("INSERT INTO false_bails SELECT * FROM false_bails_v1")
+                db.execute("DROP TABLE false_bails_v1")
+    if version < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 class Store:
@@ -90,6 +108,7 @@ class Store:
             for col in COLUMNS:  # stores written by earlier versions gain new columns
                 if col not in have:
                     self.db.execute(f"ALTER TABLE samples ADD COLUMN {col} TEXT NOT NULL DEFAULT ''")
+            _migrate(self.db)
         except sqlite3.DatabaseError as exc:
             raise UserError(f"{self.path} is not a bailbench run store ({exc}); choose another --out") from exc
 
@@ -112,10 +131,14 @@ class Store:
                 self.db.execute("INSERT INTO meta VALUES ('identity', ?)", (json.dumps(identity, sort_keys=True),))
             return
         stored = json.loads(row[0])
-        diff = sorted(k for k in set(stored) | set(identity) if stored.get(k) != identity.get(k))
+        # A setting an earlier version did not record is taken as it is now, and recorded from now on.
+        diff = sorted(k for k in stored if stored.get(k) != identity.get(k))
         if diff:
             detail = "; ".join(f"{k}: {stored.get(k)!r} there, {identity.get(k)!r} now" for k in diff)
             raise UserError(f"{self.path.parent} holds a different run ({detail}); use another --out, or the same settings to resume")
+        if set(identity) - set(stored):
+            with self.db:
+                self.db.execute("UPDATE meta SET value=? WHERE name='identity'", (json.dumps(identity, sort_keys=True),))
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         keys = list(keys)
@@ -162,10 +185,11 @@ class Store:
             found.update(r[0] for r in self.db.execute(q, [judge, *chunk]))
         return found
 
-    def add_false_bails(self, judge: str, values: list[tuple[str, list[float], bool]]) -> None:
+    def add_false_bails(self, judge: str, values: list[tuple[str, list[float], bool | None]]) -> None:
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO false_bails VALUES (?, ?, ?, ?)",
-                                [(k, judge, json.dumps(a), int(f)) for k, a, f in values])
+                                [(k, judge, json.dumps([None if p != p else p for p in a]),
+                                  None if f is None else int(f)) for k, a, f in values])
 
     def get(self, keys: Iterable[str]) -> dict[str, SampleRow]:
         keys = list(keys)

@@ -15,6 +15,7 @@ from ..errors import UserError
 from ..methods import BAIL, BAIL_METHODS
 from ..store import Store
 from .correlation import refusal_bail_association
+from .refusal import paper_refusal_rate
 
 
 @dataclass
@@ -117,7 +118,7 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> 
         warnings.append("refusal vs bail needs at least 3 runs with refusals classified (--refusal-classifier)")
     else:
         for m in methods:
-            pts = [(r.summary["refusal"]["rate"], r.summary["methods"][m]["bail_rate"]) for r in classified
+            pts = [(paper_refusal_rate(r.summary["refusal"]), r.summary["methods"][m]["bail_rate"]) for r in classified
                    if m in r.summary["methods"] and r.summary["methods"][m]["bail_rate"] is not None]
             if len(pts) >= 3:
                 x, y = zip(*pts)

@@ -47,13 +47,15 @@ def method_stats(db: sqlite3.Connection, method: str, source: str, max_seq: int,
         fb = (f"LEFT JOIN false_bails f ON f.key = s.key AND f.judge = ? WHERE {where} AND s.skipped IS NULL")
         real = "(s.verdict = 'bail' AND coalesce(f.false_bail, 0) = 0)"
         fargs = (judge, method, max_seq)
-        k, false_n = db.execute(
-            f"SELECT coalesce(sum({real}), 0), coalesce(sum(f.false_bail), 0) FROM samples s "
+        k, false_n, unreadable = db.execute(
+            f"SELECT coalesce(sum({real}), 0), coalesce(sum(f.false_bail), 0), "
+            f"coalesce(sum(f.key IS NOT NULL AND f.false_bail IS NULL), 0) FROM samples s "
             f"JOIN conversations c ON s.prompt_id = c.id {fb}", fargs).fetchone()
         ck, cn = db.execute(
             f"SELECT coalesce(sum(b), 0), count(*) FROM (SELECT max({real}) AS b FROM samples s "
             f"JOIN conversations c ON s.prompt_id = c.id {fb} GROUP BY s.prompt_id)", fargs).fetchone()
-        out["false_bail_filter"] = {"judge": judge, "false_bails": false_n,
+        # bails whose verdict an unreadable judge answer decides stay bails, and are counted here
+        out["false_bail_filter"] = {"judge": judge, "false_bails": false_n, "unreadable": unreadable,
                                     "false_bail_share_of_bails": _num(false_n / bails) if bails else None,
                                     "bail_rate_filtered": _rate(k, n),
                                     "conversations_with_bail_filtered": _rate(ck, cn)}

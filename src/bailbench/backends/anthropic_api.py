@@ -15,8 +15,10 @@ import time
 
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import Generation, GenerationRequest
-from .http import ApiBackend, RetryPolicy, api_key
+from .base import SAMPLE, Capabilities, Generation, GenerationRequest
+from .http import ApiBackend, RetryPolicy, endpoint_key
+
+ANTHROPIC_URL = "https://api.anthropic.com"
 
 
 def anthropic_request(chat: Chat, model: str, temperature: float | None, max_tokens: int) -> dict:
@@ -38,20 +40,23 @@ def anthropic_request(chat: Chat, model: str, temperature: float | None, max_tok
 
 class AnthropicBackend(ApiBackend):
     key_var = "ANTHROPIC_API_KEY"
-    supports_logprobs = False
 
-    def __init__(self, model: str, *, spec: str, base_url: str | None = None, concurrency: int = 8,
-                 timeout: float = 300.0, retry: RetryPolicy | None = None, cache: bool = True):
+    def __init__(self, model: str, *, spec: str, base_url: str | None = None, api_key_env: str | None = None,
+                 concurrency: int = 8, timeout: float = 300.0, retry: RetryPolicy | None = None, cache: bool = True):
         try:
             import anthropic
         except ImportError as exc:
             raise UserError("the anthropic backend needs the anthropic SDK: pip install 'bailbench[api]'") from exc
-        super().__init__(anthropic, model=model, spec=spec, base_url=base_url or "https://api.anthropic.com",
+        super().__init__(anthropic, model=model, spec=spec, base_url=base_url or ANTHROPIC_URL,
                          concurrency=concurrency, retry=retry, cache=cache)
-        key = api_key(self.key_var, required=True, provider=spec)
-        self.client = anthropic.Anthropic(api_key=key, base_url=self.base_url, max_retries=0, timeout=timeout)
-        # Recent versions of the API (and SDK) have no temperature: the model's own sampling applies.
-        self.has_temperature = "temperature" in inspect.signature(self.client.messages.create).parameters
+        key, self.key_hint = endpoint_key(self.key_var, base_url=self.base_url, official=ANTHROPIC_URL,
+                                          api_key_env=api_key_env, provider=spec)
+        self.client = anthropic.Anthropic(api_key=key or "none", base_url=self.base_url, max_retries=0,
+                                          timeout=timeout)
+        # Recent versions of the API (and SDK) have no temperature: the model's own sampling applies,
+        # and runs record that none was sent.
+        has_temperature = "temperature" in inspect.signature(self.client.messages.create).parameters
+        self.capabilities = Capabilities(reading=SAMPLE, api_tools=True, temperature=has_temperature)
 
     def _send(self, body: dict) -> dict:
         return self.client.messages.create(**body).model_dump()
@@ -59,7 +64,7 @@ class AnthropicBackend(ApiBackend):
     def _generate_one(self, req: GenerationRequest) -> Generation:
         if req.chat.assistant_prefix:
             raise ValueError("the bail prompt is sampled on Anthropic models (no logprobs)")
-        body = anthropic_request(req.chat, self.model_id, req.temperature if self.has_temperature else None,
+        body = anthropic_request(req.chat, self.model_id, req.temperature if self.capabilities.temperature else None,
                                  req.max_tokens)
         # The API has no seed; the sample index keeps otherwise identical requests apart in the cache.
         scope = f"{self.base_url}|seed={req.seed}"

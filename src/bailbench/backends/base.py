@@ -1,8 +1,16 @@
 """The one interface every backend implements.
 
-`generate` answers a batch of chats; `score` gives, for each chat (whose assistant
-prefix is already forced), the log-probability of each continuation string. Backends
-decide how to batch; the runner hands them whole lists.
+`generate` answers a batch of chats. How the first symbols of an answer can be read is
+declared in `capabilities.reading`, and means one thing on every backend:
+
+- `exact`: `score` gives, for each chat (whose assistant prefix is already forced), the
+  exact log-probability of each continuation string (local models);
+- `greedy`: `read_greedy` answers each chat greedily and reads, where the answer starts
+  after `opening`, the log-probabilities of the continuations from the top alternatives
+  (chat APIs that return token logprobs with bytes): an approximation, and said so;
+- `sample`: neither; callers sample answers and parse them.
+
+Backends decide how to batch; the runner hands them whole lists.
 """
 
 from __future__ import annotations
@@ -11,10 +19,21 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from ..chat.template import ChatTemplate
+from ..chat.template import ChatTemplate, TemplateError
 from ..chat.types import Chat
+from ..errors import UserError
 
 CONTEXT_TOO_LONG = "context_too_long"
+EXACT, GREEDY, SAMPLE = "exact", "greedy", "sample"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, so callers choose instead of guessing from its class."""
+
+    reading: str = SAMPLE  # exact | greedy | sample: see the module docstring
+    api_tools: bool = False  # tool calls come back structured from the API
+    temperature: bool = True  # requests carry the temperature asked for
 
 
 @dataclass(frozen=True)
@@ -60,7 +79,7 @@ def continuation_tokens(tokens, rendered: str, prefix: list[int], cont: str, alo
 class Backend(ABC):
     spec: str  # the model spec as the user wrote it
     model_id: str  # what the model is called (path stem, repo id, API model)
-    supports_logprobs: bool = False
+    capabilities: Capabilities = Capabilities()
     tool_format: str = "hermes"  # how tool calls appear in reply text (chat.toolcalls)
     batch_size: int = 1  # how many (prompt, sample) groups the runner hands over at once
     name_hints: list[str] = []  # where else the model's family name may be read (model metadata)
@@ -69,7 +88,12 @@ class Backend(ABC):
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
 
     def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
-        raise NotImplementedError(f"{self.spec} gives no logprobs")
+        """Exact log-probabilities (capabilities.reading == exact)."""
+        raise NotImplementedError(f"{self.spec} cannot score continuations exactly")
+
+    def read_greedy(self, chats: Sequence[Chat], continuations: Sequence[str], opening: str) -> list[Score]:
+        """Log-probabilities read along a greedy answer (capabilities.reading == greedy)."""
+        raise NotImplementedError(f"{self.spec} gives no token logprobs")
 
     def count_tokens(self, chat: Chat) -> int | None:
         """Tokens of the rendered chat, where the backend can tell (local models); else None."""
@@ -100,12 +124,17 @@ class LocalBackend(Backend):
 
     template: ChatTemplate
     n_ctx: int
+    capabilities = Capabilities(reading=EXACT)
 
     @abstractmethod
     def tokens(self, text: str) -> list[int]: ...
 
     def render(self, chat: Chat) -> str:
-        return self.template.render(chat)
+        try:
+            return self.template.render(chat)
+        except TemplateError as exc:
+            raise UserError(f"the chat template of {self.spec} cannot render a conversation ({exc}); "
+                            "check that its messages alternate user/assistant") from None
 
     def count_tokens(self, chat: Chat) -> int | None:
         return len(self.tokens(self.render(chat)))

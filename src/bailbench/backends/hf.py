@@ -32,7 +32,6 @@ def _torch():
 
 
 class HFBackend(LocalBackend):
-    supports_logprobs = True
 
     def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, device: str | None = None,
                  dtype: str | None = None, batch_size: int | None = None):

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from ..errors import ServiceError, UserError
 from ..paths import cache_dir
@@ -50,6 +51,23 @@ def api_key(var: str, *, required: bool, provider: str) -> str | None:
     return key or None
 
 
+def _host(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower()
+
+
+def endpoint_key(default_var: str, *, base_url: str, official: str, api_key_env: str | None,
+                 provider: str) -> tuple[str | None, str]:
+    """(the key to send, how to fix a refused one). A provider's own key variable goes only
+    to the provider's own endpoint, so a user's key never reaches another server by
+    accident; any other server gets the variable named by `api_key_env`, or no key."""
+    if api_key_env:
+        return api_key(api_key_env, required=True, provider=provider), f"set {api_key_env} in the environment or .env"
+    if _host(base_url) == _host(official):
+        return api_key(default_var, required=True, provider=provider), f"set {default_var} in the environment or .env"
+    return None, f"pass --api-key-env NAME, the variable holding the key of {base_url} ({default_var} goes only to {official})"
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 6
@@ -82,13 +100,13 @@ def with_retries(call: Callable[[], R], policy: RetryPolicy, where: str) -> R:
     raise AssertionError("unreachable")
 
 
-def raise_for_status(status: int, *, retry_after: str | None, where: str, model: str, key_var: str,
+def raise_for_status(status: int, *, retry_after: str | None, where: str, model: str, key_hint: str,
                      detail: str = "") -> None:
     """Turn an API error status into a retry (429, 5xx, 529 overloaded) or a clear error."""
     if status in (429, 529) or status >= 500:
         raise Transient(f"HTTP {status}", parse_retry_after(retry_after))
     if status in (401, 403):
-        raise UserError(f"{where} refused the API key (HTTP {status}): set {key_var} in the environment or .env")
+        raise UserError(f"{where} refused the API key (HTTP {status}): {key_hint}")
     if status == 404:
         raise UserError(f"{where} has no model {model!r} (HTTP 404): check --model")
     raise UserError(f"{where} rejected the request (HTTP {status}{': ' + detail if detail else ''})")
@@ -149,7 +167,8 @@ class ApiBackend(Backend):
     APIStatusError, APITimeoutError and APIConnectionError): requests in flight up to
     `concurrency`, retried, and answered from the response cache when seen before."""
 
-    key_var: str  # the environment variable holding the key
+    key_var: str  # the environment variable holding the provider's own key
+    key_hint: str  # how to fix a refused key
 
     def __init__(self, sdk, *, model: str, spec: str, base_url: str, concurrency: int, retry: RetryPolicy | None,
                  cache: bool):
@@ -175,7 +194,7 @@ class ApiBackend(Backend):
                 return self._send(body)
             except self.sdk.APIStatusError as exc:
                 raise_for_status(exc.status_code, retry_after=exc.response.headers.get("retry-after"),
-                                 where=self.base_url, model=self.model_id, key_var=self.key_var,
+                                 where=self.base_url, model=self.model_id, key_hint=self.key_hint,
                                  detail=_message(exc))
             except (self.sdk.APITimeoutError, self.sdk.APIConnectionError) as exc:
                 raise Transient(type(exc).__name__) from None

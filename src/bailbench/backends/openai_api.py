@@ -2,13 +2,20 @@
 Together ...) through the official `openai` SDK.
 
 The method's system text goes in a system message, the bail tool through the API's tool
-calling. The bail prompt is read from logprobs when the server returns `top_logprobs`:
-the model answers the check greedily, and at the first token after its `<wellbeing>` the
-probabilities of the two symbols' byte sequences are read off the top alternatives (a
-symbol's bytes not yet decided there are taken as certain). Servers without logprobs get
-the bail prompt sampled, and the run says so. So do servers whose logprobs lack token
-bytes (llama-cpp-python's server): an emoji spans several partial-UTF-8 tokens that only
-bytes can spell.
+calling. A chat API cannot score a forced continuation, so this backend declares the
+`greedy` reading (see backends.base) where the server returns `top_logprobs` with token
+bytes: the model answers greedily, and where its answer starts after the opening (the
+`<wellbeing>` tag of the bail prompt; the very start for a yes/no judge) the
+probabilities of the continuations' byte sequences are read off the top alternatives.
+Servers without such logprobs (llama-cpp-python's server, reasoning models that reject
+`logprobs`) declare `sample`, and callers sample instead and say so.
+
+Reasoning models reject some parameters: `max_tokens` becomes `max_completion_tokens`,
+and a rejected temperature is dropped (the run records that none was sent); both are
+learnt from the server's own 400 answer, once.
+
+Keys: OPENAI_API_KEY goes only to OpenAI's own endpoint; another `--base-url` gets the
+key named by `--api-key-env`, or none.
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ from typing import Sequence
 
 from ..chat.types import Chat, Message
 from ..errors import UserError
-from ..methods.wordings import tag
-from .base import Generation, GenerationRequest, Score
-from .http import ApiBackend, RetryPolicy, api_key, bounded_map
+from .base import GREEDY, SAMPLE, Capabilities, Generation, GenerationRequest, Score
+from .http import ApiBackend, RetryPolicy, bounded_map, endpoint_key
 
+OPENAI_URL = "https://api.openai.com/v1"
 TOP_LOGPROBS = 20
-CHECK_TOKENS = 24  # greedy tokens allowed before the model writes <wellbeing> and its symbol
+CHECK_TOKENS = 24  # greedy tokens allowed before the model writes the opening and its answer
+
+
+class NoLogprobs(UserError):
+    """The server rejects `logprobs` for this model."""
 
 
 def chat_messages(chat: Chat) -> list[dict]:
@@ -39,40 +50,64 @@ def chat_messages(chat: Chat) -> list[dict]:
     return messages
 
 
-def symbol_logprobs(tokens: list[dict], symbols: Sequence[str], opening: str) -> list[float] | None:
-    """Log-probabilities of each symbol right after `opening`, from a greedy answer's
-    per-token `top_logprobs` (each token: {"bytes": [...], "logprob": x, "top_logprobs": [...]});
-    None when the answer never writes `opening`."""
+def _raw(t: dict) -> bytes:
+    return bytes(t["bytes"]) if t.get("bytes") is not None else t["token"].encode("utf-8")
 
-    def raw(t: dict) -> bytes:
-        return bytes(t["bytes"]) if t.get("bytes") is not None else t["token"].encode("utf-8")
 
-    seen = b""
-    start = None
-    for i, t in enumerate(tokens):
-        if seen.endswith(opening.encode()):
-            start = i
-            break
-        seen += raw(t)
-    if start is None:
+def greedy_logprobs(tokens: list[dict], continuations: Sequence[str], opening: str) -> list[float] | None:
+    """Log-probabilities of each continuation where a greedy answer starts after `opening`.
+
+    `tokens` are the answer's tokens, each {"bytes", "logprob", "top_logprobs": [...]}.
+    The opening may end inside a token (`>` merged with what follows): alternatives there
+    must hold the same opening bytes. Whitespace the model writes first is passed over: the
+    reading is taken where it writes its first other byte, whitespace merged into a token
+    there ignored. Along the greedy path each continuation is followed while the path
+    spells it; where the path leaves it, its best-fitting alternative decides and bytes
+    still to come are taken as certain. None when the answer never writes the opening.
+    """
+    text = b"".join(_raw(t) for t in tokens)
+    at = text.find(opening.encode())
+    if at < 0:
         return None
+    end = at + len(opening.encode())
+    starts, pos = [], 0
+    for t in tokens:
+        starts.append(pos)
+        pos += len(_raw(t))
+    k = next((i for i, t in enumerate(tokens) if starts[i] <= end < starts[i] + len(_raw(t))), None)
+    if k is None:
+        return None  # nothing written after the opening
+    head = text[starts[k]:end]
+
+    def body(raw: bytes, first: bool) -> bytes | None:
+        """What a token at the reading position adds to the answer (None: not after this opening)."""
+        if not first:
+            return raw
+        if not raw.startswith(head):
+            return None
+        return raw[len(head):].lstrip()
+
+    while k < len(tokens) and body(_raw(tokens[k]), True) == b"":  # whitespace first: read further on
+        k, head = k + 1, b""
+    if k == len(tokens):
+        return None
+
+    def fits(piece: bytes | None, want: bytes) -> bool:
+        return bool(piece) and (want.startswith(piece) or piece.startswith(want))
+
     out = []
-    for symbol in symbols:
-        want = symbol.encode("utf-8")
-        total = 0.0
-        for t in tokens[start:]:
-            chosen = raw(t)
-            if chosen and (want.startswith(chosen) or chosen.startswith(want)):  # greedy path spells it
+    for cont in continuations:
+        want, total = cont.encode("utf-8"), 0.0
+        for i, t in enumerate(tokens[k:]):
+            chosen = body(_raw(t), i == 0)
+            if fits(chosen, want):
                 total += t["logprob"]
                 want = want[len(chosen):]
                 if not want:
                     break
                 continue
-            fits = [a for a in t.get("top_logprobs") or []
-                    if raw(a) and (want.startswith(raw(a)) or raw(a).startswith(want))]
-            # Where the greedy path leaves the symbol, its best-fitting alternative decides;
-            # bytes of the symbol still to come are taken as certain.
-            total = total + max(a["logprob"] for a in fits) if fits else -math.inf
+            alts = [a["logprob"] for a in t.get("top_logprobs") or [] if fits(body(_raw(a), i == 0), want)]
+            total = total + max(alts) if alts else -math.inf
             break
         else:
             if want:
@@ -85,21 +120,51 @@ class OpenAIBackend(ApiBackend):
     key_var = "OPENAI_API_KEY"
     tool_format = "hermes"  # unused: tool calls come back structured
 
-    def __init__(self, model: str, *, spec: str, base_url: str | None = None, concurrency: int = 16,
-                 timeout: float = 120.0, retry: RetryPolicy | None = None, cache: bool = True):
+    def __init__(self, model: str, *, spec: str, base_url: str | None = None, api_key_env: str | None = None,
+                 concurrency: int = 16, timeout: float = 120.0, retry: RetryPolicy | None = None, cache: bool = True):
         try:
             import openai
         except ImportError as exc:
             raise UserError("the openai backend needs the openai SDK: pip install 'bailbench[api]'") from exc
-        super().__init__(openai, model=model, spec=spec, base_url=base_url or "https://api.openai.com/v1",
+        super().__init__(openai, model=model, spec=spec, base_url=base_url or OPENAI_URL,
                          concurrency=concurrency, retry=retry, cache=cache)
-        # OpenAI itself needs a key; local servers often need none.
-        key = api_key(self.key_var, required=base_url is None, provider=spec)
+        key, self.key_hint = endpoint_key(self.key_var, base_url=self.base_url, official=OPENAI_URL,
+                                          api_key_env=api_key_env, provider=spec)
         self.client = openai.OpenAI(api_key=key or "none", base_url=self.base_url, max_retries=0, timeout=timeout)
-        self._logprobs: bool | None = None
+        self._reading: str | None = None
+        self._max_key = "max_tokens"
+        self._dropped: set[str] = set()  # sampling parameters the server rejected for this model
+
+    @property
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
+        if self._reading is None:
+            self._reading = GREEDY if self._probe_logprobs() else SAMPLE
+        return Capabilities(reading=self._reading, api_tools=True, temperature="temperature" not in self._dropped)
 
     def _send(self, body: dict) -> dict:
-        return self.client.chat.completions.create(**body).model_dump()
+        while True:
+            sent = {k: v for k, v in body.items() if k not in self._dropped}
+            if "max_tokens" in sent and self._max_key != "max_tokens":
+                sent[self._max_key] = sent.pop("max_tokens")
+            try:
+                return self.client.chat.completions.create(**sent).model_dump()
+            except self.sdk.BadRequestError as exc:
+                if not self._learn(str(exc).lower(), sent):
+                    raise
+
+    def _learn(self, message: str, sent: dict) -> bool:
+        """Adapt to a parameter the server rejects for this model (reasoning models)."""
+        if "max_tokens" in sent and "max_completion_tokens" in message:
+            self._max_key = "max_completion_tokens"
+            return True
+        if "logprobs" in sent and "logprobs" in message:
+            raise NoLogprobs(f"{self.base_url} gives no logprobs for {self.model_id}")
+        unsupported = any(w in message for w in ("unsupported", "not supported", "does not support"))
+        for param in ("temperature", "top_p", "seed"):
+            if unsupported and param in sent and param in message:
+                self._dropped.add(param)
+                return True
+        return False
 
     def _body(self, chat: Chat, *, temperature: float, max_tokens: int, seed: int | None, **extra) -> dict:
         body = {"model": self.model_id, "messages": chat_messages(chat), "temperature": temperature,
@@ -120,32 +185,30 @@ class OpenAIBackend(ApiBackend):
                           completion_tokens=completion_tokens, finish_reason=finish,
                           seconds=time.perf_counter() - start)
 
-    @property
-    def supports_logprobs(self) -> bool:  # type: ignore[override]
+    def _probe_logprobs(self) -> bool:
         """Asked of the server once: does it return top_logprobs with each token's bytes?
         (Without bytes, the partial-UTF-8 tokens that spell an emoji cannot be read.)"""
-        if self._logprobs is None:
-            body = self._body(Chat((Message("user", "Say hi."),)), temperature=0.0, max_tokens=1, seed=0,
-                              logprobs=True, top_logprobs=5)
+        body = self._body(Chat((Message("user", "Say hi."),)), temperature=0.0, max_tokens=1, seed=0,
+                          logprobs=True, top_logprobs=5)
+        try:
             choice = self._request(body)["choices"][0]
-            tokens = (choice.get("logprobs") or {}).get("content") or []
-            self._logprobs = bool(tokens) and all(t.get("bytes") is not None and t.get("top_logprobs")
-                                                  for t in tokens)
-        return self._logprobs
+        except NoLogprobs:
+            return False
+        tokens = (choice.get("logprobs") or {}).get("content") or []
+        return bool(tokens) and all(t.get("bytes") is not None and t.get("top_logprobs") for t in tokens)
 
-    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
-        return bounded_map(lambda c: self._score_one(c, continuations), chats, self.concurrency)
+    def read_greedy(self, chats: Sequence[Chat], continuations: Sequence[str], opening: str) -> list[Score]:
+        return bounded_map(lambda c: self._read_one(c, continuations, opening), chats, self.concurrency)
 
-    def _score_one(self, chat: Chat, continuations: Sequence[str]) -> Score:
-        opening = chat.assistant_prefix or f"<{tag()}>"
+    def _read_one(self, chat: Chat, continuations: Sequence[str], opening: str) -> Score:
         body = self._body(Chat(chat.messages, chat.system_addition, chat.tools), temperature=0.0,
                           max_tokens=CHECK_TOKENS, seed=0, logprobs=True, top_logprobs=TOP_LOGPROBS)
         start = time.perf_counter()
         resp = self._request(body)
         tokens = (resp["choices"][0].get("logprobs") or {}).get("content") or []
-        lps = symbol_logprobs(tokens, continuations, opening)
+        lps = greedy_logprobs(tokens, continuations, opening)
         usage = resp.get("usage") or {}
-        if lps is None:  # the model never wrote the tag: no reading, counted as unknown
+        if lps is None:  # the model never wrote the opening: no reading, counted as unknown
             lps = [-math.inf] * len(continuations)
         return Score(_rendered(body), lps, usage.get("prompt_tokens") or 0, seconds=time.perf_counter() - start,
                      text=resp["choices"][0]["message"].get("content") or "")

@@ -46,6 +46,7 @@ class BackendOptions:
     base_url: str | None = None  # openai, anthropic
     concurrency: int | None = None  # openai, anthropic
     timeout: float | None = None  # openai, anthropic: seconds per request
+    api_key_env: str | None = None  # openai, anthropic: the variable holding the key of a --base-url server
 
 
 def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
@@ -64,7 +65,8 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
         from .vllm_offline import VLLMBackend
 
         return VLLMBackend(name, spec=spec, n_ctx=o.n_ctx, tensor_parallel=o.tensor_parallel, dtype=o.dtype)
-    api = {k: v for k, v in (("concurrency", o.concurrency), ("timeout", o.timeout)) if v is not None}
+    api = {k: v for k, v in (("concurrency", o.concurrency), ("timeout", o.timeout), ("api_key_env", o.api_key_env))
+           if v is not None}
     if provider == "openai":
         from .openai_api import OpenAIBackend
 

@@ -18,6 +18,7 @@ from ..errors import UserError
 from .records import Dataset, Prompt, prompt_id
 
 MAX_BAD_LINES_SHOWN = 5
+NOT_ALTERNATING = "not_alternating"
 
 
 def sha256_file(path: Path) -> str:
@@ -90,6 +91,10 @@ def _messages_from(obj: dict) -> tuple[tuple[Message, ...] | None, str | None]:
         out.append(Message(role, m["content"]))
     if out[-1].role != "user":
         return None, "does_not_end_with_user"
+    turns = out[1:] if out[0].role == "system" else out
+    for i, m in enumerate(turns):
+        if m.role != ("user", "assistant")[i % 2]:
+            return None, NOT_ALTERNATING
     return tuple(out), None
 
 
@@ -114,6 +119,9 @@ def load_jsonl(path: Path, *, name: str | None = None) -> Dataset:
                 reason = "malformed_json"
             else:
                 messages, reason = _messages_from(obj)
+        if reason == NOT_ALTERNATING:  # chat templates refuse these: stop before any work, not mid-run
+            raise UserError(f"{path} line {lineno}: messages must alternate user and assistant, after an optional "
+                            "first system message, and end with the user; merge consecutive messages of one role")
         if reason:
             skipped[reason] += 1
             if len(bad_lines) < MAX_BAD_LINES_SHOWN:

@@ -156,7 +156,7 @@ def refusal_vs_bail(comparison: dict | None):
         ax.set_title(f"{NAMES[m]}\nr={stat('pearson_r')}\nτ={stat('kendall_tau')}, dCor={stat('distance_correlation')}",
                      fontsize=8)
         ax.set_xlabel("bail rate %")
-        ax.set_ylabel("refusal rate %")
+        ax.set_ylabel("refusal rate % (mean P(refusal))")
         data[m] = {"bail_rate": x, "refusal_rate": y, "pearson_r": v["pearson_r"], "kendall_tau": v["kendall_tau"],
                    "distance_correlation": v["distance_correlation"]}
     fig.suptitle(f"Refusal rate vs bail rate across models (refusals by {comparison['refusal_classifier']}; "
