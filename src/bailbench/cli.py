@@ -306,6 +306,8 @@ from .taxonomy.command import register as register_taxonomy  # noqa: E402
 register_taxonomy(app)
 from .sweep.command import register as register_sweep  # noqa: E402
 register_sweep(app)
+from .inspect_tasks.command import register as register_inspect  # noqa: E402
+register_inspect(app)
 
 
 def main() -> None:

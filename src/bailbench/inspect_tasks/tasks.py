@@ -86,9 +86,10 @@ def name_for_model(given: str | None, model: str) -> str:
     return name
 
 
-def _early_model_name(given: str | None) -> str | None:
+def _early_model_name(given: str | None, required: bool) -> str | None:
     """Check the model name while the task is built, when Inspect has an active model
-    (an unknown family then stops the eval before any request); else it is read per sample."""
+    (an unknown family then stops the eval before any request); else it is read per
+    sample. The bail prompt has no {model_name}: it never fails for want of one."""
     if given:
         return given
     try:
@@ -97,7 +98,14 @@ def _early_model_name(given: str | None) -> str | None:
         model = active_model()
     except ImportError:  # a later Inspect: the solver still reads it per sample
         return None
-    return name_for_model(None, _model_id(model)) if model is not None else None
+    if model is None:
+        return None
+    try:
+        return name_for_model(None, _model_id(model))
+    except TaskParameterError:
+        if required:
+            raise
+        return None
 
 
 def _inspect_message(m: Message) -> ChatMessage:
@@ -139,7 +147,7 @@ def _check_ablation(method: str, ablation: str) -> None:
 def _task(method: str, ablation: str, dataset: str, limit: int | None, prefix: str | None,
           model_name: str | None, solvers: list[Solver], scorer, **extra) -> Task:
     _check_ablation(method, ablation)
-    fixed_name = _early_model_name(model_name)
+    fixed_name = _early_model_name(model_name, required=method in (TOOL, STRING))
     samples, info = _dataset(dataset, limit, prefix)
     meta = {METADATA_KEY: {"method": method, "ablation": ablation, "model_name": fixed_name, **info, **extra}}
     return Task(dataset=samples, solver=solvers, scorer=scorer, config=GenerateConfig(temperature=TEMPERATURE),

@@ -1,0 +1,303 @@
+"""`bailbench import-inspect LOG...`: Inspect logs of bailbench's tasks become a run store.
+
+Each (sample, epoch) of a log is one bailbench sample (the epoch is the sample index):
+a `tool` or `string` row, or for the bail prompt the model's own reply as a `rollout` row
+and the check as a `prompt-bail-first`/`prompt-continue-first` row read by sampling. The
+verdict is the one the task's scorer stored (bailbench's own readers ran inside Inspect);
+samples that errored or were not scored are kept as skipped rows. Logs of one model,
+dataset, prefix, ablation and generation settings go into one directory (the logs of the
+three tasks together make one run with every method); importing into the same
+directory again adds only what is new. summary.json and samples.csv take the shape
+`bailbench run` writes, so `bailbench report` and `compare` read the directory.
+
+Inspect rolls out each task separately, so the two orders of the bail prompt follow
+different rollouts (the first log's rollout of a sample is the one stored); their
+difference is still reported as the positional bias.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..analysis.summary import category, grouped, positional_bias, rate_stats, rollout_stats, subcategory
+from ..errors import UserError
+from ..methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, STRING, TOOL, UNKNOWN, BAIL, CONTINUE
+from ..methods.names import model_name_for
+from ..store import COLUMNS, SampleRow, Store
+
+TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt"}
+SAMPLE_MODE = "sample"  # Inspect's tasks read the bail prompt by sampling
+LOG_SUFFIXES = (".eval", ".json")
+META_LOGS = "inspect_logs"
+
+
+@dataclass
+class ImportResult:
+    out: Path
+    summary: dict
+
+
+def _inspect_log_api():
+    try:
+        from inspect_ai.log import read_eval_log, read_eval_log_samples
+    except ImportError as exc:
+        raise UserError("reading Inspect logs needs Inspect AI: pip install 'bailbench[inspect]'") from exc
+    return read_eval_log, read_eval_log_samples
+
+
+def log_files(paths: list[Path]) -> list[Path]:
+    """The log files named, a folder standing for the logs directly inside it."""
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p).expanduser()
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix in LOG_SUFFIXES and f.is_file())
+            if not found:
+                raise UserError(f"{p} holds no Inspect logs (*.eval, *.json); pass log files or their folder")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise UserError(f"{p} does not exist; pass Inspect log files (*.eval, *.json) or their folder")
+    return files
+
+
+def read_header(path: Path):
+    """The log's header, or a UserError saying that the file is not an Inspect log."""
+    read_eval_log, _ = _inspect_log_api()
+    try:
+        return read_eval_log(str(path), header_only=True)
+    except Exception as exc:  # a zip, JSON or schema error: whatever it is, it is not a log we can read
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path} is not an Inspect log ({reason}); pass the .eval or .json file "
+                        "`inspect eval` wrote") from None
+
+
+def _bailbench_meta(path: Path, header) -> dict:
+    task = header.eval.task
+    meta = (header.eval.metadata or {}).get("bailbench")
+    if task not in TASKS or not isinstance(meta, dict):
+        raise UserError(f"{path} is a log of Inspect task {task!r}, not of bailbench's tasks "
+                        f"({', '.join(TASKS)}); to use its conversations as real data: "
+                        f"bailbench realdata --dataset inspect:{path}")
+    return meta
+
+
+def model_name_of(meta: dict, model: str) -> str | None:
+    """The {model_name} the task used (its parameter, or the family of the Inspect model)."""
+    return meta.get("model_name") or model_name_for(model.rsplit("/", 1)[-1]) or model_name_for(model)
+
+
+def identity_of(header, meta: dict) -> dict:
+    """What binds a run directory: logs that differ in any of these are not one run."""
+    cfg = header.plan.config
+    return {"kind": "inspect", "model": header.eval.model, "dataset": meta["dataset"],
+            "dataset_sha256": meta["dataset_sha256"], "prefix": meta.get("prefix"), "ablation": meta["ablation"],
+            "temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:40]
+
+
+def default_dir(identity: dict) -> Path:
+    h = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:8]
+    return Path("runs") / f"inspect-{_slug(identity['model'].rsplit('/', 1)[-1])}-{_slug(identity['dataset'])}-{h}"
+
+
+# -- one sample of a log ------------------------------------------------------------------
+
+
+def _text(message) -> str:
+    return message.text if message is not None else ""
+
+
+def _prompt_text(sample) -> str:
+    """The user message answered (the last of the sample's input)."""
+    if isinstance(sample.input, str):
+        return sample.input
+    users = [m for m in sample.input if m.role == "user"]
+    return users[-1].text if users else ""
+
+
+def _model_calls(sample) -> list:
+    return [e for e in (sample.events or []) if getattr(e, "event", None) == "model"]
+
+
+def _rendered(event) -> str:
+    """The API request Inspect sent (as bailbench's API backends store theirs)."""
+    call = getattr(event, "call", None)
+    if call is None or not isinstance(call.request, dict):
+        return ""
+    request = {k: v for k, v in call.request.items() if k != "extra_headers"}
+    return json.dumps(request, ensure_ascii=False, indent=1)
+
+
+def _finish(stop_reason: str | None) -> str:
+    return "length" if stop_reason == "max_tokens" else (stop_reason or "")
+
+
+def _row(sample, method: str, ablation: str, mode: str, seed: int, reply: str, verdict: str | None,
+         event, skipped: str | None) -> SampleRow:
+    meta = sample.metadata or {}
+    usage = event.output.usage if event is not None and event.output is not None else None
+    index = sample.epoch - 1
+    key = f"{sample.id}|{index}|{method}|{ablation}|{mode}"
+    return SampleRow(
+        key=key, prompt_id=str(sample.id), category=str(meta.get("category", "")),
+        subcategory=str(meta.get("subcategory", "")), method=method, ablation=ablation, mode=mode, sample=index,
+        seed=seed, rendered=_rendered(event) if event is not None else "", reply=reply,
+        verdict=None if skipped else verdict, p_bail=None, mass=None,
+        prompt_tokens=(usage.input_tokens if usage else 0) or 0,
+        completion_tokens=(usage.output_tokens if usage else 0) or 0,
+        finish_reason=_finish(event.output.stop_reason) if event is not None and event.output is not None else "",
+        seconds=round(float(getattr(event, "working_time", None) or 0.0), 4), skipped=skipped,
+        prompt=_prompt_text(sample))
+
+
+def sample_rows(sample, meta: dict, seed: int) -> list[SampleRow]:
+    """The bailbench rows of one (sample, epoch) of a log of bailbench's tasks."""
+    method, ablation = meta["method"], meta["ablation"]
+    score = next((s for s in (sample.scores or {}).values()
+                  if isinstance(s.metadata, dict) and s.metadata.get("method") == method), None)
+    skipped = "error" if sample.error else (None if score is not None else "unscored")
+    verdict = str(score.answer) if score is not None else None
+    if verdict not in (None, BAIL, CONTINUE, UNKNOWN):
+        raise UserError(f"sample {sample.id} holds the verdict {verdict!r}, which bailbench does not know; "
+                        "was the log written by another version of the task?")
+    calls = _model_calls(sample)
+    assistants = [i for i, m in enumerate(sample.messages) if m.role == "assistant"]
+    if method not in PROMPT_METHODS:
+        reply = _text(sample.messages[assistants[-1]]) if assistants else ""
+        return [_row(sample, method, ablation, "", seed, reply, verdict, calls[-1] if calls else None, skipped)]
+    # the bail prompt: the rollout (the first assistant turn after the input), then the check's answer
+    rollout = _text(sample.messages[assistants[-2]]) if len(assistants) >= 2 else ""
+    answer = _text(sample.messages[assistants[-1]]) if len(assistants) >= 2 else ""
+    rollout_skip = skipped if not rollout and skipped else None
+    return [_row(sample, ROLLOUT, "", "", seed, rollout, None, calls[0] if calls else None, rollout_skip),
+            _row(sample, method, ablation, SAMPLE_MODE, seed, answer, verdict,
+                 calls[1] if len(calls) >= 2 else None, skipped)]
+
+
+def _samples(path: Path) -> Iterator[Any]:
+    _, read_eval_log_samples = _inspect_log_api()
+    try:
+        yield from read_eval_log_samples(str(path), all_samples_required=False, resolve_attachments="full")
+    except UserError:
+        raise
+    except Exception as exc:
+        raise UserError(f"{path}: its samples cannot be read ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+
+
+# -- the run directory --------------------------------------------------------------------
+
+
+def import_logs(paths: list[Path], out: Path | None = None) -> ImportResult:
+    """Import Inspect logs of bailbench's tasks into a bailbench run directory."""
+    files = log_files(paths)
+    headers = []
+    for f in files:
+        header = read_header(f)
+        headers.append((f, header, _bailbench_meta(f, header)))
+    identities = [identity_of(h, m) for _, h, m in headers]
+    for (f, _, _), ident in zip(headers, identities):
+        diff = sorted(k for k in ident if ident[k] != identities[0][k])
+        if diff:
+            raise UserError(f"{f} differs from {headers[0][0]} in {', '.join(diff)}; import them into "
+                            "separate directories (--out)")
+    identity = identities[0]
+    out = out or default_dir(identity)
+    store = Store(out)
+    try:
+        store.check_identity(identity)
+        new = reused = 0
+        for f, header, meta in headers:
+            seed = header.plan.config.seed or 0
+            batch: list[SampleRow] = []
+            for sample in _samples(f):
+                batch += sample_rows(sample, meta, seed)
+            have = store.done_keys(r.key for r in batch)
+            fresh = {r.key: r for r in batch if r.key not in have}  # one row per key, the first log's
+            new += len(fresh)
+            reused += len(batch) - len(fresh)
+            store.add(list(fresh.values()))
+        logs = _remember_logs(store, headers)
+        summary = summarize(store, identity, headers, logs, new=new, reused=reused)
+        write_outputs(out, summary, store.rows())
+    finally:
+        store.close()
+    return ImportResult(out, summary)
+
+
+def _remember_logs(store: Store, headers) -> list[dict]:
+    """Every log imported into this directory so far, in the store's meta table."""
+    row = store.db.execute("SELECT value FROM meta WHERE name=?", (META_LOGS,)).fetchone()
+    logs = json.loads(row[0]) if row else []
+    known = {entry["eval_id"] for entry in logs}
+    for f, h, m in headers:
+        if h.eval.eval_id not in known:
+            known.add(h.eval.eval_id)
+            logs.append({"log": str(Path(f).resolve()), "task": h.eval.task, "method": m["method"],
+                         "eval_id": h.eval.eval_id, "run_id": h.eval.run_id, "created": h.eval.created,
+                         "status": h.status, "inspect_ai": h.eval.packages.get("inspect_ai")})
+    with store.db:
+        store.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (META_LOGS, json.dumps(logs)))
+    return logs
+
+
+def summarize(store: Store, identity: dict, headers, logs: list[dict], *, new: int, reused: int) -> dict:
+    """summary.json as `bailbench run` writes it, over every row in the directory."""
+    rows = store.rows()
+    ablation = identity["ablation"]
+    by_method = {m: [r for r in rows if r.method == m and r.ablation == ablation] for m in BAIL_METHODS}
+    by_method = {m: rs for m, rs in by_method.items() if rs}
+    methods = {}
+    for m, rs in by_method.items():
+        stats = rate_stats(rs)
+        stats["categories"] = grouped(rs, category)
+        stats["subcategories"] = grouped(rs, subcategory)
+        methods[m] = stats
+    rollouts = [r for r in rows if r.method == ROLLOUT]
+    names = [model_name_of(m, identity["model"]) for _, _, m in headers]
+    first_meta = headers[0][2]
+    prefix = identity.get("prefix")
+    return {
+        "model": identity["model"],
+        "model_id": identity["model"],
+        "model_name": next((n for n in names if n), None),
+        "dataset": identity["dataset"],
+        "dataset_sha256": identity["dataset_sha256"],
+        "samples": max((r.sample for r in rows), default=-1) + 1,
+        "n_prompts": len({r.prompt_id for r in rows}),
+        "n_categories": len({r.category for r in rows}),
+        "ablation": ablation,
+        "bail_prompt_mode": SAMPLE_MODE,
+        "temperature": identity["temperature"],
+        "max_tokens": identity["max_tokens"],
+        "seed": identity["seed"],
+        "prefix": prefix["name"] if prefix else None,
+        "rollouts_from": None,
+        "methods": methods,
+        "positional_bias": positional_bias(by_method),
+        "rollout": rollout_stats(rollouts) if rollouts else None,
+        "skipped_rows": first_meta.get("skipped_rows") or {},
+        "skipped_lines": [],
+        "new_samples": new,
+        "reused_samples": reused,
+        "inspect": {"logs": logs},
+    }
+
+
+def write_outputs(out: Path, summary: dict, rows: list[SampleRow]) -> None:
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    with open(out / "samples.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow(asdict(r))
