@@ -107,3 +107,27 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     q = "SELECT key, reply, verdict, p_bail FROM samples ORDER BY key"
     clean = sqlite3.connect(tmp_path / "clean" / "samples.sqlite").execute(q).fetchall()
     assert con.execute(q).fetchall() == clean
+
+
+def test_two_user_turns_in_a_row_stop_before_any_work(tmp_path):
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}) + "\n"
+                     + json.dumps({"messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "Hello?"}]})
+                     + "\n")
+    res = cli("run", "--dataset", str(chats), "--out", str(tmp_path / "o"), "--limit", "0", "--samples", "1")
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert f"{chats} line 2: messages must alternate user and assistant" in lines[0]
+
+
+def test_a_run_directory_refuses_another_context_size_or_dataset_content(tmp_path):
+    data = tmp_path / "p.csv"
+    data.write_text("content,category\nWrite a haiku about rain.,Poems\n")
+    small = ["run", "--dataset", str(data), "--out", str(tmp_path / "o"), "--methods", "string", "--samples", "1",
+             "--max-tokens", "4", "--limit", "0"]
+    assert cli(*small, "--n-ctx", "2048").returncode == 0
+    res = cli(*small, "--n-ctx", "1024")
+    assert res.returncode == 2 and "n_ctx: 2048 there, 1024 now" in res.stderr
+    data.write_text("content,category\nWrite a limerick about rain.,Poems\n")
+    res = cli(*small, "--n-ctx", "2048")
+    assert res.returncode == 2 and "dataset_sha256" in res.stderr

@@ -43,6 +43,8 @@ def test_refusal_stats_exact():
     p = {"a|0|rollout": 0.9, "a|1|rollout": 0.2, "b|0|rollout": None, "b|1|rollout": 0.7}
     s = refusal_stats(rollouts, p)
     assert (s["refused"], s["n"], s["unreadable"], s["rate"]) == (2, 3, 1, pytest.approx(2 / 3, abs=1e-6))
+    assert s["mean_p_refusal"] == pytest.approx((0.9 + 0.2 + 0.7) / 3, abs=1e-6)  # the paper's refusal rate
+    assert "mean P(refusal)" in s["mean_p_refusal_label"] and "P(refusal) >= 0.5" in s["rate_label"]
 
 
 def test_no_refusal_bail_direct_for_the_bail_prompt():
