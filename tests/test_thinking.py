@@ -2,8 +2,8 @@
 
 import pytest
 
-from bailbench.falsebail import transcript
 from bailbench.chat.types import Message
+from bailbench.falsebail import transcript
 from bailbench.methods.prompt import read_sampled
 from bailbench.methods.string import read_string
 from bailbench.methods.thinking import strip_thinking

@@ -41,7 +41,7 @@ from .execute import (
 from .falsebail import judge_false_bails
 from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
 from .methods.wordings import BASELINE
-from .store import COLUMNS, SampleRow, Store
+from .store import COLUMNS, SampleRow, Store, write_summary
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
 
@@ -275,7 +275,7 @@ class RealDataRun:
         return summary
 
     def _write(self, summary: dict) -> None:
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        write_summary(self.out, summary)
         q = (f"SELECT {','.join('s.' + c for c in COLUMNS)} FROM samples s JOIN conversations c ON s.prompt_id = c.id "
              "WHERE c.seq < ? ORDER BY c.seq, s.sample, s.method")
         with open(self.out / "samples.csv", "w", newline="", encoding="utf-8") as f:

@@ -55,7 +55,7 @@ from .methods import (
     resolve_methods,
 )
 from .methods.wordings import BASELINE, ablations
-from .store import COLUMNS, SampleRow, Store
+from .store import COLUMNS, SampleRow, Store, write_summary
 
 ALL_ABLATIONS = "all"
 REFUSAL_BATCH = 32
@@ -309,7 +309,7 @@ class Run:
         return summary
 
     def _write(self, summary: dict, rows: list[SampleRow]) -> None:
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        write_summary(self.out, summary)
         with open(self.out / "samples.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)
             w.writeheader()

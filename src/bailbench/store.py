@@ -8,6 +8,7 @@ duplicates a row.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -78,6 +79,13 @@ CREATE TABLE IF NOT EXISTS refusals (
 SCHEMA_VERSION = 2
 
 
+def write_summary(run_dir: Path, summary: dict) -> None:
+    """summary.json, replaced atomically: a reader never sees half of it."""
+    tmp = run_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    os.replace(tmp, run_dir / "summary.json")
+
+
 def _migrate(db: sqlite3.Connection) -> None:
     """Bring a store written by an earlier version up to SCHEMA_VERSION (PRAGMA user_version)."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -94,11 +102,24 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 
 class Store:
+    """A run's store. `create=False` opens an existing store to read it, read-only: reading
+    never changes it (no schema, no migration, no identity written)."""
+
     def __init__(self, run_dir: Path, *, create: bool = True):
-        if not create and not (run_dir / DB_NAME).is_file():
-            raise UserError(f"{run_dir} is not a bailbench run directory (no {DB_NAME}); pass a run's --out")
-        run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / DB_NAME
+        if not create:
+            if not self.path.is_file():
+                raise UserError(f"{run_dir} is not a bailbench run directory (no {DB_NAME}); pass a run's --out")
+            try:
+                # With no -wal file no writer is at work: open it immutable, so that not even
+                # SQLite's shared-memory files appear beside it.
+                quiet = "&immutable=1" if not Path(f"{self.path}-wal").exists() else ""
+                self.db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro{quiet}", uri=True)
+                self.db.execute("SELECT count(*) FROM samples").fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise UserError(f"{self.path} is not a bailbench run store ({exc}); pass a run's --out") from None
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path)
             self.db.execute("PRAGMA journal_mode=WAL")

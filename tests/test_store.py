@@ -1,0 +1,42 @@
+"""The run store: versioned migrations, read-only opening, atomic summaries."""
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+from bailbench.runner import RunConfig, run
+from bailbench.store import SCHEMA_VERSION, Store
+
+FIXTURE = Path(__file__).parent / "fixtures" / "v1_run"  # written by bailbench before schema versions
+
+
+def digest(d: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir())}
+
+
+def test_reading_a_store_never_changes_it(tmp_path):
+    run_dir = tmp_path / "v1"
+    shutil.copytree(FIXTURE, run_dir)
+    before = digest(run_dir)
+    store = Store(run_dir, create=False)
+    assert len(store.rows()) == 6 and store.identity()["dataset"] == "bailbench"
+    store.close()
+    assert digest(run_dir) == before
+
+
+def test_a_store_written_before_versions_migrates_and_resumes(tmp_path):
+    run_dir = tmp_path / "v1"
+    shutil.copytree(FIXTURE, run_dir)
+    cfg = RunConfig(limit=2, samples=1, max_tokens=8, methods=("string", "prompt-bail-first"), out=run_dir)
+    s = run(cfg).summary
+    assert (s["new_samples"], s["reused_samples"]) == (0, 6)
+    db = sqlite3.connect(run_dir / "samples.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with db:
+        db.execute("INSERT INTO false_bails VALUES ('k', 'judge', '[null]', NULL)")  # nullable since version 2
+    db.close()
+    assert "n_ctx" in Store(run_dir, create=False).identity()  # recorded from now on
+    more = run(RunConfig(**{**cfg.__dict__, "samples": 2})).summary
+    assert (more["new_samples"], more["reused_samples"]) == (6, 6)
+    assert not (run_dir / "summary.json.tmp").exists()
