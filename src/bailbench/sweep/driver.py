@@ -1,0 +1,104 @@
+"""`bailbench sweep`: plan an experiment file's runs, run what is not finished, index them."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UserError
+from .cost import Estimate, estimate
+from .engine import execute
+from .index import INDEX, Index, claim, stored_samples
+from .plan import PlannedRun, expand
+from .progress import SweepProgress
+from .spec import Experiment, load_experiment
+
+ENGINES = ("local", "ray")
+
+
+@dataclass
+class SweepResult:
+    out: Path
+    experiment: Experiment
+    runs: list[PlannedRun]
+    counts: dict[str, int]
+    new_samples: int
+    seconds: float
+
+
+def default_out(exp: Experiment) -> Path:
+    return Path("sweeps") / re.sub(r"[^A-Za-z0-9._-]+", "-", exp.name)
+
+
+def prepare(path: Path, out: Path | None) -> tuple[Experiment, Path, list[PlannedRun]]:
+    exp = load_experiment(path)
+    sweep_dir = out or default_out(exp)
+    return exp, sweep_dir, expand(exp, sweep_dir)
+
+
+def plan(path: Path, out: Path | None = None, gpus: int = 1) -> tuple[Experiment, Path, list[PlannedRun], Estimate]:
+    """The runs and their cost, changing nothing on disk."""
+    exp, sweep_dir, runs = prepare(path, out)
+    previous = {}
+    if (sweep_dir / INDEX).is_file():
+        previous = json.loads((sweep_dir / INDEX).read_text("utf-8"))
+        if previous.get("experiment", {}).get("name") != exp.name:
+            raise UserError(f"{sweep_dir} holds the sweep of experiment {previous['experiment'].get('name')!r}, "
+                            f"not {exp.name!r}; choose another --out")
+    stored = {r.id: stored_samples(sweep_dir / "runs" / r.id) for r in runs}
+    return exp, sweep_dir, runs, estimate(runs, stored, previous, gpus)
+
+
+def run_sweep(path: Path, *, engine: str = "local", out: Path | None = None, ray_address: str | None = None,
+              quiet: bool = False, object_store_memory: int | None = 200 * 1024**2) -> SweepResult:
+    """Run (or resume) every run of an experiment file into one sweep directory."""
+    if engine not in ENGINES:
+        raise UserError(f"unknown engine {engine!r}: use local or ray")
+    exp, sweep_dir, runs = prepare(path, out)
+    previous = claim(sweep_dir, exp)
+    index = Index(sweep_dir, exp, runs, engine, previous)
+    stored = {r.id: min(stored_samples(sweep_dir / "runs" / r.id), r.samples or 0) for r in runs}
+    total = sum(r.samples or 0 for r in runs if not r.estimated)
+    progress = SweepProgress(exp.name, len(runs), total, sum(v for r in runs if not r.estimated
+                                                           for v in [stored[r.id]]), quiet=quiet)
+    if engine == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise UserError("--engine ray needs Ray: pip install 'bailbench[ray]'") from exc
+        from .ray_engine import RayEngine
+
+        runner = RayEngine(runs, progress, index, ray_address, object_store_memory)
+    else:
+        from .local import LocalEngine
+
+        runner = LocalEngine(runs, progress)
+    timed = _Timed(runner, index, engine)
+    t0 = time.monotonic()
+    try:
+        counts = execute(runs, index, progress, timed)
+    finally:
+        progress.stop()
+        runner.close()
+    index.set("finished", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return SweepResult(sweep_dir, exp, runs, counts, progress.new, time.monotonic() - t0)
+
+
+class _Timed:
+    """Records each run's new samples and wall time in the index: the measured throughput
+    that `--plan` uses next time."""
+
+    def __init__(self, runner, index: Index, engine: str):
+        self.runner, self.index, self.engine = runner, index, engine
+
+    def __call__(self, r: PlannedRun) -> dict:
+        t0 = time.monotonic()
+        summary = self.runner(r)
+        new = summary.get("new_samples") or 0
+        if new and r.kind == "bailbench":
+            self.index.update(r.id, measured={"new_samples": new, "seconds": round(time.monotonic() - t0, 3),
+                                              "workers": r.model.workers if self.engine == "ray" else 1})
+        return summary

@@ -1,0 +1,159 @@
+"""Expand an experiment into runs: one RunConfig (or RealDataConfig) each, with its own
+directory under the sweep, in an order where every run comes after the runs whose
+rollouts it reads. Counting samples needs only the dataset, never the model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from itertools import product
+from pathlib import Path
+
+from ..datasets.records import stratified
+from ..datasets.registry import load_dataset
+from ..errors import UserError
+from ..methods import KIND, PROMPT_METHODS, ROLLOUT, resolve_methods
+from ..methods.wordings import BASELINE, ablations
+from ..realdata import RealDataConfig
+from ..runner import ALL_ABLATIONS, RunConfig
+from .spec import BAILBENCH, NO_PREFIX, OWN, Experiment, Model
+
+RUNS_DIR = "runs"
+# Real conversations are streamed: their size is known only after the run. For --plan we
+# assume these mean user turns per conversation (an estimate, said so in the output).
+TURNS_PER_CONVERSATION = {"wildchat": 2.5, "sharegpt": 3.5}
+CONVERSATIONS = {"wildchat": 409_938, "sharegpt": 17_671}  # English WildChat; offline ShareGPT
+
+
+@dataclass
+class PlannedRun:
+    id: str  # also its directory name under <sweep>/runs
+    model: Model
+    kind: str
+    config: RunConfig | RealDataConfig
+    dataset: str
+    ablation: str
+    prefix: str | None
+    rollouts_from: str | None  # the label or directory whose rollouts the bail prompt follows
+    depends_on: str | None  # id of the run in this sweep that must finish first
+    samples: int | None  # planned sample rows; for real data an estimate
+    estimated: bool = False
+
+    def describe(self) -> dict:
+        return {"id": self.id, "dir": f"{RUNS_DIR}/{self.id}", "kind": self.kind, "model": self.model.spec,
+                "label": self.model.label, "dataset": self.dataset, "ablation": self.ablation, "prefix": self.prefix,
+                "rollouts_from": self.rollouts_from, "depends_on": self.depends_on, "samples": self.samples,
+                "samples_estimated": self.estimated,
+                "methods": list(self.config.methods)}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[:40]
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:6]
+
+
+def units_per_group(methods: list[str], ablation: str, classified: bool) -> int:
+    """Sample rows per (prompt, sample): the rollout, and each method x ablation."""
+    rollout = ROLLOUT in methods or classified or any(m in PROMPT_METHODS for m in methods)
+    per = sum(len(ablations(KIND[m])) if ablation == ALL_ABLATIONS else 1 for m in methods if m != ROLLOUT)
+    return per + int(rollout)
+
+
+class _Datasets:
+    """Prompt counts per (dataset, limit), each dataset read once."""
+
+    def __init__(self):
+        self.loaded = {}
+
+    def prompts(self, name: str, limit: int | None) -> int:
+        if name not in self.loaded:
+            self.loaded[name] = load_dataset(name, None)
+        return len(stratified(self.loaded[name].prompts, limit))
+
+
+def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
+    """Every run of the experiment, sources of rollouts first."""
+    runs: list[PlannedRun] = []
+    datasets = _Datasets()
+    for model in exp.models:
+        s = exp.settings(model)
+        methods = tuple(resolve_methods(",".join(s["methods"])))
+        axes = product(s["datasets"], s["ablations"] if s["kind"] == BAILBENCH else [BASELINE],
+                       s["prefixes"] if s["kind"] == BAILBENCH else [NO_PREFIX],
+                       s["rollouts_from"] if s["kind"] == BAILBENCH else [OWN])
+        for dataset, ablation, prefix, source in axes:
+            prefix = None if prefix == NO_PREFIX else prefix
+            source = None if source == OWN else source
+            ident = {"spec": model.spec, "options": asdict(model.options), "model_name": model.model_name,
+                     "kind": s["kind"], "dataset": dataset, "ablation": ablation, "prefix": prefix, "source": source,
+                     "temperature": s["temperature"], "max_tokens": s["max_tokens"], "seed": s["seed"],
+                     "mode": s["bail_prompt_mode"], "fraction": s["fraction"], "english_only": s["english_only"],
+                     "max_context": s["max_context"]}
+            parts = [model.label, Path(dataset).stem if "/" in dataset or "." in dataset else dataset]
+            parts += [ablation] if ablation != BASELINE else []
+            parts += [Path(prefix).stem] if prefix else []
+            parts += [f"after-{Path(source).name}"] if source else []
+            rid = "-".join(_slug(p) for p in parts) + "-" + _hash(ident)
+            out = sweep_dir / RUNS_DIR / rid
+            limit = s["limit"] or None
+            if s["kind"] == BAILBENCH:
+                cfg = RunConfig(model=model.spec, dataset=dataset, methods=methods, ablation=ablation,
+                                samples=s["samples"], limit=limit, max_tokens=s["max_tokens"],
+                                temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"], seed=s["seed"],
+                                out=out, model_name=model.model_name, options=model.options,
+                                refusal_classifier=s["refusal_classifier"], prefix=prefix,
+                                rollouts_from=None)  # set below once the source run is known
+                try:
+                    n = datasets.prompts(dataset, limit)
+                except UserError as exc:
+                    raise UserError(f"model {model.label}: {exc}") from exc
+                samples = n * s["samples"] * units_per_group(list(methods), ablation,
+                                                             bool(s["refusal_classifier"]))
+                estimated = False
+            else:
+                cfg = RealDataConfig(dataset=dataset, model=model.spec, methods=methods, limit=limit,
+                                     fraction=s["fraction"], english_only=s["english_only"],
+                                     max_tokens=s["max_tokens"], max_context=s["max_context"],
+                                     temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"],
+                                     seed=s["seed"], cross_model=s["cross_model"],
+                                     false_bail_filter=s["false_bail_filter"], out=out,
+                                     model_name=model.model_name, options=model.options)
+                convs = limit or round(CONVERSATIONS.get(dataset, 0) * s["fraction"])
+                per_turn = units_per_group(list(methods), BASELINE, False) + (
+                    sum(m in PROMPT_METHODS for m in methods) if s["cross_model"] else 0)
+                samples = round(convs * TURNS_PER_CONVERSATION.get(dataset, 3.0) * per_turn) or None
+                estimated = True
+            runs.append(PlannedRun(rid, model, s["kind"], cfg, dataset, ablation, prefix, source, None, samples,
+                                   estimated))
+    return _order(_link_sources(runs, sweep_dir))
+
+
+def _link_sources(runs: list[PlannedRun], sweep_dir: Path) -> list[PlannedRun]:
+    """A run reading another model's rollouts gets that model's own-rollout run of the same
+    dataset and prefix as its source (or the directory named)."""
+    from dataclasses import replace
+
+    for r in runs:
+        if r.rollouts_from is None:
+            continue
+        src = next((s for s in runs if s.model.label == r.rollouts_from and s.rollouts_from is None
+                    and s.dataset == r.dataset and s.prefix == r.prefix and s.kind == BAILBENCH), None)
+        if src is None and any(m.label == r.rollouts_from for m in (s.model for s in runs)):
+            raise UserError(f"run {r.id} reads the rollouts of {r.rollouts_from}, which has no run over "
+                            f"{r.dataset} with prefix {r.prefix or 'none'} of its own; add one")
+        if src is not None:
+            r.depends_on = src.id
+            r.config = replace(r.config, rollouts_from=src.config.out)
+        else:
+            r.config = replace(r.config, rollouts_from=Path(r.rollouts_from).expanduser().resolve())
+    return runs
+
+
+def _order(runs: list[PlannedRun]) -> list[PlannedRun]:
+    first = [r for r in runs if r.depends_on is None]
+    return first + [r for r in runs if r.depends_on is not None]

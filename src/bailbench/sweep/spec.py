@@ -1,0 +1,262 @@
+"""Read an experiment file (TOML) into checked settings; mistakes name their key and line.
+
+    [experiment]   name, description, reproduces (paper figure files, for the index)
+    [runs]         settings of every run; list-valued keys are sweep axes
+    [[models]]     one model each: spec, backend options, GPU needs, per-model overrides
+
+A run is one model x dataset x ablation x prefix x rollouts-from; methods, samples,
+limits and the refusal classifier apply within it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..backends.registry import BackendOptions, split_spec
+from ..errors import UserError
+from ..methods import resolve_methods
+
+BAILBENCH, REALDATA = "bailbench", "realdata"
+OWN, NO_PREFIX = "own", "none"
+
+# key -> (type check, what to write); lists also accept a single value
+_LIST = "list"
+RUN_KEYS = {
+    "kind": (str, "bailbench or realdata"),
+    "datasets": (_LIST, "a list of dataset names or paths"),
+    "methods": (_LIST, "a list of methods, or [\"all\"]"),
+    "ablations": (_LIST, "a list of ablation names, or [\"all\"]"),
+    "prefixes": (_LIST, "a list of jailbreak prefix names or JSON files; \"none\" for no prefix"),
+    "rollouts_from": (_LIST, "a list of model labels of this file or run directories; \"own\" for the model's own"),
+    "samples": (int, "an integer >= 1"),
+    "limit": (int, "an integer; 0 = every prompt"),
+    "max_tokens": (int, "an integer >= 1"),
+    "temperature": (float, "a number"),
+    "seed": (int, "an integer"),
+    "bail_prompt_mode": (str, "logprob or sample"),
+    "refusal_classifier": (str, "minos, heuristic or judge:SPEC"),
+    # real conversations only
+    "fraction": (float, "a number in (0, 1]"),
+    "english_only": (bool, "true or false"),
+    "max_context": (int, "an integer"),
+    "cross_model": (bool, "true or false"),
+    "false_bail_filter": (str, "a judge model spec"),
+}
+REALDATA_ONLY = {"fraction", "english_only", "max_context", "cross_model", "false_bail_filter"}
+BAILBENCH_ONLY = {"ablations", "prefixes", "rollouts_from", "samples", "refusal_classifier"}
+MODEL_KEYS = {
+    "spec": (str, "a model spec such as smollm2, vllm:Qwen/Qwen2.5-7B-Instruct or openai:gpt-4o"),
+    "label": (str, "a short name for the model's runs"),
+    "model_name": (str, "the name the model knows itself by"),
+    "gpus": (float, "GPUs per worker (default: tensor_parallel for vllm, else 0)"),
+    "cpus": (float, "CPUs per worker (default 1)"),
+    "workers": (int, "Ray workers holding this model (default 1)"),
+    "tensor_parallel": (int, "GPUs vLLM shards the model over"),
+    "throughput": (float, "samples/s of one worker, measured, for --plan"),
+    "options": (dict, "a table of backend options"),
+}
+OPTION_KEYS = {"n_ctx", "gpu_layers", "device", "dtype", "batch_size", "base_url", "concurrency", "timeout"}
+EXPERIMENT_KEYS = {"name": (str, "a name"), "description": (str, "text"), "reproduces": (_LIST, "paper figure files")}
+TOP_KEYS = {"experiment", "runs", "models"}
+
+DEFAULTS = dict(kind=BAILBENCH, datasets=["bailbench"], methods=["all"], ablations=["Baseline"], prefixes=[NO_PREFIX],
+                rollouts_from=[OWN], samples=10, limit=0, max_tokens=2000, temperature=1.0, seed=0,
+                bail_prompt_mode=None, refusal_classifier=None, fraction=1.0, english_only=True, max_context=8000,
+                cross_model=False, false_bail_filter=None)
+
+
+@dataclass(frozen=True)
+class Model:
+    spec: str
+    label: str
+    model_name: str | None
+    gpus: float
+    cpus: float
+    workers: int
+    throughput: float | None
+    options: BackendOptions
+    overrides: dict = field(default_factory=dict)  # [runs] keys set for this model only
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str
+    reproduces: tuple[str, ...]
+    runs: dict  # [runs] with defaults filled in
+    models: tuple[Model, ...]
+    path: Path
+    sha256: str
+
+    def settings(self, model: Model) -> dict:
+        return {**self.runs, **model.overrides}
+
+
+class _Lines:
+    """Where a key is written: the line of `key =` inside its table (or inline table)."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+        self.sections: list[tuple[str, int]] = []  # (header name, line index)
+        for i, line in enumerate(self.lines):
+            m = re.match(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?", line)
+            if m and not re.match(r"\s*\w[\w\-]*\s*=", line):
+                self.sections.append((m.group(1).strip().strip('"'), i))
+
+    def _span(self, section: str, index: int) -> tuple[int, int]:
+        if not section:
+            return 0, self.sections[0][1] if self.sections else len(self.lines)
+        hits = [j for j, (name, _) in enumerate(self.sections) if name == section]
+        if not hits:
+            return 0, len(self.lines)
+        j = hits[min(index, len(hits) - 1)]
+        end = self.sections[j + 1][1] if j + 1 < len(self.sections) else len(self.lines)
+        return self.sections[j][1], end
+
+    def of_key(self, section: str, key: str, index: int = 0) -> int:
+        start, end = self._span(section, index)
+        pattern = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=|^\s*\"{re.escape(key)}\"\s*=")
+        for i in range(start, end):
+            if pattern.search(self.lines[i].split("#")[0]):
+                return i + 1
+        return self.of_section(key) or start + 1
+
+    def of_section(self, name: str) -> int | None:
+        return next((i + 1 for n, i in self.sections if n == name or n.startswith(name + ".")), None)
+
+
+class _Checker:
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.where = _Lines(text)
+
+    def fail(self, line: int, message: str) -> None:
+        raise UserError(f"{self.path}:{line}: {message}")
+
+    def keys(self, table: dict, known: dict | set, section: str, index: int = 0, label: str = "") -> None:
+        for key in table:
+            if key not in known:
+                line = self.where.of_key(section, key, index)
+                self.fail(line, f"unknown key {key!r} in {label or '[' + section + ']'}; known keys: "
+                                f"{', '.join(sorted(known))}")
+
+    def value(self, table: dict, key: str, kind, what: str, section: str, index: int = 0):
+        v = table[key]
+        line = self.where.of_key(section, key, index)
+        if kind == _LIST:
+            v = v if isinstance(v, list) else [v]
+            if not v or not all(isinstance(x, str) and x for x in v):
+                self.fail(line, f"{key} must be {what}")
+            return [str(x) for x in v]
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            return float(v)
+        if kind is int and isinstance(v, bool) or not isinstance(v, kind):
+            self.fail(line, f"{key} must be {what}, not {v!r}")
+        return v
+
+
+def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label: str = "") -> dict:
+    c.keys(table, RUN_KEYS, section, index, label)
+    out = {}
+    for key, value in table.items():
+        kind, what = RUN_KEYS[key]
+        out[key] = c.value(table, key, kind, what, section, index)
+        line = c.where.of_key(section, key, index)
+        try:
+            if key == "methods":
+                resolve_methods(",".join(out[key]))
+            elif key == "kind" and value not in (BAILBENCH, REALDATA):
+                raise UserError(f"kind must be {BAILBENCH} or {REALDATA}, not {value!r}")
+            elif key in ("samples", "max_tokens") and value < 1:
+                raise UserError(f"{key} must be at least 1")
+            elif key == "limit" and value < 0:
+                raise UserError("limit must be 0 (every prompt) or more")
+            elif key == "bail_prompt_mode" and value not in ("logprob", "sample"):
+                raise UserError(f"bail_prompt_mode must be logprob or sample, not {value!r}")
+        except UserError as exc:
+            c.fail(line, str(exc))
+    return out
+
+
+def _model(c: _Checker, table: dict, index: int, runs_keys: set) -> Model:
+    label = f"[[models]] number {index + 1}"
+    c.keys(table, set(MODEL_KEYS) | runs_keys, "models", index, label)
+    if "spec" not in table:
+        c.fail(c.where._span("models", index)[0] + 1, f"{label} has no spec (e.g. spec = \"smollm2\")")
+    vals = {k: c.value(table, k, *MODEL_KEYS[k], "models", index) for k in table if k in MODEL_KEYS}
+    spec = vals["spec"]
+    try:
+        provider, _ = split_spec(spec) if spec != "smollm2" else ("gguf", "")
+    except UserError as exc:
+        c.fail(c.where.of_key("models", "spec", index), str(exc))
+    opts = vals.get("options", {})
+    c.keys(opts, OPTION_KEYS, "models", index, f"options of {label}")
+    tp = vals.get("tensor_parallel", 1)
+    try:
+        options = BackendOptions(**{**opts, "tensor_parallel": tp})
+    except TypeError as exc:
+        c.fail(c.where.of_key("models", "options", index), f"bad backend options: {exc}")
+    overrides = _run_settings(c, {k: v for k, v in table.items() if k in RUN_KEYS}, "models", index, label)
+    default_gpus = float(tp) if provider == "vllm" else 0.0
+    return Model(spec=spec, label=vals.get("label") or _label(spec), model_name=vals.get("model_name"),
+                 gpus=vals.get("gpus", default_gpus), cpus=vals.get("cpus", 1.0), workers=max(1, vals.get("workers", 1)),
+                 throughput=vals.get("throughput"), options=options, overrides=overrides)
+
+
+def _label(spec: str) -> str:
+    name = spec.split(":", 1)[-1].rstrip("/")
+    name = name.rsplit("/", 1)[-1]
+    return re.sub(r"\.gguf$", "", name)
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Parse and check an experiment file."""
+    import hashlib
+
+    if not path.is_file():
+        raise UserError(f"experiment file {path} not found")
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from exc
+    c = _Checker(path, text)
+    for key in data:
+        if key not in TOP_KEYS:
+            line = c.where.of_section(key) or c.where.of_key("", key)
+            c.fail(line, f"unknown key {key!r}; an experiment file has [experiment], [runs] and [[models]]")
+    exp = data.get("experiment", {})
+    if not isinstance(exp, dict):
+        c.fail(c.where.of_key("", "experiment"), "experiment must be a table: [experiment]")
+    c.keys(exp, EXPERIMENT_KEYS, "experiment")
+    meta = {k: c.value(exp, k, *EXPERIMENT_KEYS[k], "experiment") for k in exp}
+    runs_table = data.get("runs", {})
+    if not isinstance(runs_table, dict):
+        c.fail(c.where.of_key("", "runs"), "runs must be a table: [runs]")
+    runs = {**DEFAULTS, **_run_settings(c, runs_table, "runs")}
+    models_table = data.get("models", [])
+    if not isinstance(models_table, list) or not models_table:
+        c.fail(c.where.of_section("models") or 1, "no models: add at least one [[models]] table with a spec")
+    models = tuple(_model(c, m, i, set(RUN_KEYS)) for i, m in enumerate(models_table))
+    labels = [m.label for m in models]
+    for i, lab in enumerate(labels):
+        if labels.index(lab) != i:
+            c.fail(c.where.of_key("models", "spec", i), f"two models share the label {lab!r}; give one a label")
+    wrong = REALDATA_ONLY if runs["kind"] == BAILBENCH else BAILBENCH_ONLY - {"samples"}
+    for key in sorted(wrong & set(runs_table)):
+        c.fail(c.where.of_key("runs", key), f"{key} applies only to kind = "
+                                            f"{REALDATA if key in REALDATA_ONLY else BAILBENCH} runs")
+    for i, m in enumerate(models):
+        for src in m.overrides.get("rollouts_from", []) + (runs["rollouts_from"] if i == 0 else []):
+            if src != OWN and src not in labels and not Path(src).expanduser().exists():
+                sec, idx = ("models", i) if src in m.overrides.get("rollouts_from", []) else ("runs", 0)
+                c.fail(c.where.of_key(sec, "rollouts_from", idx),
+                       f"rollouts_from {src!r} is neither a model label of this file ({', '.join(labels)}) "
+                       "nor a run directory")
+    return Experiment(name=meta.get("name") or path.stem, description=meta.get("description", ""),
+                      reproduces=tuple(meta.get("reproduces", [])), runs=runs, models=models, path=path.resolve(),
+                      sha256=hashlib.sha256(raw).hexdigest())
