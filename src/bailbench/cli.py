@@ -304,6 +304,8 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
 # (one import and one call per line below)
 from .taxonomy.command import register as register_taxonomy  # noqa: E402
 register_taxonomy(app)
+from .taxonomy.command import register as register_taxonomy  # noqa: E402
+register_taxonomy(app)
 from .sweep.command import register as register_sweep  # noqa: E402
 register_sweep(app)
 from .inspect_tasks.command import register as register_inspect  # noqa: E402
