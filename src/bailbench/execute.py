@@ -10,7 +10,6 @@ transaction in the store, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +18,7 @@ from .backends.base import EXACT, GREEDY, SAMPLE, Backend, Generation, Generatio
 from .chat.types import Chat
 from .datasets.records import Prompt
 from .errors import UserError
+from .keys import DATASET, OWN, SampleKey
 from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
 from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
@@ -28,7 +28,6 @@ from .methods.wordings import bail_symbol, continue_symbol, tag
 from .store import SampleRow, Store
 
 LOGPROB = "logprob"  # the bail prompt's modes: logprob, or SAMPLE (also the name of the sampled reading)
-OWN, DATASET = "", "dataset"  # whose reply the bail prompt follows: the model's rollout, or the dataset's
 
 
 class Reporter(Protocol):
@@ -48,13 +47,29 @@ class Silent:
 @dataclass(frozen=True)
 class Unit:
     prompt: Prompt  # the context: everything up to the user turn being answered
-    sample: int  # sample index (BailBench) or user-turn index (real conversations)
-    method: str
-    ablation: str
-    mode: str  # logprob | sample for the bail prompt; empty otherwise
-    key: str
+    id: SampleKey
     seed: int
     reply: str | None = None  # the dataset's own reply, for the bail prompt's cross-model view
+
+    @property
+    def key(self) -> str:
+        return self.id.text
+
+    @property
+    def sample(self) -> int:
+        return self.id.sample
+
+    @property
+    def method(self) -> str:
+        return self.id.method
+
+    @property
+    def ablation(self) -> str:
+        return self.id.ablation
+
+    @property
+    def mode(self) -> str:
+        return self.id.mode
 
 
 def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Reporter) -> str:
@@ -107,21 +122,14 @@ def model_name(backend: Backend, spec: str, override: str | None) -> str:
     raise UserError(f"cannot tell what {spec} calls itself; pass --model-name NAME (e.g. Qwen, Llama, Claude)")
 
 
-def unit_seed(seed: int, prompt_id: str, sample: int, method: str, ablation: str) -> int:
-    h = hashlib.sha256(f"{seed}|{prompt_id}|{sample}|{method}|{ablation}".encode()).digest()
-    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
-
-
 def make_unit(prompt: Prompt, sample: int, method: str, ablation: str, mode: str, seed: int,
               reply: str | None = None) -> Unit:
-    source = DATASET if reply is not None else OWN
-    key = f"{prompt.id}|{sample}|{method}|{ablation}|{mode}" + (f"|{source}" if source else "")
-    return Unit(prompt, sample, method, ablation, mode, key, unit_seed(seed, prompt.id, sample, method, ablation),
-                reply)
+    sid = SampleKey(prompt.id, sample, method, ablation, mode, DATASET if reply is not None else OWN)
+    return Unit(prompt, sid, sid.seed(seed), reply)
 
 
 def rollout_key(prompt_id: str, sample: int) -> str:
-    return f"{prompt_id}|{sample}|{ROLLOUT}||"
+    return SampleKey(prompt_id, sample, ROLLOUT).text
 
 
 class Executor:
@@ -178,16 +186,16 @@ class Executor:
             rendered=g.rendered, reply=g.text, verdict=verdict, p_bail=None, mass=None,
             prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
             finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped,
-            prompt=u.prompt.content)
+            prompt=u.prompt.content, source=u.id.source)
 
     def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
         """The check after the model's own rollout of the same sample (or the dataset's reply)."""
         own = [u for u in units if u.reply is None]
-        rollouts = self.store.get({rollout_key(u.prompt.id, u.sample) for u in own})
+        rollouts = self.store.get({u.id.rollout().text for u in own})
         rows: list[SampleRow] = []
         runnable = []
         for u in units:
-            r = None if u.reply is not None else rollouts[rollout_key(u.prompt.id, u.sample)]
+            r = None if u.reply is not None else rollouts[u.id.rollout().text]
             if r is not None and r.skipped:
                 rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
                 continue
@@ -210,7 +218,7 @@ class Executor:
                     sample=u.sample, seed=u.seed, rendered=s.rendered, reply=s.text,
                     verdict=None if s.skipped else read_scored(p), p_bail=p, mass=mass,
                     prompt_tokens=s.prompt_tokens, completion_tokens=0, finish_reason="",
-                    seconds=round(s.seconds, 4), skipped=s.skipped, prompt=u.prompt.content))
+                    seconds=round(s.seconds, 4), skipped=s.skipped, prompt=u.prompt.content, source=u.id.source))
         else:
             gens = self.backend.generate([self._request(u, c) for u, c in runnable])
             rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens)]

@@ -39,6 +39,7 @@ from .execute import (
     temperature_for,
 )
 from .falsebail import judge_false_bails
+from .keys import DATASET, OWN
 from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
 from .methods.wordings import BASELINE
 from .store import COLUMNS, SampleRow, Store, write_summary
@@ -228,7 +229,7 @@ class RealDataRun:
                          method=u.method, ablation=u.ablation, mode=u.mode, sample=u.sample, seed=u.seed,
                          rendered="", reply="", verdict=None, p_bail=None, mass=None, prompt_tokens=0,
                          completion_tokens=0, finish_reason="", seconds=0.0, skipped=CONTEXT_OVER_LIMIT,
-                         prompt=u.prompt.content)
+                         prompt=u.prompt.content, source=u.id.source)
 
     def _judge(self, units: list[Unit]) -> None:
         """Ask the judge about every bail of the bail prompt not judged yet."""
@@ -239,10 +240,10 @@ class RealDataRun:
         todo = [u for u in bails if u.key not in judged]
         if not todo:
             return
-        own = self.store.get(f"{u.prompt.id}|{u.sample}|{ROLLOUT}||" for u in todo if u.reply is None)
+        own = self.store.get(u.id.rollout().text for u in todo if u.reply is None)
         contexts = []
         for u in todo:
-            reply = u.reply if u.reply is not None else own[f"{u.prompt.id}|{u.sample}|{ROLLOUT}||"].reply
+            reply = u.reply if u.reply is not None else own[u.id.rollout().text].reply
             contexts.append(u.prompt.messages + (Message("assistant", reply),))
         verdicts = judge_false_bails(self.judge, contexts)
         self.store.add_false_bails(spec, [(u.key, yes, fb) for u, (yes, fb) in zip(todo, verdicts)])
@@ -252,7 +253,7 @@ class RealDataRun:
     def _summary(self, n_convs: int, *, new: int, reused: int) -> dict:
         db = self.store.db
         judge = self.cfg.false_bail_filter
-        methods = {m: method_stats(db, m, "own", n_convs, judge if m in PROMPT_METHODS else None)
+        methods = {m: method_stats(db, m, OWN, n_convs, judge if m in PROMPT_METHODS else None)
                    for m in self.methods if m != ROLLOUT}
         turns = db.execute("SELECT coalesce(sum(turns), 0) FROM conversations WHERE seq < ?", (n_convs,)).fetchone()[0]
         summary = {
@@ -268,7 +269,7 @@ class RealDataRun:
             "new_samples": new, "reused_samples": reused,
         }
         if self.cfg.cross_model:
-            summary["cross_model"] = {m: method_stats(db, m, "dataset", n_convs, judge)
+            summary["cross_model"] = {m: method_stats(db, m, DATASET, n_convs, judge)
                                       for m in self.methods if m in PROMPT_METHODS}
         if judge:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}

@@ -41,6 +41,7 @@ class SampleRow:
     seconds: float
     skipped: str | None  # why the sample could not be run, e.g. context_too_long
     prompt: str = ""  # the user message answered (the last of the context), for reading and search
+    source: str = ""  # whose reply a bail prompt followed: "" the model's own rollout, "dataset" the dataset's
 
 
 COLUMNS = [f.name for f in fields(SampleRow)]
@@ -76,7 +77,7 @@ CREATE TABLE IF NOT EXISTS refusals (
 """
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def write_summary(run_dir: Path, summary: dict) -> None:
@@ -84,6 +85,10 @@ def write_summary(run_dir: Path, summary: dict) -> None:
     tmp = run_dir / "summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
     os.replace(tmp, run_dir / "summary.json")
+
+
+# Stores from before version 3 kept whose reply a check followed only in the key's last field.
+_LEGACY_SOURCE = "CASE WHEN key LIKE '%|dataset' THEN 'dataset' ELSE '' END"
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -97,6 +102,9 @@ def _migrate(db: sqlite3.Connection) -> None:
                 db.executescript(_SCHEMA)
                 db.execute("INSERT INTO false_bails SELECT * FROM false_bails_v1")
                 db.execute("DROP TABLE false_bails_v1")
+    if version < 3:  # samples.source: the key's last field, a column of its own (added empty above)
+        with db:
+            db.execute(f"UPDATE samples SET source = {_LEGACY_SOURCE}")
     if version < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -115,10 +123,16 @@ class Store:
                 # SQLite's shared-memory files appear beside it.
                 quiet = "&immutable=1" if not Path(f"{self.path}-wal").exists() else ""
                 self.db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro{quiet}", uri=True)
-                self.db.execute("SELECT count(*) FROM samples").fetchone()
+                have = {r[1] for r in self.db.execute("PRAGMA table_info(samples)")}
             except sqlite3.DatabaseError as exc:
                 raise UserError(f"{self.path} is not a bailbench run store ({exc}); pass a run's --out") from None
+            if not have:
+                raise UserError(f"{self.path} is not a bailbench run store (no samples table); pass a run's --out")
+            # an older store is read as it is: columns it lacks read as their defaults
+            defaults = {"source": _LEGACY_SOURCE}
+            self.select = ",".join(c if c in have else f"{defaults.get(c, repr(''))} AS {c}" for c in COLUMNS)
             return
+        self.select = ",".join(COLUMNS)
         run_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path)
@@ -141,7 +155,7 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def rows(self, method: str | None = None) -> list[SampleRow]:
-        q = f"SELECT {','.join(COLUMNS)} FROM samples" + (" WHERE method=?" if method else "") + " ORDER BY key"
+        q = f"SELECT {self.select} FROM samples" + (" WHERE method=?" if method else "") + " ORDER BY key"
         return [SampleRow(*r) for r in self.db.execute(q, (method,) if method else ())]
 
     def check_identity(self, identity: dict) -> None:
@@ -217,7 +231,7 @@ class Store:
         out: dict[str, SampleRow] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            q = f"SELECT {','.join(COLUMNS)} FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT {self.select} FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
             for r in self.db.execute(q, chunk):
                 out[r[0]] = SampleRow(*r)
         return out

@@ -21,12 +21,11 @@ def _rate(k: int, n: int) -> dict:
 def method_stats(db: sqlite3.Connection, method: str, source: str, max_seq: int, judge: str | None) -> dict:
     """Rates for one method over the conversations with seq < max_seq.
 
-    `source` is "own" (the check after the model's own answer) or "dataset" (after the
+    `source` is OWN (the check after the model's own answer) or DATASET (after the
     dataset's assistant turn: the cross-model view)."""
-    where = ("s.method = ? AND c.seq < ? AND s.key " + ("LIKE '%|dataset'" if source == "dataset"
-                                                        else "NOT LIKE '%|dataset'"))
+    where = "s.method = ? AND c.seq < ? AND s.source = ?"
     base = f"FROM samples s JOIN conversations c ON s.prompt_id = c.id WHERE {where}"
-    args = (method, max_seq)
+    args = (method, max_seq, source)
     n, bails, unknown, skipped = db.execute(
         f"SELECT count(*) - count(s.skipped), coalesce(sum(s.verdict = 'bail'), 0), "
         f"coalesce(sum(s.verdict = 'unknown'), 0), count(s.skipped) {base}", args).fetchone()
@@ -46,7 +45,7 @@ def method_stats(db: sqlite3.Connection, method: str, source: str, max_seq: int,
     if judge:
         fb = (f"LEFT JOIN false_bails f ON f.key = s.key AND f.judge = ? WHERE {where} AND s.skipped IS NULL")
         real = "(s.verdict = 'bail' AND coalesce(f.false_bail, 0) = 0)"
-        fargs = (judge, method, max_seq)
+        fargs = (judge, method, max_seq, source)
         k, false_n, unreadable = db.execute(
             f"SELECT coalesce(sum({real}), 0), coalesce(sum(f.false_bail), 0), "
             f"coalesce(sum(f.key IS NOT NULL AND f.false_bail IS NULL), 0) FROM samples s "

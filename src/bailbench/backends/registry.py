@@ -1,9 +1,15 @@
-"""Model specs (`provider:name`) to backends. Heavy libraries are imported only when used."""
+"""Model specs (`provider:name`) to backends. Heavy libraries are imported only when used.
+
+A backend is a factory `(name, *, spec, options) -> Backend` registered under the
+`bailbench.backends` entry-point group; a package that registers one there adds a
+provider (`bailbench run --model myprovider:NAME`), as the built-in ones below do.
+"""
 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from ..errors import UserError
@@ -11,7 +17,7 @@ from .base import Backend
 
 EMBEDDED = "smollm2"
 EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-PROVIDERS = ("gguf", "hf", "vllm", "openai", "anthropic")
+GROUP = "bailbench.backends"
 
 
 def embedded_gguf() -> Path:
@@ -23,19 +29,26 @@ def embedded_gguf() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_FILE
 
 
+def providers() -> dict[str, EntryPoint]:
+    """Backends by provider name, from the `bailbench.backends` entry-point group: the
+    built-in ones register there exactly as a third-party package does."""
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     if spec == EMBEDDED:
         return "gguf", str(embedded_gguf())
     provider, sep, name = spec.partition(":")
-    if not sep or provider not in PROVIDERS or not name:
+    known = providers()
+    if not sep or provider not in known or not name:
         raise UserError(f"unknown model spec {spec!r}: use {EMBEDDED}, or provider:name with provider one of "
-                        f"{', '.join(PROVIDERS)} (e.g. gguf:./model.gguf, hf:Qwen/Qwen2.5-7B-Instruct)")
+                        f"{', '.join(known)} (e.g. gguf:./model.gguf, hf:Qwen/Qwen2.5-7B-Instruct)")
     return provider, name
 
 
 @dataclass(frozen=True)
 class BackendOptions:
-    """Flags that only some backends use; each takes what applies to it."""
+    """Backend flags, declared once for every command; each backend declares which it takes."""
 
     n_ctx: int = 8192
     gpu_layers: int = 0  # gguf: layers offloaded to a GPU (-1 = all), with a GPU build of llama.cpp
@@ -48,29 +61,75 @@ class BackendOptions:
     timeout: float | None = None  # openai, anthropic: seconds per request
     api_key_env: str | None = None  # openai, anthropic: the variable holding the key of a --base-url server
 
+    def given(self) -> dict:
+        """The options set to something other than their defaults."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+
+
+def takes(*names: str):
+    """Declare which BackendOptions a backend factory uses (others given are an error)."""
+    def mark(factory):
+        factory.options = names
+        return factory
+    return mark
+
 
 def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     o = options or BackendOptions()
     provider, name = split_spec(spec)
-    if provider == "gguf":
-        from .llamacpp import LlamaCppBackend
+    try:
+        factory = providers()[provider].load()
+    except ImportError as exc:
+        raise UserError(f"the {provider} backend could not be imported ({exc})") from None
+    stray = sorted(set(o.given()) - set(getattr(factory, "options", ())) - {"n_ctx"})
+    if stray:
+        flags = ", ".join("--" + k.replace("_", "-") for k in stray)
+        raise UserError(f"{flags} does not apply to {provider} models (they take: "
+                        f"{', '.join('--' + k.replace('_', '-') for k in factory.options) or 'none of the backend flags'})")
+    return factory(name, spec=spec, options=o)
 
-        return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=o.n_ctx, n_gpu_layers=o.gpu_layers,
-                               batch_size=o.batch_size)
-    if provider == "hf":
-        from .hf import HFBackend
 
-        return HFBackend(name, spec=spec, n_ctx=o.n_ctx, device=o.device, dtype=o.dtype, batch_size=o.batch_size)
-    if provider == "vllm":
-        from .vllm_offline import VLLMBackend
+# -- the built-in backends (registered in pyproject.toml under `bailbench.backends`) ----------
 
-        return VLLMBackend(name, spec=spec, n_ctx=o.n_ctx, tensor_parallel=o.tensor_parallel, dtype=o.dtype)
-    api = {k: v for k, v in (("concurrency", o.concurrency), ("timeout", o.timeout), ("api_key_env", o.api_key_env))
-           if v is not None}
-    if provider == "openai":
-        from .openai_api import OpenAIBackend
 
-        return OpenAIBackend(name, spec=spec, base_url=o.base_url, **api)
+@takes("n_ctx", "gpu_layers", "batch_size")
+def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
+    from .llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=options.n_ctx, n_gpu_layers=options.gpu_layers,
+                           batch_size=options.batch_size)
+
+
+@takes("n_ctx", "device", "dtype", "batch_size")
+def hf(name: str, *, spec: str, options: BackendOptions) -> Backend:
+    from .hf import HFBackend
+
+    return HFBackend(name, spec=spec, n_ctx=options.n_ctx, device=options.device, dtype=options.dtype,
+                     batch_size=options.batch_size)
+
+
+@takes("n_ctx", "dtype", "tensor_parallel")
+def vllm(name: str, *, spec: str, options: BackendOptions) -> Backend:
+    from .vllm_offline import VLLMBackend
+
+    return VLLMBackend(name, spec=spec, n_ctx=options.n_ctx, tensor_parallel=options.tensor_parallel,
+                       dtype=options.dtype)
+
+
+def _api(options: BackendOptions) -> dict:
+    return {k: getattr(options, k) for k in ("base_url", "concurrency", "timeout", "api_key_env")
+            if getattr(options, k) is not None}
+
+
+@takes("base_url", "concurrency", "timeout", "api_key_env")
+def openai(name: str, *, spec: str, options: BackendOptions) -> Backend:
+    from .openai_api import OpenAIBackend
+
+    return OpenAIBackend(name, spec=spec, **_api(options))
+
+
+@takes("base_url", "concurrency", "timeout", "api_key_env")
+def anthropic(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .anthropic_api import AnthropicBackend
 
-    return AnthropicBackend(name, spec=spec, base_url=o.base_url, **api)
+    return AnthropicBackend(name, spec=spec, **_api(options))

@@ -114,7 +114,7 @@ def export_samples(runs: list[ReportRun], csv_path: Path, parquet_path: Path | N
         w.writerow(SAMPLE_EXPORT_COLUMNS)
         for r in runs:
             store = r.store()
-            cur = store.db.execute(f"SELECT {','.join(COLUMNS)} FROM samples ORDER BY key")
+            cur = store.db.execute(f"SELECT {store.select} FROM samples ORDER BY key")
             while chunk := cur.fetchmany(batch):
                 rows = [(r.label, *row) for row in chunk]
                 w.writerows(rows)

@@ -1,0 +1,107 @@
+"""bailbench as a library, for notebooks and scripts; the CLI is a thin layer over the same calls.
+
+    import bailbench.api as bb
+    r = bb.run(model="smollm2", limit=4, samples=2)
+    r.summary["methods"]["prompt-bail-first"]["bail_rate"]
+    r.samples.to_pandas()            # every stored sample (an Arrow table)
+    r.report()                       # figures, tables and report.html in r.path / "report"
+    bb.compare([r, bb.load("runs/other")])
+
+Keyword arguments are the flags of `bailbench run` / `bailbench realdata` with
+underscores (`max_tokens`, `refusal_classifier`, `base_url`, `batch_size` ...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+from .backends.registry import BackendOptions
+from .errors import UserError
+from .execute import Reporter
+
+__all__ = ["Run", "run", "realdata", "load", "compare"]
+
+
+@dataclass
+class Run:
+    """A run directory: its summary.json, its stored samples, its report."""
+
+    path: Path
+    summary: dict
+
+    @property
+    def samples(self):
+        """Every stored sample as a pyarrow Table (`.to_pandas()` for a DataFrame)."""
+        import pyarrow as pa
+
+        from .store import COLUMNS, Store
+
+        store = Store(self.path, create=False)
+        try:
+            rows = store.db.execute(f"SELECT {store.select} FROM samples ORDER BY key").fetchall()
+        finally:
+            store.close()
+        return pa.Table.from_pylist([dict(zip(COLUMNS, r)) for r in rows])
+
+    def report(self, out: Path | str | None = None) -> Path:
+        """Figures, tables and the HTML report (default: PATH/report); returns report.html."""
+        from .report.build import build_report
+
+        result = build_report([self.path], Path(out) if out else self.path / "report")
+        return result.out / "report.html"
+
+
+def _split(config_type, kwargs: dict[str, Any]):
+    """kwargs -> (the run's config, backend options); unknown names are a clear error."""
+    own = {f.name for f in fields(config_type)} - {"options"}
+    backend = {f.name for f in fields(BackendOptions)}
+    unknown = set(kwargs) - own - backend
+    if unknown:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; choose from "
+                        f"{', '.join(sorted(own | backend))}")
+    cfg = {k: v for k, v in kwargs.items() if k in own}
+    if isinstance(cfg.get("methods"), str):
+        cfg["methods"] = tuple(cfg["methods"].split(","))
+    for k in ("out", "rollouts_from"):
+        if cfg.get(k) is not None:
+            cfg[k] = Path(cfg[k])
+    return config_type(**cfg, options=BackendOptions(**{k: v for k, v in kwargs.items() if k in backend}))
+
+
+def run(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
+    """Run (or resume) a measurement on a prompt dataset; `bailbench run` with these flags.
+
+    `backend` takes a backend object built by the caller (any `bailbench.backends.base.Backend`)."""
+    from .runner import RunConfig
+    from .runner import run as run_prompts
+
+    result = run_prompts(_split(RunConfig, kwargs), reporter, backend)
+    return Run(result.out, result.summary)
+
+
+def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
+    """Run (or resume) a measurement on real conversations; `bailbench realdata` with these flags."""
+    from .realdata import RealDataConfig, run_realdata
+
+    result = run_realdata(_split(RealDataConfig, kwargs), reporter, backend)
+    return Run(result.out, result.summary)
+
+
+def load(path: Path | str) -> Run:
+    """A finished (or interrupted) run, read without changing it."""
+    path = Path(path)
+    summary = path / "summary.json"
+    if not summary.is_file():
+        raise UserError(f"{path} has no summary.json: pass a directory written by `bailbench run` or `realdata`")
+    return Run(path, json.loads(summary.read_text("utf-8")))
+
+
+def compare(runs: Iterable[Run | Path | str], *, permutations: int = 10_000, seed: int = 0) -> dict:
+    """Runs side by side: rates, refusal vs bail across models, bail-vector similarity."""
+    from .analysis.compare import compare as compare_runs
+
+    return compare_runs([r.path if isinstance(r, Run) else Path(r) for r in runs],
+                        permutations=permutations, seed=seed)
