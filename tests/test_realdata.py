@@ -135,3 +135,23 @@ def test_kill_9_then_resume(tmp_path):
     total, distinct = con.execute("SELECT count(*), count(DISTINCT key) FROM samples").fetchone()
     assert total == distinct == before + s["new_samples"] == s["reused_samples"] + s["new_samples"]
     assert total == 3 * s["n_turns"]  # rollout + two methods per turn
+
+
+def test_every_feature_on_every_source(tmp_path):
+    """Refusals of the model's own answers on conversations; the false-bail filter on prompts."""
+    res = run_realdata(cfg(tmp_path / "rd", methods=("prompt-bail-first",), refusal_classifier="heuristic",
+                           limit=1))
+    ref, m = res.summary["refusal"], res.summary["methods"]["prompt-bail-first"]
+    rollouts = sqlite3.connect(res.out / "samples.sqlite").execute(
+        "SELECT count(*) FROM samples WHERE method='rollout' AND skipped IS NULL").fetchone()[0]
+    assert ref["classifier"] == "heuristic" and ref["n"] == rollouts > 0 and 0 <= ref["mean_p_refusal"] <= 1
+    assert 0 <= m["no_refusal_bail_rate"] <= m["bail_rate"]
+
+    from bailbench.runner import RunConfig, run
+
+    s = run(RunConfig(limit=2, samples=1, max_tokens=12, methods=("prompt-bail-first",), out=tmp_path / "run",
+                      false_bail_filter="smollm2")).summary
+    f, pb = s["methods"]["prompt-bail-first"]["false_bail_filter"], s["methods"]["prompt-bail-first"]
+    judged = sqlite3.connect(tmp_path / "run" / "samples.sqlite").execute("SELECT count(*) FROM false_bails")
+    assert judged.fetchone()[0] == pb["bails"] and f["judge"] == "smollm2"
+    assert f["bail_rate_filtered"]["rate"] == pytest.approx((pb["bails"] - f["false_bails"]) / pb["n"], abs=1e-6)

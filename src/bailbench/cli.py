@@ -30,11 +30,12 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def with_progress(job, cfg):
-    """Run a job with a progress bar; errors become one line and an exit code."""
+def with_progress(job, **kwargs):
+    """Run a job of the library (`bailbench.api`) with a progress bar; errors become one
+    line and an exit code."""
     reporter = console.RichReporter()
     try:
-        return job(cfg, reporter)
+        return job(reporter=reporter, **kwargs)
     except UserError as exc:
         reporter.stop()
         fail(str(exc))
@@ -59,6 +60,8 @@ API_KEY_ENV = typer.Option(None, help="openai, anthropic: the environment variab
 TEMPERATURE = typer.Option(None, help="Sampling temperature [1.0, as the paper's open-weight runs; APIs without a "
                                       "temperature send none and refuse this flag].")
 MODEL_NAME = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings.")
+REFUSAL_CLASSIFIER = typer.Option(None, help="Classify refusals of the model's own replies: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases).")
+FALSE_BAIL_FILTER = typer.Option(None, help="Judge model spec for the paper's false-bail filter of the bail prompt (appendix A.3.1).")
 BAIL_PROMPT_MODE = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample.")
 
 
@@ -88,27 +91,26 @@ def run(
     concurrency: Optional[int] = CONCURRENCY,
     timeout: Optional[float] = TIMEOUT,
     api_key_env: Optional[str] = API_KEY_ENV,
-    refusal_classifier: Optional[str] = typer.Option(None, help="Classify refusals of the rollouts: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases)."),
+    refusal_classifier: Optional[str] = REFUSAL_CLASSIFIER,
     prefix: Optional[str] = typer.Option(None, help="Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. DAN, Hi, DeveloperModeQ3) or a JSON file of messages."),
     rollouts_from: Optional[Path] = typer.Option(None, help="Cross-model: put the bail prompt after this run's rollouts instead of the model's own."),
+    false_bail_filter: Optional[str] = FALSE_BAIL_FILTER,
 ) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
-    from .backends.registry import BackendOptions
-    from .runner import FULL, QUICK, RunConfig
-    from .runner import run as run_benchmark
+    from . import api
+    from .runner import FULL, QUICK
 
     sizes = FULL if full else QUICK
     lim = sizes["limit"] if limit is None else (None if limit == 0 else limit)
-    cfg = RunConfig(model=model, dataset=dataset, methods=tuple(methods.split(",")), ablation=ablation,
-                    samples=samples or sizes["samples"], limit=lim, max_tokens=max_tokens or sizes["max_tokens"],
-                    temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, out=out,
-                    model_name=model_name, data_dir=data_dir,
-                    options=BackendOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype,
-                                           batch_size=batch_size,
-                                           tensor_parallel=tensor_parallel, base_url=base_url,
-                                           concurrency=concurrency, timeout=timeout, api_key_env=api_key_env),
-                    refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from)
-    result = with_progress(run_benchmark, cfg)
+    result = with_progress(
+        api.run, model=model, dataset=dataset, methods=methods, ablation=ablation,
+        samples=samples or sizes["samples"], limit=lim, max_tokens=max_tokens or sizes["max_tokens"],
+        temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, out=out, model_name=model_name,
+        data_dir=data_dir, refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from,
+        false_bail_filter=false_bail_filter,
+        n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype, batch_size=batch_size,
+        tensor_parallel=tensor_parallel, base_url=base_url, concurrency=concurrency, timeout=timeout,
+        api_key_env=api_key_env)
     s = result.summary
     console.out.print(console.method_table(s))
     for extra in (console.bias_line(s), console.ablation_table(s)):
@@ -117,8 +119,8 @@ def run(
     console.out.print(console.category_table(s))
     if s["skipped_rows"]:
         console.out.print(f"rows skipped from the dataset: {s['skipped_rows']} (lines {s['skipped_lines']}...)")
-    console.out.print(f"run directory: {result.out} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
-    console.out.print(f"figures, tables and a transcript browser: bailbench report {result.out}")
+    console.out.print(f"run directory: {result.path} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
+    console.out.print(f"figures, tables and a transcript browser: bailbench report {result.path}")
     if not full and limit is None and samples is None and max_tokens is None:
         console.out.print("This was a quick look (14 prompts, 2 samples, 256 tokens). The paper's protocol on "
                           f"every prompt: bailbench run --model {model} --full")
@@ -137,7 +139,8 @@ def realdata(
     max_context: int = typer.Option(8000, help="Turns whose context is longer (tokens) are skipped and counted."),
     bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
     cross_model: bool = typer.Option(False, "--cross-model", help="Also put the bail prompt after the dataset's own assistant turn."),
-    false_bail_filter: Optional[str] = typer.Option(None, help="Judge model spec for the paper's false-bail filter (appendix A.3.1)."),
+    false_bail_filter: Optional[str] = FALSE_BAIL_FILTER,
+    refusal_classifier: Optional[str] = REFUSAL_CLASSIFIER,
     temperature: Optional[float] = TEMPERATURE,
     seed: int = typer.Option(0, help="Seed."),
     out: Optional[Path] = typer.Option(None, help="Run directory [runs/realdata-<dataset>-<hash>]; rerun into it to resume."),
@@ -153,23 +156,20 @@ def realdata(
     api_key_env: Optional[str] = API_KEY_ENV,
 ) -> None:
     """How often would a model bail on real conversations? Answers every user turn under each method."""
-    from .backends.registry import BackendOptions
-    from .realdata import RealDataConfig, run_realdata
+    from . import api
 
-    cfg = RealDataConfig(dataset=dataset, model=model, methods=tuple(methods.split(",")), ablation=ablation,
-                         limit=limit or None, fraction=fraction, english_only=not all_languages, max_tokens=max_tokens,
-                         max_context=max_context, temperature=temperature, bail_prompt_mode=bail_prompt_mode,
-                         seed=seed, cross_model=cross_model, false_bail_filter=false_bail_filter, out=out,
-                         model_name=model_name,
-                         options=BackendOptions(gpu_layers=gpu_layers, device=device, dtype=dtype,
-                                                batch_size=batch_size, tensor_parallel=tensor_parallel,
-                                                base_url=base_url, concurrency=concurrency, timeout=timeout,
-                                                api_key_env=api_key_env))
-    result = with_progress(run_realdata, cfg)
+    result = with_progress(
+        api.realdata, dataset=dataset, model=model, methods=methods, ablation=ablation, limit=limit or None,
+        fraction=fraction, english_only=not all_languages, max_tokens=max_tokens, max_context=max_context,
+        temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, cross_model=cross_model,
+        false_bail_filter=false_bail_filter, refusal_classifier=refusal_classifier, out=out, model_name=model_name,
+        gpu_layers=gpu_layers, device=device,
+        dtype=dtype, batch_size=batch_size, tensor_parallel=tensor_parallel, base_url=base_url,
+        concurrency=concurrency, timeout=timeout, api_key_env=api_key_env)
     console.out.print(console.realdata_table(result.summary))
-    console.out.print(f"run directory: {result.out} ({result.summary['new_samples']} new samples, "
+    console.out.print(f"run directory: {result.path} ({result.summary['new_samples']} new samples, "
                       f"{result.summary['reused_samples']} reused)")
-    console.out.print(f"figures, tables and a transcript browser: bailbench report {result.out}")
+    console.out.print(f"figures, tables and a transcript browser: bailbench report {result.path}")
 
 
 @app.command()
@@ -302,8 +302,6 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
 
 # Commands that live beside the package they drive: each such module has `register(app)`.
 # (one import and one call per line below)
-from .taxonomy.command import register as register_taxonomy  # noqa: E402
-register_taxonomy(app)
 from .taxonomy.command import register as register_taxonomy  # noqa: E402
 register_taxonomy(app)
 from .sweep.command import register as register_sweep  # noqa: E402

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .backends.base import Backend
 from .chat.types import Message
+from .methods import BAIL
 from .methods.thinking import strip_thinking
 from .yesno import ask
 
@@ -64,3 +65,20 @@ def judge_false_bails(judge: Backend, contexts: list[tuple[Message, ...]]) -> li
         yes = probs[i * len(QUESTIONS):(i + 1) * len(QUESTIONS)]
         out.append((yes, is_false_bail(yes)))
     return out
+
+
+def judge_new_bails(judge: Backend, spec: str, store, units: list) -> None:
+    """Ask the judge about every bail of the bail prompt among `units` not judged yet, and
+    store the verdicts (resumable). The reply the check followed is the model's own rollout,
+    or the dataset's reply for the cross-model view."""
+    rows = store.get(u.key for u in units)
+    bails = [u for u in units if u.key in rows and rows[u.key].verdict == BAIL]
+    judged = store.false_bails((u.key for u in bails), spec)
+    todo = [u for u in bails if u.key not in judged]
+    if not todo:
+        return
+    own = store.get(u.id.rollout().text for u in todo if u.reply is None)
+    contexts = [u.prompt.messages + (Message("assistant", u.reply if u.reply is not None
+                                             else own[u.id.rollout().text].reply),) for u in todo]
+    verdicts = judge_false_bails(judge, contexts)
+    store.add_false_bails(spec, [(u.key, yes, fb) for u, (yes, fb) in zip(todo, verdicts)])

@@ -19,10 +19,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
-from .analysis.realdata import method_stats
+from .analysis.realdata import method_stats, refusal_sql
 from .backends.base import Backend
 from .backends.registry import BackendOptions, load_backend
-from .chat.types import Chat, Message
+from .chat.types import Chat
 from .datasets.conversations import Conversation, StreamStats, read_jsonl, stream
 from .datasets.files import sha256_file
 from .datasets.records import Prompt
@@ -38,10 +38,11 @@ from .execute import (
     sent_settings,
     temperature_for,
 )
-from .falsebail import judge_false_bails
+from .falsebail import judge_new_bails
 from .keys import DATASET, OWN
-from .methods import BAIL, BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
+from .methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
 from .methods.wordings import BASELINE
+from .refusal import classify_rollouts, load_classifier
 from .store import COLUMNS, SampleRow, Store, write_summary
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
@@ -63,6 +64,7 @@ class RealDataConfig:
     seed: int = 0
     cross_model: bool = False  # also put the check after the dataset's own assistant turn
     false_bail_filter: str | None = None  # a judge model spec
+    refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC: classify the model's own answers
     out: Path | None = None
     model_name: str | None = None
     options: BackendOptions = field(default_factory=BackendOptions)
@@ -139,6 +141,7 @@ class RealDataRun:
         self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
         self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
         self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
+        self.classifier = load_classifier(cfg.refusal_classifier) if cfg.refusal_classifier else None
         self.identity = {
             "kind": "realdata", "model": cfg.model, "backend": self.backend.identity(),
             "model_name": self.model_name, "dataset": self.dataset_name, "dataset_id": dataset_id,
@@ -150,14 +153,16 @@ class RealDataRun:
         self.out = cfg.out or Path("runs") / f"realdata-{self.dataset_name.split('.')[0]}-{h}"
         self.store = Store(self.out)
         self.store.check_identity(self.identity)
-        self.executor = Executor(self.backend, self.store, _ByConversation(self.reporter), model_name=self.model_name,
+        self.quiet = _ByConversation(self.reporter)
+        self.executor = Executor(self.backend, self.store, self.quiet, model_name=self.model_name,
                                  mode=self.mode, temperature=self.temperature, max_tokens=cfg.max_tokens)
 
     # -- planning ---------------------------------------------------------------------
 
     def units(self, conv: Conversation) -> list[Unit]:
         """Every user turn under each method; the model's own answer is the rollout."""
-        need_rollout = ROLLOUT in self.methods or any(m in PROMPT_METHODS for m in self.methods)
+        need_rollout = (ROLLOUT in self.methods or self.classifier is not None
+                        or any(m in PROMPT_METHODS for m in self.methods))
         out = []
         for turn, j in enumerate(conv.user_turns()):
             ctx = Prompt(conv.id, conv.messages[: j + 1], category=self.dataset_name)
@@ -218,7 +223,11 @@ class RealDataRun:
             if pending:
                 self.executor.run_batch(pending)
             if self.judge:
-                self._judge([u for u in units if u.method in PROMPT_METHODS])
+                judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
+                                [u for u in units if u.method in PROMPT_METHODS])
+            if self.classifier:
+                rollouts = self.store.get(u.key for u in units if u.method == ROLLOUT)
+                classify_rollouts(self.classifier, self.store, list(rollouts.values()), self.quiet)
             self.reporter.advance(len(batch))
         summary = self._summary(seq, new=new, reused=reused)
         self._write(summary)
@@ -231,29 +240,13 @@ class RealDataRun:
                          completion_tokens=0, finish_reason="", seconds=0.0, skipped=CONTEXT_OVER_LIMIT,
                          prompt=u.prompt.content, source=u.id.source)
 
-    def _judge(self, units: list[Unit]) -> None:
-        """Ask the judge about every bail of the bail prompt not judged yet."""
-        spec = self.cfg.false_bail_filter
-        rows = self.store.get(u.key for u in units)
-        bails = [u for u in units if rows[u.key].verdict == BAIL]
-        judged = self.store.false_bails((u.key for u in bails), spec)
-        todo = [u for u in bails if u.key not in judged]
-        if not todo:
-            return
-        own = self.store.get(u.id.rollout().text for u in todo if u.reply is None)
-        contexts = []
-        for u in todo:
-            reply = u.reply if u.reply is not None else own[u.id.rollout().text].reply
-            contexts.append(u.prompt.messages + (Message("assistant", reply),))
-        verdicts = judge_false_bails(self.judge, contexts)
-        self.store.add_false_bails(spec, [(u.key, yes, fb) for u, (yes, fb) in zip(todo, verdicts)])
-
     # -- output -----------------------------------------------------------------------
 
     def _summary(self, n_convs: int, *, new: int, reused: int) -> dict:
         db = self.store.db
         judge = self.cfg.false_bail_filter
-        methods = {m: method_stats(db, m, OWN, n_convs, judge if m in PROMPT_METHODS else None)
+        refusals = self.classifier.spec if self.classifier else None
+        methods = {m: method_stats(db, m, OWN, n_convs, judge if m in PROMPT_METHODS else None, refusals)
                    for m in self.methods if m != ROLLOUT}
         turns = db.execute("SELECT coalesce(sum(turns), 0) FROM conversations WHERE seq < ?", (n_convs,)).fetchone()[0]
         summary = {
@@ -273,6 +266,9 @@ class RealDataRun:
                                       for m in self.methods if m in PROMPT_METHODS}
         if judge:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}
+        if self.classifier:
+            summary["refusal"] = {"classifier": refusals, "description": self.classifier.description,
+                                  **refusal_sql(db, refusals, n_convs)}
         return summary
 
     def _write(self, summary: dict) -> None:

@@ -21,6 +21,7 @@ from .analysis.refusal import no_refusal_bail, refusal_stats, refused
 from .analysis.summary import (
     category,
     difference,
+    false_bail_stats,
     grouped,
     positional_bias,
     rate_stats,
@@ -44,6 +45,7 @@ from .execute import (
     sent_settings,
     temperature_for,
 )
+from .falsebail import judge_new_bails
 from .methods import (
     BAIL_METHODS,
     KIND,
@@ -55,10 +57,10 @@ from .methods import (
     resolve_methods,
 )
 from .methods.wordings import BASELINE, ablations
+from .refusal import classify_rollouts, load_classifier
 from .store import COLUMNS, SampleRow, Store, write_summary
 
 ALL_ABLATIONS = "all"
-REFUSAL_BATCH = 32
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
 QUICK = dict(limit=14, samples=2, max_tokens=256)
@@ -84,6 +86,7 @@ class RunConfig:
     refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC
     prefix: str | None = None  # jailbreak prefix: a paper prefix name or a JSON file
     rollouts_from: Path | None = None  # a run whose rollouts the bail prompt follows (cross-model)
+    false_bail_filter: str | None = None  # a judge model spec for the paper's false-bail filter (appendix A.3.1)
 
 
 @dataclass
@@ -128,9 +131,8 @@ class Run:
         self.source = self._rollout_source(prefix_hash)
         self.classifier = None
         if cfg.refusal_classifier:
-            from .refusal import load_classifier
-
             self.classifier = load_classifier(cfg.refusal_classifier)
+        self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
         self.backend: Backend = backend or load_backend(cfg.model, cfg.options)
         if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
@@ -215,8 +217,11 @@ class Run:
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
             raise RuntimeError(f"{len(missing)} planned samples are missing from {self.store.path}")
+        if self.judge:
+            judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
+                            [u for g in groups for u in g if u.method in PROMPT_METHODS])
         rollouts = [rows[u.key] for g in groups for u in g if u.method == ROLLOUT]
-        p_refusal = self._classify(rollouts, {u.key: u.prompt for g in groups for u in g}) if self.classifier else {}
+        p_refusal = classify_rollouts(self.classifier, self.store, rollouts, self.reporter) if self.classifier else {}
         summary = self._summary(groups, rows, p_refusal, new=total, reused=len(all_keys) - total)
         self._write(summary, [rows[k] for k in all_keys])
         self.backend.close()
@@ -231,21 +236,6 @@ class Run:
                             f"{len(units)} samples needed (it has up to {most} per prompt, for its own prompts); "
                             "run it with at least these --samples and --limit")
         self.store.add(list(theirs.values()))
-
-    def _classify(self, rollouts: list[SampleRow], prompts: dict[str, Prompt]) -> dict[str, float | None]:
-        spec = self.classifier.spec
-        have = self.store.refusals([r.key for r in rollouts], spec)
-        todo = [r for r in rollouts if r.skipped is None and r.key not in have]
-        if todo:
-            self.reporter.start(len(todo), f"refusals ({spec})")
-            for i in range(0, len(todo), REFUSAL_BATCH):
-                chunk = todo[i:i + REFUSAL_BATCH]
-                probs = self.classifier.classify([(prompts[r.key].content, r.reply) for r in chunk])
-                values = {r.key: (None if p != p else p) for r, p in zip(chunk, probs)}
-                self.store.add_refusals(spec, values)
-                have.update(values)
-                self.reporter.advance(len(chunk))
-        return have
 
     # -- output -----------------------------------------------------------------------
 
@@ -265,6 +255,10 @@ class Run:
             stats = rate_stats(rs)
             stats["categories"] = grouped(rs, category)
             stats["subcategories"] = grouped(rs, subcategory)
+            if self.judge and m in PROMPT_METHODS:
+                stats["false_bail_filter"] = false_bail_stats(
+                    rs, self.store.false_bails((r.key for r in rs), self.cfg.false_bail_filter),
+                    self.cfg.false_bail_filter)
             if self.classifier:
                 nr = no_refusal_bail(m, rs, rollout_refused)
                 stats["no_refusal_bail_rate"] = nr["rate"]

@@ -210,14 +210,14 @@ class Store:
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?)", rows)
 
-    def false_bails(self, keys: Iterable[str], judge: str) -> set[str]:
-        """Keys already judged by this judge."""
+    def false_bails(self, keys: Iterable[str], judge: str) -> dict[str, bool | None]:
+        """The keys already judged by this judge, and their verdicts (None: unreadable)."""
         keys = list(keys)
-        found: set[str] = set()
+        found: dict[str, bool | None] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            q = f"SELECT key FROM false_bails WHERE judge=? AND key IN ({','.join('?' * len(chunk))})"
-            found.update(r[0] for r in self.db.execute(q, [judge, *chunk]))
+            q = f"SELECT key, false_bail FROM false_bails WHERE judge=? AND key IN ({','.join('?' * len(chunk))})"
+            found.update((k, None if v is None else bool(v)) for k, v in self.db.execute(q, [judge, *chunk]))
         return found
 
     def add_false_bails(self, judge: str, values: list[tuple[str, list[float], bool | None]]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..refusal import REFUSED_AT
 from .stats import wilson
 from .summary import _num
 
@@ -18,7 +19,24 @@ def _rate(k: int, n: int) -> dict:
     return {"rate": _num(k / n) if n else None, "ci_low": _num(lo), "ci_high": _num(hi), "n": n}
 
 
-def method_stats(db: sqlite3.Connection, method: str, source: str, max_seq: int, judge: str | None) -> dict:
+def refusal_sql(db: sqlite3.Connection, classifier: str, max_seq: int) -> dict:
+    """Refusals of the model's own answers (the rollouts), as refusal_stats reports them for prompts."""
+    n, refused, total, unreadable = db.execute(
+        "SELECT count(r.p_refusal), coalesce(sum(r.p_refusal >= ?), 0), coalesce(sum(r.p_refusal), 0), "
+        "coalesce(sum(r.key IS NOT NULL AND r.p_refusal IS NULL), 0) "
+        "FROM samples s JOIN conversations c ON s.prompt_id = c.id "
+        "LEFT JOIN refusals r ON r.key = s.key AND r.classifier = ? "
+        "WHERE s.method = 'rollout' AND c.seq < ? AND s.skipped IS NULL",
+        (REFUSED_AT, classifier, max_seq)).fetchone()
+    out = _rate(refused, n)
+    return {**out, "rate_label": f"share of answers refused (P(refusal) >= {REFUSED_AT})",
+            "mean_p_refusal": _num(total / n) if n else None,
+            "mean_p_refusal_label": "mean P(refusal) over answers (the paper's refusal rate)",
+            "refused": refused, "unreadable": unreadable}
+
+
+def method_stats(db: sqlite3.Connection, method: str, source: str, max_seq: int, judge: str | None,
+                 refusals: str | None = None) -> dict:
     """Rates for one method over the conversations with seq < max_seq.
 
     `source` is OWN (the check after the model's own answer) or DATASET (after the
@@ -42,6 +60,16 @@ def method_stats(db: sqlite3.Connection, method: str, source: str, max_seq: int,
     out = {"bail_rate": turns["rate"], "ci_low": turns["ci_low"], "ci_high": turns["ci_high"], "n": n,
            "unknown_rate": _num(unknown / n) if n else None, "skipped_turns": skipped,
            "conversations_with_bail": _rate(conv_bail, conv_n), "per_turn": per_turn, "top_conversations": top}
+    if refusals:  # bails whose turn's own answer was not refused (one sample per turn: counted directly)
+        k = db.execute(
+            "SELECT coalesce(sum(s.verdict = 'bail' AND r.p_refusal < ?), 0) FROM samples s "
+            "JOIN conversations c ON s.prompt_id = c.id "
+            "LEFT JOIN samples o ON o.prompt_id = s.prompt_id AND o.sample = s.sample AND o.method = 'rollout' "
+            "LEFT JOIN refusals r ON r.key = o.key AND r.classifier = ? "
+            f"WHERE {where} AND s.skipped IS NULL", (REFUSED_AT, refusals, *args)).fetchone()[0]
+        nr = _rate(k, n)
+        out["no_refusal_bail_rate"] = nr["rate"]
+        out["no_refusal_bail"] = {**nr, "estimate": "direct: the turn's own answer was not refused"}
     if judge:
         fb = (f"LEFT JOIN false_bails f ON f.key = s.key AND f.judge = ? WHERE {where} AND s.skipped IS NULL")
         real = "(s.verdict = 'bail' AND coalesce(f.false_bail, 0) = 0)"

@@ -89,3 +89,18 @@ def positional_bias(by_method: dict[str, list[SampleRow]]) -> dict | None:
     out["categories"] = {c: difference([r for r in bf if r.category == c], [r for r in cf if r.category == c])
                          for c in cats}
     return out
+
+
+def false_bail_stats(rows: list[SampleRow], verdicts: dict[str, bool | None], judge: str) -> dict:
+    """The bail rate with the false-bail filter (appendix A.3.1): bails a judge found false
+    removed; bails it could not read kept, and counted."""
+    ran = [r for r in rows if r.skipped is None]
+    bails = [r for r in ran if r.verdict == BAIL]
+    false = sum(verdicts.get(r.key) is True for r in bails)
+    unreadable = sum(r.key in verdicts and verdicts[r.key] is None for r in bails)
+    k, n = len(bails) - false, len(ran)
+    lo, hi = wilson(k, n)
+    return {"judge": judge, "false_bails": false, "unreadable": unreadable,
+            "false_bail_share_of_bails": _num(false / len(bails)) if bails else None,
+            "bail_rate_filtered": {"rate": _num(k / n) if n else None, "ci_low": _num(lo), "ci_high": _num(hi),
+                                   "n": n}}

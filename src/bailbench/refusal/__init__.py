@@ -36,3 +36,25 @@ def load_classifier(spec: str) -> RefusalClassifier:
 
         return JudgeClassifier(spec=spec, model=arg)
     raise UserError(f"unknown refusal classifier {spec!r}: use minos (or minos:PATH), heuristic, or judge:MODEL_SPEC")
+
+
+BATCH = 32
+
+
+def classify_rollouts(classifier: RefusalClassifier, store, rollouts: list, reporter) -> dict[str, float | None]:
+    """P(refusal) of each rollout (SampleRow) by key: stored ones reused, the rest classified
+    in batches, each batch stored as it finishes (resumable). The same for prompt runs and
+    real conversations: the input is the user message answered and the reply."""
+    spec = classifier.spec
+    have = store.refusals([r.key for r in rollouts], spec)
+    todo = [r for r in rollouts if r.skipped is None and r.key not in have]
+    if todo:
+        reporter.start(len(todo), f"refusals ({spec})")
+        for i in range(0, len(todo), BATCH):
+            chunk = todo[i:i + BATCH]
+            probs = classifier.classify([(r.prompt, r.reply) for r in chunk])
+            values = {r.key: (None if p != p else p) for r, p in zip(chunk, probs)}
+            store.add_refusals(spec, values)
+            have.update(values)
+            reporter.advance(len(chunk))
+    return have
