@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..analysis.summary import category, grouped, positional_bias, rate_stats, rollout_stats, subcategory
+from ..datasets.inspect_logs import check_log, log_paths
 from ..errors import UserError
-from ..methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, STRING, TOOL, UNKNOWN, BAIL, CONTINUE
+from ..methods import BAIL, BAIL_METHODS, CONTINUE, PROMPT_METHODS, ROLLOUT, UNKNOWN
 from ..methods.names import model_name_for
 from ..store import COLUMNS, SampleRow, Store
 
 TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt"}
 SAMPLE_MODE = "sample"  # Inspect's tasks read the bail prompt by sampling
-LOG_SUFFIXES = (".eval", ".json")
 META_LOGS = "inspect_logs"
 
 
@@ -43,40 +43,9 @@ class ImportResult:
     summary: dict
 
 
-def _inspect_log_api():
-    try:
-        from inspect_ai.log import read_eval_log, read_eval_log_samples
-    except ImportError as exc:
-        raise UserError("reading Inspect logs needs Inspect AI: pip install 'bailbench[inspect]'") from exc
-    return read_eval_log, read_eval_log_samples
-
-
 def log_files(paths: list[Path]) -> list[Path]:
-    """The log files named, a folder standing for the logs directly inside it."""
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p).expanduser()
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix in LOG_SUFFIXES and f.is_file())
-            if not found:
-                raise UserError(f"{p} holds no Inspect logs (*.eval, *.json); pass log files or their folder")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise UserError(f"{p} does not exist; pass Inspect log files (*.eval, *.json) or their folder")
-    return files
-
-
-def read_header(path: Path):
-    """The log's header, or a UserError saying that the file is not an Inspect log."""
-    read_eval_log, _ = _inspect_log_api()
-    try:
-        return read_eval_log(str(path), header_only=True)
-    except Exception as exc:  # a zip, JSON or schema error: whatever it is, it is not a log we can read
-        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path} is not an Inspect log ({reason}); pass the .eval or .json file "
-                        "`inspect eval` wrote") from None
+    """The log files named, a folder standing for the logs under it."""
+    return [f for p in paths for f in log_paths(Path(p))]
 
 
 def _bailbench_meta(path: Path, header) -> dict:
@@ -186,7 +155,8 @@ def sample_rows(sample, meta: dict, seed: int) -> list[SampleRow]:
 
 
 def _samples(path: Path) -> Iterator[Any]:
-    _, read_eval_log_samples = _inspect_log_api()
+    from inspect_ai.log import read_eval_log_samples
+
     try:
         yield from read_eval_log_samples(str(path), all_samples_required=False, resolve_attachments="full")
     except UserError:
@@ -203,7 +173,7 @@ def import_logs(paths: list[Path], out: Path | None = None) -> ImportResult:
     files = log_files(paths)
     headers = []
     for f in files:
-        header = read_header(f)
+        header = check_log(f)
         headers.append((f, header, _bailbench_meta(f, header)))
     identities = [identity_of(h, m) for _, h, m in headers]
     for (f, _, _), ident in zip(headers, identities):
