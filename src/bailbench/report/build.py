@@ -61,7 +61,33 @@ def _comparison(runs: list[ReportRun], notes: list[str]) -> dict | None:
     return result
 
 
-def build_report(paths: list[Path], out: Path) -> ReportResult:
+def find_taxonomies(runs: list[ReportRun], extra: list[Path] | None = None) -> list[dict]:
+    """taxonomy.json trees to show: those given, and any in a run's directory (RUN/taxonomy/ as
+    `bailbench taxonomy RUN` writes it, or RUN/ itself); each once."""
+    found, seen = [], set()
+    candidates = [p / "taxonomy.json" if p.is_dir() else p for p in (extra or [])]
+    for p in candidates:
+        if not p.is_file():
+            raise UserError(f"--taxonomy {p} not found: pass a taxonomy.json or the folder holding it")
+    candidates += [f for r in runs for f in (r.path / "taxonomy" / "taxonomy.json", r.path / "taxonomy.json")
+                   if f.is_file()]
+    for f in candidates:
+        key = f.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            tree = json.loads(f.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{f} is not a taxonomy.json ({exc}); rebuild it with `bailbench taxonomy`") from None
+        if tree.get("kind") != "bail_taxonomy":
+            raise UserError(f"{f} is not a taxonomy.json written by `bailbench taxonomy`")
+        found.append(tree)
+    return found
+
+
+def build_report(paths: list[Path], out: Path, taxonomy: list[Path] | None = None) -> ReportResult:
+    """`taxonomy`: taxonomy.json files (or their folders) to show beside any found in the run directories."""
     import matplotlib.pyplot as plt
 
     runs = load_runs(paths)
@@ -115,7 +141,8 @@ def build_report(paths: list[Path], out: Path) -> ReportResult:
     title = "bailbench report"
     subtitle = (f"{len(runs)} run(s): {', '.join(r.label for r in runs)}; dataset {runs[0].summary['dataset']}; "
                 f"{n} samples" + (f"; notes: {' '.join(result.notes)}" if result.notes else ""))
-    write_page(out / "report.html", title=title, subtitle=subtitle, figures=svgs, tables=tables, runs=runs)
+    write_page(out / "report.html", title=title, subtitle=subtitle, figures=svgs, tables=tables, runs=runs,
+               taxonomies=find_taxonomies(runs, taxonomy))
     result.files.append(out / "report.html")
     return result
 

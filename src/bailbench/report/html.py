@@ -43,7 +43,7 @@ def write_samples(runs: list[ReportRun], out) -> dict:
     """Write the transcript blobs to `out` and return the index of every sample."""
     index = {"runs": [r.label for r in runs], "methods": [], "categories": [], "ablations": [], "verdicts": VERDICTS,
              "run": [], "method": [], "category": [], "ablation": [], "verdict": [], "p": [], "refused": [],
-             "turn": [], "chunk": [], "pos": [], "prompt": []}
+             "turn": [], "chunk": [], "pos": [], "prompt": [], "key": []}
     lookup = {k: {} for k in ("methods", "categories", "ablations")}
 
     def code(kind: str, value: str) -> int:
@@ -84,6 +84,7 @@ def write_samples(runs: list[ReportRun], out) -> dict:
                 index["chunk"].append(n_chunks)
                 index["pos"].append(len(buffer))
                 index["prompt"].append((r["prompt"] or "")[:160])
+                index["key"].append(r["key"])
                 buffer.append({k: r[k] for k in ("key", "prompt_id", "subcategory", "mode", "seed", "rendered",
                                                  "reply", "mass", "finish_reason", "completion_tokens", "skipped",
                                                  "prompt")})
@@ -129,6 +130,9 @@ background:#f5f5f5;padding:6px;max-height:420px;overflow:auto;font-size:12px}.v-
 .v-continue{color:#2e7d32}.tag{display:inline-block;background:#eceff1;border-radius:3px;padding:0 5px;margin-right:4px;
 font-size:12px}#pager button{margin:6px 4px}dl{display:grid;grid-template-columns:max-content auto;gap:2px 14px;
 margin:6px 0}dt{color:#555}dd{margin:0}
+.tx-node{margin:2px 0 2px 18px}.tx-node>summary{cursor:pointer}.tx-size{color:#555;font-size:12px;margin-left:6px}
+.tx-body{margin:2px 0 4px 18px;font-size:13px}.tx-body p{margin:2px 0}.tx-kw{color:#8d6e63;font-size:12px}
+.tx-body button{font-size:12px;margin:2px 4px 2px 0}#tx-active{background:#fff3e0;padding:2px 6px}
 """
 
 SCRIPT = r"""
@@ -217,6 +221,33 @@ function render() {
     rows.appendChild(d);
   }
 }
+let KEYS = null; const members = new Map();
+function keyIndex() {
+  if (!KEYS) { KEYS = new Map(); for (let i = 0; i < IDX.key.length; i++) KEYS.set(IDX.run[i] + "|" + IDX.key[i], i); }
+  return KEYS;
+}
+async function taxMembers(tax) {
+  if (!members.has(tax)) members.set(tax, gunzip(document.querySelector(`script.tx-members[data-tax="${tax}"]`).textContent));
+  return members.get(tax);
+}
+async function showCases(node, label) {
+  const tax = node.closest("[data-tax]").dataset.tax, all = await taxMembers(tax), keys = keyIndex();
+  const leaves = node.dataset.leaf !== undefined ? [node] : Array.from(node.querySelectorAll("[data-leaf]"));
+  const found = [];
+  for (const leaf of leaves) for (const [run, key] of (all[leaf.dataset.leaf] || [])) {
+    const i = keys.get(run + "|" + key); if (i !== undefined) found.push(i); }
+  matches = found.sort((a, b) => a - b); page = 0; render();
+  $("#tx-active").textContent = `taxonomy: ${label} (${found.length} cases; change a filter to leave)`;
+  $("#browser").scrollIntoView(); return found;
+}
+function taxonomyClicks() {
+  document.querySelectorAll("button.tx-show").forEach((b) => b.addEventListener("click", () =>
+    showCases(b.closest(".tx-node"), b.dataset.name)));
+  document.querySelectorAll("button.tx-case").forEach((b) => b.addEventListener("click", async () => {
+    const i = keyIndex().get(b.dataset.run + "|" + b.dataset.key); if (i === undefined) return;
+    matches = [i]; page = 0; render(); $("#tx-active").textContent = `taxonomy example: ${b.dataset.key}`;
+    const d = document.querySelector("#rows details"); d.open = true; $("#browser").scrollIntoView(); }));
+}
 (async () => {
   IDX = await gunzip($("#index").textContent);
   options($("#f-run"), IDX.runs); options($("#f-method"), IDX.methods); options($("#f-category"), IDX.categories);
@@ -224,6 +255,9 @@ function render() {
   document.querySelectorAll("#filters select, #filters input").forEach((x) => x.addEventListener("input", applyFilters));
   $("#prev").addEventListener("click", () => { if (page > 0) { page--; render(); } });
   $("#next").addEventListener("click", () => { if ((page + 1) * PAGE < matches.length) { page++; render(); } });
+  document.querySelectorAll("#filters select, #filters input").forEach((x) => x.addEventListener("input", () => {
+    const a = $("#tx-active"); if (a) a.textContent = ""; }));
+  taxonomyClicks();
   applyFilters();
   document.body.dataset.ready = "1";
 })();
@@ -242,15 +276,15 @@ FILTERS = """
 <input id="f-pmax" type="number" step="0.05" min="0" max="1" size="4"></label>
 <label>prompt contains <input id="f-text" type="search" size="18"></label>
 </div>
-<p><b id="count"></b> <span id="page"></span> <span id="pager"><button id="prev">previous</button>
+<p><span id="tx-active"></span> <b id="count"></b> <span id="page"></span> <span id="pager"><button id="prev">previous</button>
 <button id="next">next</button></span></p>
 <div id="rows"></div>
 """
 
 
 def write_page(path: Path, *, title: str, subtitle: str, figures: list[tuple[str, str, bytes]],
-               tables: list[tuple[str, str]], runs: list[ReportRun]) -> None:
-    """figures: (title, caption, svg bytes); tables: (title, table html)."""
+               tables: list[tuple[str, str]], runs: list[ReportRun], taxonomies: list[dict] | None = None) -> None:
+    """figures: (title, caption, svg bytes); tables: (title, table html); taxonomies: taxonomy.json trees."""
     script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'")
     with open(path, "w", encoding="utf-8") as out:
@@ -259,14 +293,74 @@ def write_page(path: Path, *, title: str, subtitle: str, figures: list[tuple[str
                   f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
                   f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>\n"
                   '<nav><a href="#figures">Figures</a><a href="#tables">Tables</a>'
-                  '<a href="#browser">Transcripts</a></nav>\n<section id="figures"><h2>Figures</h2>\n')
+                  + ('<a href="#taxonomy">Taxonomy</a>' if taxonomies else '')
+                  + '<a href="#browser">Transcripts</a></nav>\n<section id="figures"><h2>Figures</h2>\n')
         for name, caption, svg in figures:
             out.write(f'<figure><img alt="{html.escape(name, quote=True)}" src="data:image/svg+xml;base64,'
                       f'{base64.b64encode(svg).decode()}"><figcaption>{html.escape(caption)}</figcaption></figure>\n')
         out.write('</section>\n<section id="tables"><h2>Tables</h2>\n')
         for name, table in tables:
             out.write(f"<h3>{html.escape(name)}</h3>\n{table}\n")
-        out.write(f'</section>\n<section id="browser"><h2>Transcripts</h2>\n{FILTERS}</section>\n')
+        out.write("</section>\n")
+        if taxonomies:
+            out.write('<section id="taxonomy"><h2>Taxonomy of bail situations</h2>\n')
+            for t, tree in enumerate(taxonomies):
+                write_taxonomy(out, t, tree, runs)
+            out.write("</section>\n")
+        out.write(f'<section id="browser"><h2>Transcripts</h2>\n{FILTERS}</section>\n')
         index = write_samples(runs, out)
         out.write(f'<script type="application/octet-stream" id="index">{_b64gz(index)}</script>\n')
         out.write(f"<script>{SCRIPT}</script>\n</body></html>\n")
+
+
+def _rates_text(rates: dict) -> str:
+    return "; ".join(f"{model}: " + ", ".join(f"{m} {100 * v['rate']:.0f}% ({v['bails']}/{v['n']})"
+                                              for m, v in ms.items() if v.get("rate") is not None)
+                     for model, ms in rates.items())
+
+
+def write_taxonomy(out, t: int, tree: dict, runs: list[ReportRun]) -> None:
+    """One taxonomy as a collapsible tree (names and text escaped); leaf members travel as one
+    compressed blob that the page's script maps to transcripts."""
+    here = {str(r.path.resolve()): i for i, r in enumerate(runs)}
+    to_report = [here.get(r["path"]) for r in tree["runs"]]
+    total = max(tree["n_cases"], 1)
+    leaves: dict[str, list] = {}
+    g = tree.get("garbage_summaries", {})
+    missing = sum(1 for i in to_report if i is None)
+    out.write(f'<div data-tax="{t}"><p>{tree["n_cases"]} bail cases from {len(tree["runs"])} run(s); '
+              f'summarizer {html.escape(str(tree["summarizer"]))}, embedder {html.escape(str(tree["embedder"]))}, '
+              f'{tree["base_clusters"]} base clusters; unusable summaries: {g.get("count", 0)}'
+              + (f"; {missing} of its runs are not in this report, their cases cannot be opened" if missing else "")
+              + ". Open a node for its description, bail rates and examples.</p>\n")
+
+    def node(n: dict) -> None:
+        leaf = not n.get("children")
+        attrs = f' data-leaf="{html.escape(n["id"], quote=True)}"' if leaf else ""
+        if leaf:
+            leaves[n["id"]] = [[to_report[r], k] for r, k in n.get("members", []) if to_report[r] is not None]
+        kw = '<span class="tx-kw"> (named from distinctive words)</span>' if n.get("named_by") == "keywords" else ""
+        out.write(f'<details class="tx-node"{attrs}><summary><b>{html.escape(n["name"])}</b>'
+                  f'<span class="tx-size">{n["size"]} cases, {100 * n["size"] / total:.0f}%</span>{kw}</summary>'
+                  '<div class="tx-body">')
+        if n.get("description"):
+            out.write(f"<p>{html.escape(n['description'])}</p>")
+        if n.get("bail_rates"):
+            out.write(f"<p>bail rates: {html.escape(_rates_text(n['bail_rates']))}</p>")
+        out.write(f'<button class="tx-show" data-name="{html.escape(n["name"], quote=True)}">show these '
+                  f"{n['size']} cases in the transcripts</button>")
+        for ex in n.get("examples", []):
+            r = to_report[ex["run"]]
+            if r is None:
+                continue
+            out.write(f'<p><button class="tx-case" data-run="{r}" data-key="{html.escape(ex["key"], quote=True)}">'
+                      f"open</button>{html.escape(ex['summary'])}</p>")
+        out.write("</div>")
+        for ch in n.get("children", []):
+            node(ch)
+        out.write("</details>\n")
+
+    for ch in tree["tree"]["children"]:
+        node(ch)
+    out.write(f'<script type="application/octet-stream" class="tx-members" data-tax="{t}">{_b64gz(leaves)}</script>'
+              "</div>\n")
