@@ -14,9 +14,11 @@ import hashlib
 import json
 import math
 import re
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from . import estimate
 from .analysis.refusal import no_refusal_bail, refusal_stats, refused
 from .analysis.summary import (
     category,
@@ -211,8 +213,19 @@ class Run:
         self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
         executor = Executor(self.backend, self.store, self.reporter, model_name=self.model_name, mode=self.mode,
                             temperature=self.temperature, max_tokens=self.cfg.max_tokens)
+        speed_key = json.dumps([self.identity["backend"], self.cfg.max_tokens, self.mode], sort_keys=True)
+        known = estimate.rate(speed_key)
+        if known and total / known > estimate.LONG:
+            self.reporter.note(estimate.describe(total, known, "by earlier runs on this machine"))
+        start, ran = time.perf_counter(), 0
         for batch in batches:
             executor.run_batch(batch)
+            ran += len(batch)
+            if known is None and ran < total:  # no earlier figure: the first batch gives one
+                known = ran / (time.perf_counter() - start)
+                if (total - ran) / known > estimate.LONG:
+                    self.reporter.note(estimate.describe(total - ran, known, "on this run's first samples"))
+        estimate.record(speed_key, ran, time.perf_counter() - start)
         rows = self.store.get(all_keys)
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
