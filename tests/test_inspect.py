@@ -267,7 +267,8 @@ def test_task_parameters_are_checked_when_the_task_is_built():
 
     for build, kwargs, message in [
         (bail_prompt, {"order": "sideways"}, "unknown order 'sideways'"),
-        (bail_tool, {"ablation": "Nope"}, "ablation 'Nope' does not exist for method tool"),
+        (bail_tool, {"ablation": "Nope"}, "unknown ablation 'Nope'"),
+        (bail_tool, {"ablation": "JustPrefer"}, "unknown ablation 'JustPrefer'"),  # a bail-prompt ablation
         (bail_string, {"dataset": "nothing-here.csv"}, "nothing-here.csv"),
         (bail_tool, {"limit": -1}, "limit must be a whole number"),
         (bail_string, {"order": "bail_first"}, "unknown task parameter order"),
@@ -275,6 +276,7 @@ def test_task_parameters_are_checked_when_the_task_is_built():
         with pytest.raises(UserError) as err:
             build(**kwargs)
         assert message in str(err.value)
+    assert bail_prompt(ablation="JustPrefer", limit=1).metadata["bailbench"]["ablation"] == "JustPrefer"
     task = bail_string(limit=14, model_name="Qwen")
     assert len(task.dataset) == 14 and len({s.metadata["category"] for s in task.dataset}) == 14
     # a jailbreak prefix goes before every prompt, and the log records which one
@@ -291,3 +293,16 @@ def test_task_parameters_are_checked_when_the_task_is_built():
 def test_cli_works_without_importing_inspect():
     res = run([sys.executable, "-c", "import sys, bailbench.cli; print('inspect_ai' in sys.modules)"])
     assert res.stdout.strip() == "False", res.stderr
+
+
+@pytest.mark.parametrize("model,name", [
+    ("openai-api/local/SmolLM2-135M-Instruct", "SmolLM"),
+    ("openai-api/llama/my-finetune", None),  # the service name says nothing about the model
+    ("hf/meta-llama/Some-Finetune", "Llama"),
+    ("vllm/NousResearch/Hermes-3-Llama-3.1-8B", "Hermes"),
+    ("anthropic/claude-sonnet-4-0", "Claude"),
+])
+def test_model_name_from_the_inspect_model(model, name):
+    from bailbench.inspect_tasks.naming import family
+
+    assert family(model) == name

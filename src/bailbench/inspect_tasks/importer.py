@@ -29,8 +29,8 @@ from ..analysis.summary import category, grouped, positional_bias, rate_stats, r
 from ..datasets.inspect_logs import check_log, log_paths
 from ..errors import UserError
 from ..methods import BAIL, BAIL_METHODS, CONTINUE, PROMPT_METHODS, ROLLOUT, UNKNOWN
-from ..methods.names import model_name_for
 from ..store import COLUMNS, SampleRow, Store
+from .naming import family
 
 TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt"}
 SAMPLE_MODE = "sample"  # Inspect's tasks read the bail prompt by sampling
@@ -60,12 +60,18 @@ def _bailbench_meta(path: Path, header) -> dict:
 
 def model_name_of(meta: dict, model: str) -> str | None:
     """The {model_name} the task used (its parameter, or the family of the Inspect model)."""
-    return meta.get("model_name") or model_name_for(model.rsplit("/", 1)[-1]) or model_name_for(model)
+    return meta.get("model_name") or family(model)
+
+
+def generate_config(header):
+    """The generation settings the samples ran with: the task's, overridden by the eval's
+    (as Inspect itself combines them when it rescores a log)."""
+    return header.plan.config.merge(header.eval.model_generate_config)
 
 
 def identity_of(header, meta: dict) -> dict:
     """What binds a run directory: logs that differ in any of these are not one run."""
-    cfg = header.plan.config
+    cfg = generate_config(header)
     return {"kind": "inspect", "model": header.eval.model, "dataset": meta["dataset"],
             "dataset_sha256": meta["dataset_sha256"], "prefix": meta.get("prefix"), "ablation": meta["ablation"],
             "temperature": cfg.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed}
@@ -188,7 +194,7 @@ def import_logs(paths: list[Path], out: Path | None = None) -> ImportResult:
         store.check_identity(identity)
         new = reused = 0
         for f, header, meta in headers:
-            seed = header.plan.config.seed or 0
+            seed = generate_config(header).seed or 0
             batch: list[SampleRow] = []
             for sample in _samples(f):
                 batch += sample_rows(sample, meta, seed)

@@ -24,10 +24,10 @@ from inspect_ai.tool import Tool, ToolDef, ToolParams
 
 from ..chat.types import Message
 from ..errors import UserError
-from ..methods import BAIL_FIRST, CONTINUE_FIRST, STRING, TOOL
-from ..methods.names import model_name_for
+from ..methods import BAIL_FIRST, CONTINUE_FIRST, KIND, STRING, TOOL
 from ..methods.prompt import check_message
-from ..methods.wordings import BASELINE, string_wording, tool_wording
+from ..methods.wordings import BASELINE, ablations, string_wording, tool_wording
+from .naming import family
 from .scoring import bail_prompt_scorer, bail_string_scorer, bail_tool_scorer
 
 ORDERS = {"bail_first": BAIL_FIRST, "continue_first": CONTINUE_FIRST}
@@ -64,8 +64,8 @@ def _reject_unknown(task_name: str, unknown: dict[str, Any], known: list[str]) -
     """Inspect only warns about a task parameter a task does not take; a misspelt
     `-T ablaton=...` would silently run the Baseline, so bailbench refuses it."""
     if unknown:
-        raise TaskParameterError(f"bailbench/{task_name}: unknown task parameter {', '.join(sorted(unknown))}; "
-                                 f"its parameters are {', '.join(known)}")
+        raise TaskParameterError(f"bailbench/{task_name}: unknown task parameter {', '.join(sorted(unknown))} "
+                                 f"(it takes {', '.join(known)})")
 
 
 def _model_id(model: object) -> str:
@@ -78,8 +78,7 @@ def name_for_model(given: str | None, model: str) -> str:
     `openai-api/llama/...` does not decide)."""
     if given:
         return given
-    last = model.rsplit("/", 1)[-1]
-    name = model_name_for(last) or model_name_for(model.split("/", 1)[-1])
+    name = family(model)
     if name is None:
         raise TaskParameterError(f"bailbench: cannot tell what {model} calls itself; "
                                  "pass -T model_name=NAME (e.g. Qwen, Llama, Claude)")
@@ -138,15 +137,15 @@ def _dataset(dataset: str, limit: int | None, prefix: str | None) -> tuple[Memor
     return MemoryDataset(samples, name=ds.name), info
 
 
-def _check_ablation(method: str, ablation: str) -> None:
-    from ..methods import check_ablation
+def _check_ablation(task_name: str, method: str, ablation: str) -> None:
+    if ablation not in ablations(KIND[method]):
+        raise TaskParameterError(f"bailbench/{task_name}: unknown ablation {ablation!r}; list them with "
+                                 f"`bailbench prompts --method {method} --list-ablations`")
 
-    check_ablation([method], str(ablation))
 
-
-def _task(method: str, ablation: str, dataset: str, limit: int | None, prefix: str | None,
+def _task(task_name: str, method: str, ablation: str, dataset: str, limit: int | None, prefix: str | None,
           model_name: str | None, solvers: list[Solver], scorer, **extra) -> Task:
-    _check_ablation(method, ablation)
+    _check_ablation(task_name, method, ablation)
     fixed_name = _early_model_name(model_name, required=method in (TOOL, STRING))
     samples, info = _dataset(dataset, limit, prefix)
     meta = {METADATA_KEY: {"method": method, "ablation": ablation, "model_name": fixed_name, **info, **extra}}
@@ -218,7 +217,7 @@ def bail_tool(ablation: str = BASELINE, dataset: str = "bailbench", limit: int |
               prefix: str | None = None, model_name: str | None = None, **unknown: Any) -> Task:
     """The bail tool (paper A.1): a bail is a call to `switchconversation_tool`."""
     _reject_unknown("bail_tool", unknown, COMMON)
-    return _task(TOOL, ablation, dataset, limit, prefix, model_name,
+    return _task("bail_tool", TOOL, ablation, dataset, limit, prefix, model_name,
                  [offer_bail_tool(ablation, model_name)], bail_tool_scorer(ablation))
 
 
@@ -228,7 +227,7 @@ def bail_string(ablation: str = BASELINE, dataset: str = "bailbench", limit: int
                 prefix: str | None = None, model_name: str | None = None, **unknown: Any) -> Task:
     """The bail string (paper A.2): a bail is SWITCHCONVERSATION anywhere in the reply."""
     _reject_unknown("bail_string", unknown, COMMON)
-    return _task(STRING, ablation, dataset, limit, prefix, model_name,
+    return _task("bail_string", STRING, ablation, dataset, limit, prefix, model_name,
                  [offer_bail_string(ablation, model_name)], bail_string_scorer(ablation))
 
 
@@ -242,5 +241,5 @@ def bail_prompt(order: str = "bail_first", ablation: str = BASELINE, dataset: st
     if order not in ORDERS:
         raise TaskParameterError(f"bailbench/bail_prompt: unknown order {order!r}; use {' or '.join(ORDERS)}")
     method = ORDERS[order]
-    return _task(method, ablation, dataset, limit, prefix, model_name,
+    return _task("bail_prompt", method, ablation, dataset, limit, prefix, model_name,
                  [bail_prompt_check(method, ablation)], bail_prompt_scorer(method), order=order)
