@@ -155,8 +155,8 @@ def test_tasks_offer_the_option_and_score_with_bailbench_readers(logs):
 def test_import_inspect_makes_a_run_store(logs, tmp_path):
     root = logs["root"]
     out = tmp_path / "run"
-    res = run(BAILBENCH + ["import-inspect", str(root / "a"), str(logs["bail_prompt_continue_first"][0]),
-                           "--out", str(out)])
+    # folders of logs; the other task's log in b/ is passed over
+    res = run(BAILBENCH + ["import-inspect", str(root / "a"), str(root / "b"), "--out", str(out)])
     assert res.returncode == 0, res.stderr
     s = json.loads((out / "summary.json").read_text())
     assert (s["model"], s["dataset"], s["samples"], s["n_prompts"]) == (MODEL, "bailbench", 2, 2)
@@ -172,7 +172,7 @@ def test_import_inspect_makes_a_run_store(logs, tmp_path):
         assert st["n"] == 4 and st["bail_rate"] == pytest.approx(verdicts.count(BAIL) / 4, abs=1e-6)
         assert st["unknown_rate"] == pytest.approx(verdicts.count(UNKNOWN) / 4, abs=1e-6)
         assert sum(c["n"] for c in st["categories"].values()) == 4
-    assert s["positional_bias"] is not None
+    assert s["positional_bias"] is not None and len(s["inspect"]["logs"]) == 4
     # the stored verdicts are bailbench's readers applied to the stored replies
     db = sqlite3.connect(out / "samples.sqlite")
     rows = db.execute("SELECT method, reply, verdict FROM samples").fetchall()

@@ -43,9 +43,23 @@ class ImportResult:
     summary: dict
 
 
-def log_files(paths: list[Path]) -> list[Path]:
-    """The log files named, a folder standing for the logs under it."""
-    return [f for p in paths for f in log_paths(Path(p))]
+def log_headers(paths: list[Path]) -> list[tuple[Path, Any, dict]]:
+    """(file, header, bailbench metadata) of each log named, a folder standing for the
+    logs of bailbench's tasks under it (the logs of other tasks there are passed over);
+    a file named that is not such a log is an error."""
+    out = []
+    for p in paths:
+        p = Path(p).expanduser()
+        found = []
+        for f in log_paths(p):
+            header = check_log(f)
+            if p.is_dir() and header.eval.task not in TASKS:
+                continue
+            found.append((f, header, _bailbench_meta(f, header)))
+        if not found:
+            raise UserError(f"{p} holds no logs of bailbench's tasks ({', '.join(TASKS)})")
+        out += found
+    return out
 
 
 def _bailbench_meta(path: Path, header) -> dict:
@@ -176,11 +190,7 @@ def _samples(path: Path) -> Iterator[Any]:
 
 def import_logs(paths: list[Path], out: Path | None = None) -> ImportResult:
     """Import Inspect logs of bailbench's tasks into a bailbench run directory."""
-    files = log_files(paths)
-    headers = []
-    for f in files:
-        header = check_log(f)
-        headers.append((f, header, _bailbench_meta(f, header)))
+    headers = log_headers(paths)
     identities = [identity_of(h, m) for _, h, m in headers]
     for (f, _, _), ident in zip(headers, identities):
         diff = sorted(k for k in ident if ident[k] != identities[0][k])
