@@ -161,14 +161,16 @@ def sample_rows(sample, meta: dict, seed: int) -> list[SampleRow]:
         raise UserError(f"sample {sample.id} holds the verdict {verdict!r}, which bailbench does not know; "
                         "was the log written by another version of the task?")
     calls = _model_calls(sample)
-    assistants = [i for i, m in enumerate(sample.messages) if m.role == "assistant"]
+    # the model's own turns: the assistant messages after those of the input (a prefix has some)
+    given = 0 if isinstance(sample.input, str) else sum(m.role == "assistant" for m in sample.input)
+    replies = [m for m in sample.messages if m.role == "assistant"][given:]
     if method not in PROMPT_METHODS:
-        reply = _text(sample.messages[assistants[-1]]) if assistants else ""
+        reply = _text(replies[-1]) if replies else ""
         return [_row(sample, method, ablation, "", seed, reply, verdict, calls[-1] if calls else None, skipped)]
-    # the bail prompt: the rollout (the first assistant turn after the input), then the check's answer
-    rollout = _text(sample.messages[assistants[-2]]) if len(assistants) >= 2 else ""
-    answer = _text(sample.messages[assistants[-1]]) if len(assistants) >= 2 else ""
-    rollout_skip = skipped if not rollout and skipped else None
+    # the bail prompt: the rollout, then the answer to the check
+    rollout = _text(replies[0]) if replies else ""
+    answer = _text(replies[1]) if len(replies) >= 2 else ""
+    rollout_skip = skipped if len(replies) < 1 and skipped else None
     return [_row(sample, ROLLOUT, "", "", seed, rollout, None, calls[0] if calls else None, rollout_skip),
             _row(sample, method, ablation, SAMPLE_MODE, seed, answer, verdict,
                  calls[1] if len(calls) >= 2 else None, skipped)]
