@@ -160,3 +160,18 @@ def test_bailbench_run_command(converted, tmp_path):
     assert len(scored) == 4
     for r in scored:
         assert 0.0 <= float(r["p_bail"]) <= 1.0 and r["verdict"] in ("bail", "continue")
+
+
+def test_engines_agree_on_p_bail(worker, hf, embedded):
+    """One number, whatever the engine (see benchmarks/backend_agreement.py for 20 contexts):
+    exact engines on the same float32 weights agree within TOL_P_BAIL and on every
+    verdict; llama.cpp runs the Q4_1 weights themselves (with 8-bit activations), which
+    moves P(bail) by up to 0.1 here."""
+    from bailbench.methods.prompt import read_scored
+
+    ours = [p_bail(*s["logprobs"])[0] for s in worker["scores"]]
+    exact = [p_bail(*s.logprobs)[0] for s in hf.score(cases.bail_chats(), cases.SYMBOLS)]
+    q4 = [p_bail(*s.logprobs)[0] for s in embedded.score(cases.bail_chats(), cases.SYMBOLS)]
+    assert ours == pytest.approx(exact, abs=TOL_P_BAIL)
+    assert [read_scored(p) for p in ours] == [read_scored(p) for p in exact]
+    assert ours == pytest.approx(q4, abs=0.1)

@@ -16,6 +16,9 @@ import pytest
 
 from bailbench.backends.base import GREEDY
 from bailbench.backends.registry import BackendOptions, load_backend
+from bailbench.chat.types import Chat, Message
+from bailbench.methods.prompt import p_bail, read_scored
+from bailbench.methods.wordings import tag
 from bailbench.runner import RunConfig, run
 
 from . import vllm_cases as cases
@@ -68,8 +71,23 @@ def test_bail_prompt_read_from_logprobs(server, tmp_path):
         scored = [r for r in csv.DictReader(f) if r["method"].startswith("prompt-")]
     assert len(scored) == 4
     for r in scored:
-        assert r["p_bail"] != "" and 0.0 <= float(r["p_bail"]) <= 1.0, r
-        assert r["verdict"] in ("bail", "continue"), r
+        # a reading exactly where the greedy answer wrote the tag (SmolLM2-135M seldom does)
+        if f"<{tag()}>" in r["reply"]:
+            assert 0.0 <= float(r["p_bail"]) <= 1.0 and r["verdict"] in ("bail", "continue"), r
+        else:
+            assert r["p_bail"] == "" and r["verdict"] == "unknown", r
+
+
+def test_greedy_reading_where_the_model_writes_the_tag(server):
+    """Asked to copy a check answer, the model writes the tag and a symbol: the reading
+    gives P(bail) from the top alternatives there, and the verdict follows the symbol."""
+    chats = [Chat((Message("user", f"Repeat exactly: <{tag()}>{sym}</{tag()}>"),)) for sym in cases.SYMBOLS]
+    scores = backend(server).read_greedy(chats, cases.SYMBOLS, f"<{tag()}>")
+    for s, want in zip(scores, ("bail", "continue")):
+        assert f"<{tag()}>" in s.text, s.text
+        p, mass = p_bail(*s.logprobs)
+        assert 0.0 <= p <= 1.0 and 0.5 < mass <= 1.0 + 1e-6
+        assert read_scored(p) == want, (s.text, s.logprobs)
 
 
 def test_yes_no_judge_reads_numbers(server):

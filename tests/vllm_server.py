@@ -24,10 +24,12 @@ class VLLMServer:
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="vllm-serve-", suffix=".log", delete=False)
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}
-        # the settings of the offline backend on a CPU: eager (no 70 s compilation), 32-token
-        # KV blocks, prefix caching; vLLM's own sampling defaults, not the checkpoint's
+        # `vllm serve` is this module: the `vllm` command itself stops at start under vllm-cpu
+        # (it asks for the version of a distribution named vllm). The settings are the offline
+        # backend's on a CPU: eager (no 70 s compilation), 32-token KV blocks, prefix caching;
+        # vLLM's own sampling defaults, not the checkpoint's.
         self.proc = subprocess.Popen(
-            [str(Path(python).parent / "vllm"), "serve", str(model), "--host", "127.0.0.1", "--port", str(self.port),
+            [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--host", "127.0.0.1", "--port", str(self.port),
              "--served-model-name", name, "--dtype", dtype, "--max-model-len", "4096", "--enforce-eager",
              "--block-size", "32", "--enable-prefix-caching", "--generation-config", "vllm", "--seed", "0"],
             stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -38,11 +40,13 @@ class VLLMServer:
                 return
             except OSError:
                 if self.proc.poll() is not None:
+                    log = self.tail()
                     self.stop()
-                    raise RuntimeError(f"vllm serve exited at start (code {self.proc.returncode}):\n{self.tail()}")
+                    raise RuntimeError(f"vllm serve exited at start (code {self.proc.returncode}):\n{log}")
                 time.sleep(1)
+        log = self.tail()
         self.stop()
-        raise RuntimeError(f"vllm serve did not answer within {start_timeout:.0f} s:\n{self.tail()}")
+        raise RuntimeError(f"vllm serve did not answer within {start_timeout:.0f} s:\n{log}")
 
     def tail(self, n: int = 3000) -> str:
         return Path(self.log.name).read_text("utf-8", errors="replace")[-n:]
