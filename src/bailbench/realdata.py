@@ -11,63 +11,40 @@ however many conversations there are. Rerunning the same command resumes.
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
 from .analysis.realdata import method_stats, refusal_sql
 from .backends.base import Backend
-from .backends.registry import BackendOptions, load_backend
 from .chat.types import Chat
 from .datasets.conversations import Conversation, StreamStats, read_jsonl, stream
 from .datasets.files import sha256_file
 from .datasets.records import Prompt
 from .errors import UserError
 from .execute import (
-    Executor,
     Reporter,
-    Silent,
     Unit,
-    make_unit,
-    model_name,
-    resolve_mode,
     sent_settings,
-    temperature_for,
 )
-from .falsebail import judge_new_bails
 from .keys import DATASET, OWN
-from .methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, check_ablation, resolve_methods
-from .methods.wordings import BASELINE
-from .refusal import classify_rollouts, load_classifier
-from .store import COLUMNS, SampleRow, Store, write_summary
+from .methods import PROMPT_METHODS, ROLLOUT
+from .session import CommonConfig, Session
+from .store import COLUMNS, SampleRow, write_summary
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
 
 
 @dataclass(frozen=True)
-class RealDataConfig:
-    dataset: str = "sharegpt"  # sharegpt, wildchat, or a .json (ShareGPT), .jsonl ({"messages"}) or .parquet path
-    model: str = "smollm2"
-    methods: tuple[str, ...] = BAIL_METHODS
-    ablation: str = BASELINE
+class RealDataConfig(CommonConfig):
+    dataset: str = "sharegpt"  # sharegpt, wildchat, inspect:LOG, or a .json (ShareGPT), .jsonl or .parquet path
     limit: int | None = 20  # conversations (after filtering); None = all
     fraction: float = 1.0  # a stable share of the dataset (the paper used a quarter of WildChat)
     english_only: bool = True  # WildChat: keep conversations whose every turn is tagged English
-    max_tokens: int = 256
     max_context: int = 8000  # turns whose context is longer are skipped and counted
-    temperature: float | None = None  # None: 1.0 where the backend takes a temperature
-    bail_prompt_mode: str | None = None
-    seed: int = 0
     cross_model: bool = False  # also put the check after the dataset's own assistant turn
-    false_bail_filter: str | None = None  # a judge model spec
-    refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC: classify the model's own answers
-    out: Path | None = None
-    model_name: str | None = None
-    options: BackendOptions = field(default_factory=BackendOptions)
 
 
 @dataclass
@@ -107,25 +84,12 @@ def open_conversations(cfg: RealDataConfig, stats: StreamStats) -> tuple[str, st
     raise UserError(f"{path}: unknown conversation file type; use .json (ShareGPT), .jsonl or .parquet")
 
 
-class _ByConversation:
-    """Progress in conversations: the executor's per-sample advances are not shown."""
-
-    def __init__(self, reporter: Reporter):
-        self.reporter = reporter
-
-    def start(self, total: int | None, description: str) -> None: ...
-    def advance(self, n: int) -> None: ...
-
-    def note(self, message: str) -> None:
-        self.reporter.note(message)
-
-
 class RealDataRun:
+    """One invocation over real conversations: its contexts are every user turn, with the
+    dataset's own earlier turns; the rest is the shared session."""
+
     def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: Backend | None = None):
         self.cfg = cfg
-        self.reporter = reporter or Silent()
-        self.methods = resolve_methods(",".join(cfg.methods))
-        check_ablation(self.methods, cfg.ablation)
         if cfg.limit is not None and cfg.limit < 1:
             raise UserError("--limit must be at least 1 (or omit it for every conversation)")
         if not 0 < cfg.fraction <= 1:
@@ -133,67 +97,43 @@ class RealDataRun:
         self.stats = StreamStats()
         self.dataset_name, dataset_id, self.raw = open_conversations(cfg, self.stats)
         opts = cfg.options
-        if backend is None and opts.n_ctx < cfg.max_context + cfg.max_tokens + 512:
+        if opts.n_ctx < cfg.max_context + cfg.max_tokens + 512:
             # room for the longest context, the answer and the check after it
             opts = replace(opts, n_ctx=cfg.max_context + cfg.max_tokens + 512)
-        self.backend = backend or load_backend(cfg.model, opts)
-        self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
-        self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
-        self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
-        self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
-        self.classifier = load_classifier(cfg.refusal_classifier) if cfg.refusal_classifier else None
-        self.identity = {
-            "kind": "realdata", "model": cfg.model, "backend": self.backend.identity(),
-            "model_name": self.model_name, "dataset": self.dataset_name, "dataset_id": dataset_id,
-            "fraction": cfg.fraction, "english_only": cfg.english_only, "temperature": self.temperature,
-            "max_tokens": cfg.max_tokens, "max_context": cfg.max_context, "seed": cfg.seed,
-            "n_ctx": getattr(self.backend, "n_ctx", None),
-        }
-        h = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
-        self.out = cfg.out or Path("runs") / f"realdata-{self.dataset_name.split('.')[0]}-{h}"
-        self.store = Store(self.out)
-        self.store.check_identity(self.identity)
-        self.quiet = _ByConversation(self.reporter)
-        self.executor = Executor(self.backend, self.store, self.quiet, model_name=self.model_name,
-                                 mode=self.mode, temperature=self.temperature, max_tokens=cfg.max_tokens)
+        self.session = session = Session(cfg, reporter, backend, options=opts)
+        self.reporter, self.backend, self.methods = session.reporter, session.backend, session.methods
+        self.mode, self.model_name, self.classifier = session.mode, session.model_name, session.classifier
+        session.open({"kind": "realdata", "dataset": self.dataset_name, "dataset_id": dataset_id,
+                      "fraction": cfg.fraction, "english_only": cfg.english_only, "max_context": cfg.max_context},
+                     f"realdata-{self.dataset_name.split('.')[0]}", session.quiet)
+        self.identity, self.out, self.store = session.identity, session.out, session.store
 
     # -- planning ---------------------------------------------------------------------
 
     def units(self, conv: Conversation) -> list[Unit]:
-        """Every user turn under each method; the model's own answer is the rollout."""
-        need_rollout = (ROLLOUT in self.methods or self.classifier is not None
-                        or any(m in PROMPT_METHODS for m in self.methods))
+        """Every user turn, with the dataset's earlier turns; the model's own answer is the
+        rollout, and the dataset's own next reply the cross-model view's."""
         out = []
         for turn, j in enumerate(conv.user_turns()):
             ctx = Prompt(conv.id, conv.messages[: j + 1], category=self.dataset_name)
-            if need_rollout:
-                out.append(make_unit(ctx, turn, ROLLOUT, "", "", self.cfg.seed))
-            for m in self.methods:
-                if m in PROMPT_METHODS:
-                    out.append(make_unit(ctx, turn, m, self.cfg.ablation, self.mode, self.cfg.seed))
-                    nxt = conv.messages[j + 1] if j + 1 < len(conv.messages) else None
-                    if self.cfg.cross_model and nxt is not None and nxt.role == "assistant":
-                        out.append(make_unit(ctx, turn, m, self.cfg.ablation, self.mode, self.cfg.seed, reply=nxt.content))
-            out += [make_unit(ctx, turn, m, self.cfg.ablation, "", self.cfg.seed)
-                    for m in self.methods if m not in PROMPT_METHODS and m != ROLLOUT]
+            nxt = conv.messages[j + 1] if j + 1 < len(conv.messages) else None
+            theirs = nxt.content if self.cfg.cross_model and nxt is not None and nxt.role == "assistant" else None
+            out += self.session.units_for(ctx, turn, theirs)
         return out
 
-    def _over_limit(self, units: list[Unit]) -> set[tuple[str, int]]:
+    def _over_limit(self, units: list[Unit]) -> list[SampleRow]:
         """Turns whose context exceeds max_context tokens (estimated at 4 characters a token
-        where the backend cannot count, as for API models)."""
-        over, seen = set(), set()
+        where the backend cannot count, as for API models), stored as skipped."""
+        over: dict[tuple[str, int], bool] = {}
         for u in units:
             turn = (u.prompt.id, u.sample)
-            if turn in seen:
-                continue
-            seen.add(turn)
-            chat = Chat(u.prompt.messages)
-            n = self.backend.count_tokens(chat)
-            if n is None:
-                n = math.ceil(sum(len(m.content) for m in chat.messages) / 4)
-            if n > self.cfg.max_context:
-                over.add(turn)
-        return over
+            if turn not in over:
+                chat = Chat(u.prompt.messages)
+                n = self.backend.count_tokens(chat)
+                if n is None:
+                    n = math.ceil(sum(len(m.content) for m in chat.messages) / 4)
+                over[turn] = n > self.cfg.max_context
+        return [self._skipped(u) for u in units if over[(u.prompt.id, u.sample)]]
 
     # -- execution --------------------------------------------------------------------
 
@@ -212,25 +152,13 @@ class RealDataRun:
                                           for i, c in enumerate(batch)])
             seq += len(batch)
             units = [u for c in batch for u in self.units(c)]
-            done = self.store.done_keys(u.key for u in units)
-            pending = [u for u in units if u.key not in done]
-            reused += len(units) - len(pending)
-            new += len(pending)
-            over = self._over_limit(pending)
-            if over:
-                self.store.add([self._skipped(u) for u in pending if (u.prompt.id, u.sample) in over])
-                pending = [u for u in pending if (u.prompt.id, u.sample) not in over]
-            if pending:
-                self.executor.run_batch(pending)
-            if self.judge:
-                judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
-                                [u for u in units if u.method in PROMPT_METHODS])
-            if self.classifier:
-                rollouts = self.store.get(u.key for u in units if u.method == ROLLOUT)
-                classify_rollouts(self.classifier, self.store, list(rollouts.values()), self.quiet)
+            fresh = self.session.process(units, skip=self._over_limit)
+            new += fresh
+            reused += len(units) - fresh
             self.reporter.advance(len(batch))
         summary = self._summary(seq, new=new, reused=reused)
         self._write(summary)
+        self.session.close()
         return RealDataResult(self.out, summary)
 
     def _skipped(self, u: Unit) -> SampleRow:
@@ -255,7 +183,7 @@ class RealDataRun:
             "n_conversations": n_convs, "n_turns": turns, "n_prompts": turns,
             "fraction": self.cfg.fraction, "english_only": self.cfg.english_only,
             "ablation": self.cfg.ablation, "bail_prompt_mode": self.mode,
-            **sent_settings(self.backend, self.mode, self.temperature),
+            **sent_settings(self.backend, self.mode, self.session.temperature),
             "max_tokens": self.cfg.max_tokens, "max_context": self.cfg.max_context, "seed": self.cfg.seed,
             "methods": methods,
             "conversations": self.stats.as_dict(),

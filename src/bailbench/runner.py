@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
-import re
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,38 +29,23 @@ from .analysis.summary import (
     subcategory,
 )
 from .backends.base import Backend
-from .backends.registry import BackendOptions, load_backend
 from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
 from .errors import UserError
 from .execute import (
-    Executor,
     Reporter,
-    Silent,
     Unit,
-    make_unit,
-    model_name,
-    resolve_mode,
     sent_settings,
-    temperature_for,
 )
-from .falsebail import judge_new_bails
 from .methods import (
-    BAIL_METHODS,
-    KIND,
     PROMPT_METHODS,
     ROLLOUT,
-    STRING,
-    TOOL,
-    check_ablation,
-    resolve_methods,
 )
-from .methods.wordings import BASELINE, ablations
-from .refusal import classify_rollouts, load_classifier
+from .methods.wordings import BASELINE
+from .refusal import classify_rollouts
+from .session import ALL_ABLATIONS, CommonConfig, Session, slug
 from .store import COLUMNS, SampleRow, Store, write_summary
-
-ALL_ABLATIONS = "all"
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
 QUICK = dict(limit=14, samples=2, max_tokens=256)
@@ -70,25 +53,14 @@ FULL = dict(limit=None, samples=10, max_tokens=2000)
 
 
 @dataclass(frozen=True)
-class RunConfig:
-    model: str = "smollm2"
+class RunConfig(CommonConfig):
     dataset: str = "bailbench"
-    methods: tuple[str, ...] = BAIL_METHODS
-    ablation: str = BASELINE  # an ablation name, or "all" for every ablation of each method
     samples: int = QUICK["samples"]
     limit: int | None = QUICK["limit"]
     max_tokens: int = QUICK["max_tokens"]
-    temperature: float | None = None  # None: 1.0 where the backend takes a temperature
-    bail_prompt_mode: str | None = None  # None: logprob where the backend gives logprobs
-    seed: int = 0
-    out: Path | None = None  # None: runs/<model>-<dataset>-<settings hash>
-    model_name: str | None = None  # what the model calls itself; None: derived from the model id
     data_dir: str | None = None
-    options: BackendOptions = field(default_factory=BackendOptions)  # backend flags (n_ctx, device, base_url ...)
-    refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC
     prefix: str | None = None  # jailbreak prefix: a paper prefix name or a JSON file
     rollouts_from: Path | None = None  # a run whose rollouts the bail prompt follows (cross-model)
-    false_bail_filter: str | None = None  # a judge model spec for the paper's false-bail filter (appendix A.3.1)
 
 
 @dataclass
@@ -96,10 +68,6 @@ class RunResult:
     out: Path
     summary: dict
     dataset: Dataset = field(repr=False)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(text).stem if "/" in text or "." in text else text).strip("-")[:40]
 
 
 def _with_prefix(prompt: Prompt, prefix: tuple) -> Prompt:
@@ -111,18 +79,13 @@ def _with_prefix(prompt: Prompt, prefix: tuple) -> Prompt:
 
 
 class Run:
-    """One invocation: resolves inputs, plans units, executes, summarises."""
+    """One invocation over a prompt dataset: its contexts are the prompts (after a jailbreak
+    prefix, if any) times the samples; the rest is the shared session."""
 
     def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None):
         self.cfg = cfg
-        self.reporter = reporter or Silent()
-        self.methods = resolve_methods(",".join(cfg.methods))
-        if cfg.ablation != ALL_ABLATIONS:
-            check_ablation(self.methods, cfg.ablation)
         if cfg.samples < 1:
             raise UserError("--samples must be at least 1")
-        if cfg.max_tokens < 1:
-            raise UserError("--max-tokens must be at least 1")
         self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         self.prompts = stratified(self.dataset.prompts, cfg.limit)
         self.prefix_name, prefix_hash = None, None
@@ -131,29 +94,16 @@ class Run:
             prefix_hash = hashlib.sha256(json.dumps([m.as_dict() for m in prefix]).encode()).hexdigest()[:16]
             self.prompts = [_with_prefix(p, prefix) for p in self.prompts]
         self.source = self._rollout_source(prefix_hash)
-        self.classifier = None
-        if cfg.refusal_classifier:
-            self.classifier = load_classifier(cfg.refusal_classifier)
-        self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
-        self.backend: Backend = backend or load_backend(cfg.model, cfg.options)
-        if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
-            raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
-                            f"{self.backend.n_ctx} tokens; lower it")
-        self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
-        self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
-        self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
-        self.identity = {
-            "model": cfg.model, "backend": self.backend.identity(), "model_name": self.model_name,
-            "dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
-            "temperature": self.temperature, "max_tokens": cfg.max_tokens, "seed": cfg.seed,
-            "n_ctx": getattr(self.backend, "n_ctx", None),
-            "prefix": prefix_hash and {"name": self.prefix_name, "sha256": prefix_hash},
-            "rollouts_from": self.source and {"run": str(cfg.rollouts_from.resolve()),
-                                               "model": self.source.identity()["model"]},
-        }
-        self.out = cfg.out or Path("runs") / self._default_dir()
-        self.store = Store(self.out)
-        self.store.check_identity(self.identity)
+        self.session = session = Session(cfg, reporter, backend, all_ablations=True)
+        self.reporter, self.backend, self.methods = session.reporter, session.backend, session.methods
+        self.classifier, self.judge, self.mode = session.classifier, session.judge, session.mode
+        self.model_name, self.temperature = session.model_name, session.temperature
+        session.open({"dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
+                      "prefix": prefix_hash and {"name": self.prefix_name, "sha256": prefix_hash},
+                      "rollouts_from": self.source and {"run": str(cfg.rollouts_from.resolve()),
+                                                         "model": self.source.identity()["model"]}},
+                     f"{slug(cfg.model)}-{slug(self.dataset.name)}", self.reporter)
+        self.identity, self.out, self.store = session.identity, session.out, session.store
 
     def _rollout_source(self, prefix_hash: str | None) -> Store | None:
         """The run whose rollouts the bail prompt follows instead of this model's own."""
@@ -169,30 +119,12 @@ class Run:
                             "use the same prefix in both runs")
         return source
 
-    def _default_dir(self) -> str:
-        h = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
-        return f"{_slug(self.cfg.model)}-{_slug(self.dataset.name)}-{h}"
-
     def ablations_for(self, method: str) -> list[str]:
-        return ablations(KIND[method]) if self.cfg.ablation == ALL_ABLATIONS else [self.cfg.ablation]
-
-    # -- planning ---------------------------------------------------------------------
+        return self.session.ablations_for(method)
 
     def plan(self) -> list[list[Unit]]:
         """Units per (prompt, sample) group, in dependency order: rollout, prompts, tool/string."""
-        need_rollout = (ROLLOUT in self.methods or self.classifier is not None
-                        or any(m in PROMPT_METHODS for m in self.methods))
-        groups = []
-        for prompt in self.prompts:
-            for s in range(self.cfg.samples):
-                units = [make_unit(prompt, s, ROLLOUT, "", "", self.cfg.seed)] if need_rollout else []
-                for kinds in (PROMPT_METHODS, (TOOL, STRING)):
-                    for m in self.methods:
-                        if m in kinds:
-                            mode = self.mode if m in PROMPT_METHODS else ""
-                            units += [make_unit(prompt, s, m, a, mode, self.cfg.seed) for a in self.ablations_for(m)]
-                groups.append(units)
-        return groups
+        return [self.session.units_for(p, s) for p in self.prompts for s in range(self.cfg.samples)]
 
     # -- execution --------------------------------------------------------------------
 
@@ -211,16 +143,13 @@ class Run:
         batches = [b for b in batches if b]
         total = sum(len(b) for b in batches)
         self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
-        executor = Executor(self.backend, self.store, self.reporter, model_name=self.model_name, mode=self.mode,
-                            temperature=self.temperature, max_tokens=self.cfg.max_tokens)
         speed_key = json.dumps([self.identity["backend"], self.cfg.max_tokens, self.mode], sort_keys=True)
         known = estimate.rate(speed_key)
         if known and total / known > estimate.LONG:
             self.reporter.note(estimate.describe(total, known, "by earlier runs on this machine"))
         start, ran = time.perf_counter(), 0
         for batch in batches:
-            executor.run_batch(batch)
-            ran += len(batch)
+            ran += self.session.process(batch)
             if known is None and ran < total:  # no earlier figure: the first batch gives one
                 known = ran / (time.perf_counter() - start)
                 if (total - ran) / known > estimate.LONG:
@@ -230,14 +159,13 @@ class Run:
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
             raise RuntimeError(f"{len(missing)} planned samples are missing from {self.store.path}")
-        if self.judge:
-            judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
-                            [u for g in groups for u in g if u.method in PROMPT_METHODS])
         rollouts = [rows[u.key] for g in groups for u in g if u.method == ROLLOUT]
-        p_refusal = classify_rollouts(self.classifier, self.store, rollouts, self.reporter) if self.classifier else {}
+        if self.classifier:  # rollouts imported from another run are classified here
+            classify_rollouts(self.classifier, self.store, rollouts, self.reporter)
+        p_refusal = self.store.refusals([r.key for r in rollouts], self.classifier.spec) if self.classifier else {}
         summary = self._summary(groups, rows, p_refusal, new=total, reused=len(all_keys) - total)
         self._write(summary, [rows[k] for k in all_keys])
-        self.backend.close()
+        self.session.close()
         return RunResult(self.out, summary, self.dataset)
 
     def _import_rollouts(self, units: list[Unit]) -> None:

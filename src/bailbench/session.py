@@ -1,0 +1,150 @@
+"""What every run does the same way, wherever its contexts come from (a prompt dataset,
+prompts after a jailbreak prefix, another run's rollouts, the user turns of real
+conversations): the settings every run shares, the backend and how it is read, the run
+directory bound to the run's identity, and the one batch step: skip what the store holds,
+run the rest, judge the bail prompt's bails, classify the rollouts' refusals, each stored
+as it finishes so that a rerun resumes.
+
+`runner` (prompts) and `realdata` (conversations) differ only in their source of contexts
+and in what their summaries report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .backends.base import Backend
+from .backends.registry import BackendOptions, load_backend
+from .datasets.records import Prompt
+from .errors import UserError
+from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode, temperature_for
+from .falsebail import judge_new_bails
+from .methods import BAIL_METHODS, KIND, PROMPT_METHODS, ROLLOUT, STRING, TOOL, check_ablation, resolve_methods
+from .methods.wordings import BASELINE, ablations
+from .refusal import classify_rollouts, load_classifier
+from .store import SampleRow, Store
+
+ALL_ABLATIONS = "all"
+
+
+@dataclass(frozen=True)
+class CommonConfig:
+    """The settings of every run; `RunConfig` and `RealDataConfig` add their sources'."""
+
+    model: str = "smollm2"
+    methods: tuple[str, ...] = BAIL_METHODS
+    ablation: str = BASELINE
+    max_tokens: int = 256
+    temperature: float | None = None  # None: 1.0 where the backend takes a temperature
+    bail_prompt_mode: str | None = None  # None: logprob where the backend gives logprobs
+    seed: int = 0
+    out: Path | None = None  # None: runs/<kind>-<dataset>-<settings hash>
+    model_name: str | None = None  # what the model calls itself; None: derived from the model id
+    options: BackendOptions = field(default_factory=BackendOptions)  # backend flags (n_ctx, device, base_url ...)
+    refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC: classify the rollouts
+    false_bail_filter: str | None = None  # a judge model spec for the paper's false-bail filter (appendix A.3.1)
+
+
+class _Quiet:
+    """Per-batch judging and classifying: notes pass, progress is the run's own."""
+
+    def __init__(self, reporter: Reporter):
+        self.reporter = reporter
+
+    def start(self, total: int | None, description: str) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+    def note(self, message: str) -> None:
+        self.reporter.note(message)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(text).stem if "/" in text or "." in text else text).strip("-")[:40]
+
+
+class Session:
+    def __init__(self, cfg: CommonConfig, reporter: Reporter | None, backend: Backend | None, *,
+                 options: BackendOptions | None = None, all_ablations: bool = False):
+        self.cfg = cfg
+        self.reporter = reporter or Silent()
+        self.quiet = _Quiet(self.reporter)
+        self.methods = resolve_methods(",".join(cfg.methods))
+        if not (all_ablations and cfg.ablation == ALL_ABLATIONS):
+            check_ablation(self.methods, cfg.ablation)
+        if cfg.max_tokens < 1:
+            raise UserError("--max-tokens must be at least 1")
+        self.classifier = load_classifier(cfg.refusal_classifier) if cfg.refusal_classifier else None
+        self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
+        self._own_backend = backend is None
+        self.backend: Backend = backend or load_backend(cfg.model, options or cfg.options)
+        if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
+            raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
+                            f"{self.backend.n_ctx} tokens; lower it")
+        self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
+        self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
+        self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
+        self.needs_rollout = (ROLLOUT in self.methods or self.classifier is not None
+                              or any(m in PROMPT_METHODS for m in self.methods))
+
+    def open(self, source: dict, name: str, progress: Reporter) -> None:
+        """Bind the run directory to what makes this run this run (the source's identity
+        and the shared settings); a directory holding another run is refused."""
+        self.identity = {
+            "model": self.cfg.model, "backend": self.backend.identity(), "model_name": self.model_name,
+            "temperature": self.temperature, "max_tokens": self.cfg.max_tokens, "seed": self.cfg.seed,
+            "n_ctx": getattr(self.backend, "n_ctx", None), **source,
+        }
+        digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
+        self.out = self.cfg.out or Path("runs") / f"{name}-{digest}"
+        self.store = Store(self.out)
+        self.store.check_identity(self.identity)
+        self.executor = Executor(self.backend, self.store, progress, model_name=self.model_name, mode=self.mode,
+                                 temperature=self.temperature, max_tokens=self.cfg.max_tokens)
+
+    def process(self, units: list[Unit], skip: Callable[[list[Unit]], list[SampleRow]] | None = None) -> int:
+        """One batch: what the store lacks is run (or stored as skipped by `skip`), then the
+        batch's bails are judged and its rollouts classified. Returns the new samples."""
+        done = self.store.done_keys(u.key for u in units)
+        pending = [u for u in units if u.key not in done]
+        if skip and pending:
+            skipped = skip(pending)
+            self.store.add(skipped)
+            gone = {r.key for r in skipped}
+            pending = [u for u in pending if u.key not in gone]
+        if pending:
+            self.executor.run_batch(pending)
+        if self.judge:
+            judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
+                            [u for u in units if u.method in PROMPT_METHODS])
+        if self.classifier:
+            rollouts = self.store.get(u.key for u in units if u.method == ROLLOUT)
+            classify_rollouts(self.classifier, self.store, list(rollouts.values()), self.quiet)
+        return len(units) - len(done)
+
+    def ablations_for(self, method: str) -> list[str]:
+        return ablations(KIND[method]) if self.cfg.ablation == ALL_ABLATIONS else [self.cfg.ablation]
+
+    def units_for(self, prompt: Prompt, sample: int, dataset_reply: str | None = None) -> list[Unit]:
+        """The work on one context, in dependency order: the rollout, the bail prompts that
+        follow it (and, given the dataset's own reply, the same checks after that reply:
+        the cross-model view), then the tool and string replies."""
+        seed = self.cfg.seed
+        out = [make_unit(prompt, sample, ROLLOUT, "", "", seed)] if self.needs_rollout else []
+        for m in self.methods:
+            if m in PROMPT_METHODS:
+                for a in self.ablations_for(m):
+                    out.append(make_unit(prompt, sample, m, a, self.mode, seed))
+                    if dataset_reply is not None:
+                        out.append(make_unit(prompt, sample, m, a, self.mode, seed, reply=dataset_reply))
+        return out + [make_unit(prompt, sample, m, a, "", seed)
+                      for m in self.methods if m in (TOOL, STRING) for a in self.ablations_for(m)]
+
+    def close(self) -> None:
+        if self._own_backend:
+            self.backend.close()
