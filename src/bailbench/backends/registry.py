@@ -54,7 +54,7 @@ class BackendOptions:
     gpu_layers: int = 0  # gguf: layers offloaded to a GPU (-1 = all), with a GPU build of llama.cpp
     device: str | None = None  # hf
     dtype: str | None = None  # hf, vllm
-    batch_size: int | None = None  # gguf, hf: sequences decoded together
+    batch_size: int | None = None  # gguf, hf, vllm: sequences decoded together / groups per engine call
     tensor_parallel: int = 1  # vllm
     base_url: str | None = None  # openai, anthropic
     concurrency: int | None = None  # openai, anthropic
@@ -108,12 +108,12 @@ def hf(name: str, *, spec: str, options: BackendOptions) -> Backend:
                      batch_size=options.batch_size)
 
 
-@takes("n_ctx", "dtype", "tensor_parallel")
+@takes("n_ctx", "dtype", "tensor_parallel", "batch_size")
 def vllm(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .vllm_offline import VLLMBackend
 
     return VLLMBackend(name, spec=spec, n_ctx=options.n_ctx, tensor_parallel=options.tensor_parallel,
-                       dtype=options.dtype)
+                       dtype=options.dtype, batch_size=options.batch_size)
 
 
 def _api(options: BackendOptions) -> dict:
