@@ -15,6 +15,7 @@ from ..errors import UserError
 from .store import TaxonomyStore, sha
 
 BATCH = 64
+_LOADED: dict = {}  # folder id -> model: loaded once per process
 
 
 def default_embedder() -> Path:
@@ -52,7 +53,8 @@ class Embedder:
             from sentence_transformers import SentenceTransformer
 
             try:
-                self._model = SentenceTransformer(str(self.path), device="cpu")
+                self._model = _LOADED.get(self.id) or SentenceTransformer(str(self.path), device="cpu")
+                _LOADED[self.id] = self._model
             except Exception as exc:  # noqa: BLE001 - any load failure is a bad folder
                 raise UserError(f"--embedder {self.path} could not be loaded as a sentence-transformers model "
                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from exc

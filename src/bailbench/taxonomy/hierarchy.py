@@ -46,9 +46,14 @@ def level_sizes(n_base: int, levels: int) -> list[int]:
     return sizes
 
 
-def _proposals(answer: str) -> list[str]:
+def _proposals(answer: str, wanted: int = 1) -> list[str]:
+    """Names from a list answer; a single line of several names ("A, B and C") is split when
+    more than one was asked for."""
+    lines = [ln for ln in answer.splitlines() if ln.strip()]
+    if len(lines) == 1 and wanted > 1:
+        lines = re.split(r",\s*(?:and\s+)?|\s+and\s+|;\s*", lines[0])
     out = []
-    for line in answer.splitlines():
+    for line in lines:
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line).strip().strip("*\"'`").rstrip(".")
         line = re.sub(r"^(?:name|category)\s*:\s*", "", line, flags=re.IGNORECASE)
         if line and name_garbage(line) is None:
@@ -71,11 +76,12 @@ def build_level(children: list[Node], target: int, level: int, asker, embedder, 
     candidates: list[str] = []
     origin: dict[str, str] = {}
     for a, g in zip(answers, groups):
-        got = _proposals(a)
+        got = list(dict.fromkeys(_proposals(a, max(1, math.ceil(target * len(g) / len(children))))))
         origin.update({c: "model" for c in got})
         if not got:  # an unusable answer: the neighbourhood's distinctive words stand in, counted
             counts["parents_from_keywords"] = counts.get("parents_from_keywords", 0) + (1 if asker else 0)
-            got = [f"Cases about {keywords([c.text() for c in g], [c.text() for c in children if c not in g], 3)}"]
+            inside = {id(c) for c in g}
+            got = [f"Cases about {keywords([c.text() for c in g], [c.text() for c in children if id(c) not in inside], 3)}"]
             origin.setdefault(got[0], "keywords")
         candidates += got
     candidates = list(dict.fromkeys(candidates))
@@ -115,5 +121,7 @@ def build(base: list[Node], levels: int, asker, embedder, seed: int, reporter=No
     for level, target in enumerate(level_sizes(len(base), levels), start=1):
         if target >= len(current) or target < 2:
             break
-        current = build_level(current, target, level, asker, embedder, seed, reporter, counts)
+        current = build_level(current, target, level, asker, embedder, seed, None, counts)
+        if reporter is not None:
+            reporter.advance(1)
     return current

@@ -125,10 +125,12 @@ class Taxonomy:
 
     def base_clusters(self, n: int) -> tuple[list[Node], cluster.Examples]:
         k = min(n, self.cfg.clusters or cluster.default_k(n))
-        self.reporter.start(None, f"k-means: {n} cases into {k} clusters")
+        self.reporter.start(2, f"k-means: {n} cases into {k} clusters (fit, assign)")
         centres = cluster.fit(self.chunks, n, k, self.cfg.seed)
+        self.reporter.advance(1)
         ex = cluster.assign(self.chunks, centres, on_labels=lambda ids, labs: self.store.set_labels(
             list(zip(ids.tolist(), labs.tolist()))))
+        self.reporter.advance(1)
         live = [c for c in range(len(centres)) if ex.sizes[c] > 0]
         wanted = sorted({i for c in live for i in ex.inner(c) + ex.outer(c)})
         texts = self.summaries_of(wanted)
@@ -149,8 +151,9 @@ class Taxonomy:
         self.summarize()
         self.embed()
         base, _ = self.base_clusters(n)
-        self.reporter.start(None, "parent levels")
-        top = hierarchy.build(base, self.cfg.levels, self.asker, self.embedder, self.cfg.seed, None, self.counts)
+        self.reporter.start(len(hierarchy.level_sizes(len(base), self.cfg.levels)), "parent levels")
+        top = hierarchy.build(base, self.cfg.levels, self.asker, self.embedder, self.cfg.seed, self.reporter,
+                              self.counts)
         self.reporter.stop() if hasattr(self.reporter, "stop") else None
         stats = {"cases": n, "base_clusters": len(base),
                  "model_requests": self.asker.asked if self.asker else 0,

@@ -62,6 +62,6 @@ def garbage(text: str, *, prefix: str = PREFIX) -> str | None:
     low = [w.lower() for w in words]
     if len(low) >= 12 and len(set(low)) < 0.3 * len(low):
         return "repetitive"
-    if "<conversation>" in text or "Summarize it in two short sentences" in text:
+    if any(m in text for m in ("<conversation>", "Summarize it in two short sentences", "without names or personal")):
         return "echoes the instructions"
     return None
