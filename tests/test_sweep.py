@@ -22,7 +22,8 @@ from bailbench.sweep import expand_run_dirs, run_dirs
 from bailbench.sweep.driver import run_sweep
 from bailbench.sweep.spec import load_experiment
 
-# 4 prompts (one per category, stratified) x 1 sample x (rollout + 2 methods) = 12 samples
+# 4 prompts (one per category, stratified) x 1 sample x (rollout + 2 methods) = 12 samples;
+# batch_size 1: four batches, so four shards for the Ray workers
 TINY = """\
 [experiment]
 name = "tiny"
@@ -37,7 +38,7 @@ max_tokens = 16
 [[models]]
 spec = "smollm2"
 workers = 2
-options = { n_ctx = 1024 }
+options = { n_ctx = 1024, batch_size = 1 }
 
 [[models]]
 spec = "gguf:/nonexistent/model.gguf"
@@ -108,7 +109,7 @@ def test_plan_lists_every_run_with_samples_and_cost(tmp_path):
         assert label in result.output
     assert result.output.count(f" {PLANNED} ") == 4  # 4 prompts x 1 sample x 3 units, for each run
     assert f"{4 * PLANNED} samples planned, {4 * PLANNED} left" in result.output
-    assert "throughput of smollm2: benchmarks/sweep_ray.py" in result.output
+    assert "samples/s of smollm2: benchmarks/sweep_ray.py" in result.output
     assert "not counted (no throughput figure): broken" in result.output
     assert "on 4 GPUs" in result.output
     assert not (tmp_path / "sw").exists()  # planning writes nothing

@@ -24,6 +24,8 @@ def sweep(
     out: Optional[Path] = typer.Option(None, help="Sweep directory [sweeps/<experiment name>]; rerun into it to resume."),
     ray_address: Optional[str] = typer.Option(None, help="ray: address of a running cluster [a local one is started]."),
     gpus: int = typer.Option(1, help="--plan: GPUs the GPU work is spread over for the wall-time estimate."),
+    throughput: Optional[float] = typer.Option(None, help="--plan: samples/s of one worker, for models with no "
+                                                           "measured figure."),
 ) -> None:
     """Run an experiment file: every run it describes, resuming what is stored; writes sweep.json."""
     from .driver import plan as plan_sweep
@@ -32,7 +34,7 @@ def sweep(
 
     try:
         if plan:
-            exp, sweep_dir, runs, est = plan_sweep(file, out, gpus)
+            exp, sweep_dir, runs, est = plan_sweep(file, out, gpus, throughput)
             console.out.print(plan_table(exp.name, runs, est))
             console.out.print(f"sweep directory: {sweep_dir}")
             return

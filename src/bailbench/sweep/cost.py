@@ -2,8 +2,10 @@
 
 Where each model's samples/s (of one worker) comes from, in order:
 1. this sweep directory: the new samples and wall time of its finished runs (sweep.json);
-2. the experiment file: `throughput` of the model (a figure measured elsewhere);
-3. the built-in figure for the embedded model, measured on this project's 2-core CPU.
+2. the experiment file: `throughput` of the model (a figure measured elsewhere, e.g. by
+   benchmarks/gpu_vllm_ray.py);
+3. the built-in figure for the embedded model, measured on this project's 2-core CPU;
+4. `--throughput` on the command line, for every model still without a figure.
 With none of these the cost of that model is unknown and said so.
 GPU-hours count each worker's GPUs; the wall time spreads the GPU work over N GPUs.
 """
@@ -55,7 +57,7 @@ def _measured(previous: dict) -> dict[str, float]:
     return {label: n / t for label, (n, t) in sums.items() if t > 0}
 
 
-def throughput(run: PlannedRun, measured: dict[str, float]) -> tuple[float | None, str]:
+def throughput(run: PlannedRun, measured: dict[str, float], given: float | None = None) -> tuple[float | None, str]:
     m = run.model
     if m.label in measured:
         return measured[m.label], "measured in this sweep directory"
@@ -64,15 +66,18 @@ def throughput(run: PlannedRun, measured: dict[str, float]) -> tuple[float | Non
     if m.spec in REFERENCE:
         value, where = REFERENCE[m.spec]
         return value, where
-    return None, "unknown: run part of the sweep, or set throughput in the file"
+    if given:
+        return given, "--throughput (given, not measured)"
+    return None, "unknown: run part of the sweep, set throughput in the file, or pass --throughput"
 
 
-def estimate(runs: list[PlannedRun], stored: dict[str, int], previous: dict, gpus: int) -> Estimate:
+def estimate(runs: list[PlannedRun], stored: dict[str, int], previous: dict, gpus: int,
+             given: float | None = None) -> Estimate:
     measured = _measured(previous)
     est = Estimate([], max(1, gpus))
     gpu_work = 0.0
     for r in runs:
-        tp, source = throughput(r, measured)
+        tp, source = throughput(r, measured, given)
         est.sources[r.model.label] = source
         have = stored.get(r.id, 0)
         remaining = None if r.samples is None else max(0, r.samples - have)

@@ -39,7 +39,8 @@ def prepare(path: Path, out: Path | None) -> tuple[Experiment, Path, list[Planne
     return exp, sweep_dir, expand(exp, sweep_dir)
 
 
-def plan(path: Path, out: Path | None = None, gpus: int = 1) -> tuple[Experiment, Path, list[PlannedRun], Estimate]:
+def plan(path: Path, out: Path | None = None, gpus: int = 1,
+         throughput: float | None = None) -> tuple[Experiment, Path, list[PlannedRun], Estimate]:
     """The runs and their cost, changing nothing on disk."""
     exp, sweep_dir, runs = prepare(path, out)
     previous = {}
@@ -49,7 +50,7 @@ def plan(path: Path, out: Path | None = None, gpus: int = 1) -> tuple[Experiment
             raise UserError(f"{sweep_dir} holds the sweep of experiment {previous['experiment'].get('name')!r}, "
                             f"not {exp.name!r}; choose another --out")
     stored = {r.id: stored_samples(sweep_dir / "runs" / r.id) for r in runs}
-    return exp, sweep_dir, runs, estimate(runs, stored, previous, gpus)
+    return exp, sweep_dir, runs, estimate(runs, stored, previous, gpus, throughput)
 
 
 def run_sweep(path: Path, *, engine: str = "local", out: Path | None = None, ray_address: str | None = None,

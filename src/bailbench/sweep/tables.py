@@ -35,10 +35,14 @@ def plan_table(name: str, runs: list[PlannedRun], est: Estimate) -> Table:
              + (" (real-data sizes are estimates: ~)" if any(c.estimated for c in est.runs) else ""),
              f"cost: {est.gpu_hours:.2f} GPU-hours, {est.cpu_hours:.2f} CPU/API worker-hours; "
              f"about {_hours(est.wall_hours)} on {est.gpus} GPU{'s' if est.gpus > 1 else ''}"]
-    lines += [f"throughput of {label}: {src}" for label, src in est.sources.items()]
+    by_source: dict[str, list[str]] = {}
+    for label, src in est.sources.items():
+        by_source.setdefault(src, []).append(label)
+    lines += [f"samples/s of {', '.join(labels)}: {src}" for src, labels in by_source.items()]
     if est.unknown:
         lines.append(f"not counted (no throughput figure): {', '.join(est.unknown)}")
     t.caption = escape("\n".join(lines))
+    t.caption_justify = "left"
     return t
 
 
@@ -60,7 +64,7 @@ def reproduce_tables(data: dict) -> list:
                 t.add_column(col, justify="right" if col in ("n", "paper") else "left", overflow="fold")
             for c in run["comparisons"]:
                 t.add_row(escape(c["condition"]), SHORT.get(c["method"], c["method"]), c["measure"],
-                          f"{c['measured']:.1f} [{c['ci_low']:.1f}, {c['ci_high']:.1f}]", str(c["n"]),
+                          f"{c['measured']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}]", str(c["n"]),
                           f"{c['paper']:.2f}", "[green]yes[/]" if c["inside"] else "[red]no[/]",
                           escape(f"{c['paper_model']} ({c['figure'].rsplit('/', 1)[-1]})"))
             inside = sum(c["inside"] for c in run["comparisons"])
