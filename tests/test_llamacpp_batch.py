@@ -121,14 +121,34 @@ def cli(*args, cwd=None):
                           timeout=300, cwd=cwd)
 
 
+BAD_DECODE = """
+import llama_cpp
+from bailbench.backends.registry import BackendOptions, load_backend
+be = load_backend("smollm2", BackendOptions(n_ctx=512))
+batch = llama_cpp.llama_batch_init(1, 0, 1)
+batch.n_tokens, batch.token[0], batch.pos[0], batch.n_seq_id[0], batch.logits[0] = 1, 1, 0, 1, True
+batch.seq_id[0][0] = 4096  # no such sequence: llama.cpp logs an error and refuses the batch
+print(llama_cpp.llama_decode(be.llm._ctx.ctx, batch))
+"""
+
+
+def test_llama_cpp_logs_nothing():
+    """llama.cpp's own error lines would surround bailbench's one-line errors; the backend silences them."""
+    res = subprocess.run([sys.executable, "-c", BAD_DECODE], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "-1"  # the error happened ...
+    assert res.stderr == ""  # ... and said nothing
+
+
 def test_a_file_that_is_not_gguf_is_one_line(tmp_path):
-    bad = tmp_path / "model.gguf"
-    bad.write_bytes(b"this is not a GGUF file\n" * 64)
-    res = cli("run", "--model", f"gguf:{bad}", "--limit", "1", "--samples", "1", "--out", str(tmp_path / "o"))
+    truncated = tmp_path / "model.gguf"  # a GGUF header whose tensors are cut off
+    with open(embedded_gguf(), "rb") as f:
+        truncated.write_bytes(f.read(3_000_000))
+    res = cli("run", "--model", f"gguf:{truncated}", "--limit", "1", "--samples", "1", "--out", str(tmp_path / "o"))
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
-    assert "could not be loaded by llama.cpp" in lines[0] and str(bad) in lines[0]
+    assert "could not be loaded by llama.cpp" in lines[0] and str(truncated) in lines[0]
 
 
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):

@@ -156,7 +156,8 @@ class LlamaCppBackend(LocalBackend):
         return self.llm.detokenize([int(token_id)], special=True).decode("utf-8", errors="replace")
 
     def identity(self) -> dict:
-        return {"model_id": self.model_id, "model_bytes": self.path.stat().st_size}
+        """The batch size is part of it: replies depend on the batch they were decoded in (module doc)."""
+        return {"model_id": self.model_id, "model_bytes": self.path.stat().st_size, "batch_size": self.batch_size}
 
     def tokens(self, text: str) -> list[int]:
         add_bos = self._add_bos and not (self._bos and text.startswith(self._bos))
