@@ -111,7 +111,7 @@ class LlamaCppBackend(LocalBackend):
         self.spec = spec
         self.path = path
         self.model_id = path.name
-        self.batch_size = max(1, batch_size or DEFAULT_BATCH_SIZE)
+        self.batch_size = min(max(1, batch_size or DEFAULT_BATCH_SIZE), _MAX_SEQUENCES // 2)
         self.kv_reuse = kv_reuse
         self.reuse_reply = reuse_reply
         try:
