@@ -11,7 +11,7 @@ Prints, from one run on one machine (compare the ratios, not the absolute number
    continues from the rollout's KV.
 
     python benchmarks/llamacpp_speed.py [--requests 16] [--max-tokens 64] [--batch-sizes 2,4,8,16]
-                                        [--limit 14] [--samples 2] [--run-max-tokens 256] [--skip-run]
+                                        [--limit 14] [--samples 2] [--run-max-tokens 256] [--skip-run] [--threads N]
 Run from the repository root with BAILBENCH_DATA_DIR set (as `make` does).
 """
 
@@ -33,8 +33,11 @@ from bailbench.methods.wordings import bail_symbol, continue_symbol
 from bailbench.runner import QUICK, RunConfig, run
 
 
+THREADS = None
+
+
 def backend(**kw) -> LlamaCppBackend:
-    return LlamaCppBackend(embedded_gguf(), spec="smollm2", **kw)
+    return LlamaCppBackend(embedded_gguf(), spec="smollm2", n_threads=THREADS, **kw)
 
 
 def timed(fn):
@@ -105,7 +108,10 @@ def main() -> None:
     ap.add_argument("--run-max-tokens", type=int, default=QUICK["max_tokens"])
     ap.add_argument("--contexts", type=int, default=4)
     ap.add_argument("--skip-run", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads [all cores]")
     args = ap.parse_args()
+    global THREADS
+    THREADS = args.threads
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
     prompts = stratified(load_dataset("bailbench").prompts, max(args.requests, args.contexts))
     generation(args, prompts[: args.requests])
