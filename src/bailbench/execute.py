@@ -19,7 +19,7 @@ from .chat.types import Chat
 from .datasets.records import Prompt
 from .errors import UserError
 from .keys import DATASET, OWN, SampleKey
-from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
+from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL, StrEnum
 from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
 from .methods.string import read_string, string_chat
@@ -27,7 +27,15 @@ from .methods.tool import read_tool, tool_chat
 from .methods.wordings import bail_symbol, continue_symbol, tag
 from .store import SampleRow, Store
 
-LOGPROB = "logprob"  # the bail prompt's modes: logprob, or SAMPLE (also the name of the sampled reading)
+
+class Mode(StrEnum):
+    """How the bail prompt is read: from logprobs (one pass), or by sampling an answer."""
+
+    LOGPROB = "logprob"
+    SAMPLE = "sample"
+
+
+LOGPROB = Mode.LOGPROB
 
 
 class Reporter(Protocol):
@@ -72,7 +80,7 @@ class Unit:
         return self.id.mode
 
 
-def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Reporter) -> str:
+def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Reporter) -> Mode:
     """How the bail prompt is read: logprob where the backend gives logprobs, unless asked otherwise."""
     if wanted not in (None, LOGPROB, SAMPLE):
         raise UserError(f"unknown --bail-prompt-mode {wanted!r}: use logprob or sample")
@@ -81,11 +89,11 @@ def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Repo
         raise UserError(f"{spec} gives no logprobs: use --bail-prompt-mode sample")
     if wanted is None and reading == SAMPLE:
         reporter.note(f"{spec} gives no logprobs: the bail prompt is read by sampling")
-        return SAMPLE
+        return Mode.SAMPLE
     if (wanted or LOGPROB) == LOGPROB and reading == GREEDY:
         reporter.note(f"{spec} cannot score a forced answer: the bail prompt's logprobs are read along the "
                       "model's greedy answer after its <wellbeing> tag (an approximation, recorded in the summary)")
-    return wanted or LOGPROB
+    return Mode(wanted or LOGPROB)
 
 
 DEFAULT_TEMPERATURE = 1.0  # the vLLM default behind the paper's open-weight runs

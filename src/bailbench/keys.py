@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from .methods import ROLLOUT
+
 OWN, DATASET = "", "dataset"  # whose reply the bail prompt follows: the model's own rollout, or the dataset's
-ROLLOUT = "rollout"
 
 
 @dataclass(frozen=True)

@@ -22,16 +22,27 @@ from typing import Sequence
 from ..chat.template import ChatTemplate, TemplateError
 from ..chat.types import Chat
 from ..errors import UserError
+from ..methods import StrEnum
 
 CONTEXT_TOO_LONG = "context_too_long"
-EXACT, GREEDY, SAMPLE = "exact", "greedy", "sample"
+
+
+class Reading(StrEnum):
+    """How the first symbols of an answer can be read (see the module docstring)."""
+
+    EXACT = "exact"
+    GREEDY = "greedy"
+    SAMPLE = "sample"
+
+
+EXACT, GREEDY, SAMPLE = Reading
 
 
 @dataclass(frozen=True)
 class Capabilities:
     """What a backend can do, so callers choose instead of guessing from its class."""
 
-    reading: str = SAMPLE  # exact | greedy | sample: see the module docstring
+    reading: Reading = SAMPLE
     api_tools: bool = False  # tool calls come back structured from the API
     temperature: bool = True  # requests carry the temperature asked for
 

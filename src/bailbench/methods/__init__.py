@@ -6,22 +6,46 @@ input to refusal classification.
 
 from __future__ import annotations
 
+from enum import Enum
+
 from ..errors import UserError
 
-TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST, ROLLOUT = (
-    "tool", "string", "prompt-bail-first", "prompt-continue-first", "rollout")
+
+class StrEnum(str, Enum):
+    """Members are their strings everywhere (comparison, hashing, f-strings, JSON, SQLite),
+    so stores and summaries hold plain text; as enum.StrEnum, which Python 3.10 lacks."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class Method(StrEnum):
+    TOOL = "tool"
+    STRING = "string"
+    BAIL_FIRST = "prompt-bail-first"
+    CONTINUE_FIRST = "prompt-continue-first"
+    ROLLOUT = "rollout"
+
+
+class Verdict(StrEnum):
+    """`unknown` (the bail prompt answered with neither symbol) is reported, never dropped."""
+
+    BAIL = "bail"
+    CONTINUE = "continue"
+    UNKNOWN = "unknown"
+
+
+TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST, ROLLOUT = Method
 BAIL_METHODS = (TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST)
 ALL_METHODS = BAIL_METHODS + (ROLLOUT,)
 PROMPT_METHODS = (BAIL_FIRST, CONTINUE_FIRST)
-
-# Verdicts. `unknown` (the bail prompt answered with neither symbol) is reported, never dropped.
-BAIL, CONTINUE, UNKNOWN = "bail", "continue", "unknown"
+BAIL, CONTINUE, UNKNOWN = Verdict
 
 # Which section of paper_wordings.json holds each method's ablations.
 KIND = {TOOL: "tool", STRING: "string", BAIL_FIRST: "prompt", CONTINUE_FIRST: "prompt"}
 
 
-def resolve_methods(spec: str) -> list[str]:
+def resolve_methods(spec: str) -> list[Method]:
     """Parse a comma-separated method list; `all` is the four bail methods."""
     out: list[str] = []
     for part in (p.strip() for p in spec.split(",")):
@@ -32,7 +56,7 @@ def resolve_methods(spec: str) -> list[str]:
             if name not in ALL_METHODS:
                 raise UserError(f"unknown method {name!r}: choose from {', '.join(ALL_METHODS)} or all")
             if name not in out:
-                out.append(name)
+                out.append(Method(name))
     if not out:
         raise UserError("no method given: pass --methods with one or more of " + ", ".join(ALL_METHODS))
     return out
