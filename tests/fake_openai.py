@@ -5,9 +5,7 @@ records what each request carried (the key included) so tests can check what was
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
+from .servers import JsonServer
 
 REJECT = {
     "max_tokens": "Unsupported parameter: 'max_tokens' is not supported with this model. "
@@ -18,39 +16,21 @@ REJECT = {
 }
 
 
-class FakeReasoningOpenAI:
+class FakeReasoningOpenAI(JsonServer):
     def __init__(self):
         self.requests: list[dict] = []
         self.keys: list[str] = []
-        fake = self
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, payload: dict):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                fake.keys.append(self.headers.get("authorization", ""))
-                fake.requests.append(body)
-                for param, message in REJECT.items():
-                    if param in body and not (param == "temperature" and body[param] == 1):
-                        return self._send(400, {"error": {"message": message, "type": "invalid_request_error",
-                                                          "param": param, "code": "unsupported_parameter"}})
-                self._send(200, fake.answer(body))
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def post(self, path: str, headers, body: dict) -> tuple[int, dict]:
+        self.keys.append(headers.get("authorization", ""))
+        self.requests.append(body)
+        for param, message in REJECT.items():
+            if param in body and not (param == "temperature" and body[param] == 1):
+                return 400, {"error": {"message": message, "type": "invalid_request_error", "param": param,
+                                       "code": "unsupported_parameter"}}
+        return 200, self.answer(body)
 
     @staticmethod
     def answer(body: dict) -> dict:
@@ -65,6 +45,3 @@ class FakeReasoningOpenAI:
                 "choices": [{"index": 0, "finish_reason": "stop",
                              "message": {"role": "assistant", "content": text}}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}}
-
-    def stop(self) -> None:
-        self.server.shutdown()

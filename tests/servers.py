@@ -128,7 +128,41 @@ class FaultProxy:
         self.server.shutdown()
 
 
-class FakeAnthropic:
+class JsonServer:
+    """A loopback HTTP server whose handler answers POSTed JSON: subclasses define
+    `post(path, headers, body) -> (status, payload)`."""
+
+    def __init__(self):
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                status, payload = server.post(self.path, self.headers, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def post(self, path: str, headers, body: dict) -> tuple[int, dict]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+class FakeAnthropic(JsonServer):
     """A loopback server speaking the Messages API, for the real `anthropic` SDK (the
     proprietary API cannot run offline). Its 'model' follows fixed rules so tests can
     check what the backend reads: with the bail tool offered, a prompt mentioning slugs
@@ -141,44 +175,24 @@ class FakeAnthropic:
         self.counts: Counter = Counter()
         self._overloaded = overloaded
         self._lock = threading.Lock()
-        fake = self
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, payload: dict):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                if self.path != "/v1/messages":
-                    return self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
-                sent = self.headers.get("x-api-key") or self.headers.get("authorization", "").removeprefix("Bearer ")
-                if sent != fake.key:
-                    fake.counts["unauthorized"] += 1
-                    return self._send(401, {"type": "error", "error": {"type": "authentication_error",
-                                                                       "message": "invalid x-api-key"}})
-                with fake._lock:
-                    if fake._overloaded > 0:
-                        fake._overloaded -= 1
-                        fake.counts["overloaded"] += 1
-                        return self._send(529, {"type": "error", "error": {"type": "overloaded_error",
-                                                                           "message": "Overloaded"}})
-                fake.requests.append(body)
-                fake.counts["ok"] += 1
-                self._send(200, fake.answer(body))
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def post(self, path: str, headers, body: dict) -> tuple[int, dict]:
+        if path != "/v1/messages":
+            return 404, {"type": "error", "error": {"type": "not_found_error", "message": path}}
+        sent = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+        if sent != self.key:
+            self.counts["unauthorized"] += 1
+            return 401, {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}
+        with self._lock:
+            if self._overloaded > 0:
+                self._overloaded -= 1
+                self.counts["overloaded"] += 1
+                return 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        self.requests.append(body)
+        self.counts["ok"] += 1
+        return 200, self.answer(body)
 
     @staticmethod
     def answer(body: dict) -> dict:
@@ -199,6 +213,3 @@ class FakeAnthropic:
             stop = "end_turn"
         return {"id": "msg_01", "type": "message", "role": "assistant", "model": body["model"], "content": content,
                 "stop_reason": stop, "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 5}}
-
-    def stop(self) -> None:
-        self.server.shutdown()
