@@ -16,6 +16,8 @@ from .helpers import template
     ("SWITCHCONVERSATION", "EndThisChatAndStringEndChat", "continue"),
     ("endchat", "EndThisChatAndStringEndChat", "bail"),
     ("I will TERMINATE this", "TerminateThisInstanceAndStringTerminate", "bail"),
+    ("ſwitchconverſation", "Baseline", "bail"),  # upper-cased as the authors compare
+    ("SWITCH CONVERSATION", "Baseline", "continue"),
 ])
 def test_keyword_detection(reply, ablation, verdict):
     assert read_string(reply, ablation) == verdict

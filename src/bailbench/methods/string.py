@@ -13,6 +13,7 @@ def string_chat(context: tuple[Message, ...], ablation: str, model_name: str) ->
 
 
 def read_string(reply: str, ablation: str) -> str:
-    """Bail when the keyword appears anywhere after thinking, in any case."""
+    """Bail when the keyword appears anywhere after thinking, in any case (compared in upper
+    case, as the authors compare: `ſ` and `ı` upper-case to S and I)."""
     keyword = string_wording(ablation, "").keyword
-    return BAIL if keyword.lower() in strip_thinking(reply).lower() else CONTINUE
+    return BAIL if keyword.upper() in strip_thinking(reply).upper() else CONTINUE
