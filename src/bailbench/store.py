@@ -12,7 +12,7 @@ import os
 import sqlite3
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from .errors import UserError
 
@@ -175,14 +175,16 @@ class Store:
             with self.db:
                 self.db.execute("UPDATE meta SET value=? WHERE name='identity'", (json.dumps(identity, sort_keys=True),))
 
-    def done_keys(self, keys: Iterable[str]) -> set[str]:
+    def _by_keys(self, select: str, keys: Iterable[str], *args) -> Iterator[tuple]:
+        """Rows of `SELECT ... WHERE <select's conditions> AND key IN (keys)`, in chunks that
+        stay under SQLite's limit on parameters; `args` fill the query's own placeholders."""
         keys = list(keys)
-        found: set[str] = set()
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            q = f"SELECT key FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
-            found.update(r[0] for r in self.db.execute(q, chunk))
-        return found
+            yield from self.db.execute(f"{select} key IN ({','.join('?' * len(chunk))})", [*args, *chunk])
+
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        return {r[0] for r in self._by_keys("SELECT key FROM samples WHERE", keys)}
 
     def add(self, rows: list[SampleRow]) -> None:
         """Write one batch atomically."""
@@ -193,13 +195,7 @@ class Store:
             self.db.executemany(q, [tuple(asdict(r)[c] for c in COLUMNS) for r in rows])
 
     def refusals(self, keys: Iterable[str], classifier: str) -> dict[str, float | None]:
-        keys = list(keys)
-        out: dict[str, float | None] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            q = f"SELECT key, p_refusal FROM refusals WHERE classifier=? AND key IN ({','.join('?' * len(chunk))})"
-            out.update(self.db.execute(q, [classifier, *chunk]).fetchall())
-        return out
+        return dict(self._by_keys("SELECT key, p_refusal FROM refusals WHERE classifier=? AND", keys, classifier))
 
     def add_refusals(self, classifier: str, values: dict[str, float | None]) -> None:
         with self.db:
@@ -212,13 +208,8 @@ class Store:
 
     def false_bails(self, keys: Iterable[str], judge: str) -> dict[str, bool | None]:
         """The keys already judged by this judge, and their verdicts (None: unreadable)."""
-        keys = list(keys)
-        found: dict[str, bool | None] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            q = f"SELECT key, false_bail FROM false_bails WHERE judge=? AND key IN ({','.join('?' * len(chunk))})"
-            found.update((k, None if v is None else bool(v)) for k, v in self.db.execute(q, [judge, *chunk]))
-        return found
+        rows = self._by_keys("SELECT key, false_bail FROM false_bails WHERE judge=? AND", keys, judge)
+        return {k: None if v is None else bool(v) for k, v in rows}
 
     def add_false_bails(self, judge: str, values: list[tuple[str, list[float], bool | None]]) -> None:
         with self.db:
@@ -227,11 +218,4 @@ class Store:
                                   None if f is None else int(f)) for k, a, f in values])
 
     def get(self, keys: Iterable[str]) -> dict[str, SampleRow]:
-        keys = list(keys)
-        out: dict[str, SampleRow] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            q = f"SELECT {self.select} FROM samples WHERE key IN ({','.join('?' * len(chunk))})"
-            for r in self.db.execute(q, chunk):
-                out[r[0]] = SampleRow(*r)
-        return out
+        return {r[0]: SampleRow(*r) for r in self._by_keys(f"SELECT {self.select} FROM samples WHERE", keys)}
