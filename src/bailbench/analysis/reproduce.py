@@ -116,7 +116,11 @@ def _measured(summary: dict) -> dict[str, dict]:
 
 
 def _no_refusal(summary: dict) -> dict[str, dict]:
+    """No-refusal bail rates of BailBench runs. (Real-data runs count them per turn; the
+    paper's Figure 6 counts conversations, so those are not set beside it.)"""
     out = {}
+    if summary.get("kind") == "realdata":
+        return out
     for m, s in summary.get("methods", {}).items():
         nr = s.get("no_refusal_bail")
         if nr and nr.get("rate") is not None and nr.get("ci_low") is not None:

@@ -106,7 +106,8 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
                                 samples=s["samples"], limit=limit, max_tokens=s["max_tokens"],
                                 temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"], seed=s["seed"],
                                 out=out, model_name=model.model_name, options=model.options,
-                                refusal_classifier=s["refusal_classifier"], prefix=prefix,
+                                refusal_classifier=s["refusal_classifier"],
+                                false_bail_filter=s["false_bail_filter"], prefix=prefix,
                                 rollouts_from=None)  # set below once the source run is known
                 try:
                     n = datasets.prompts(dataset, limit)
@@ -121,7 +122,8 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
                                      max_tokens=s["max_tokens"], max_context=s["max_context"],
                                      temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"],
                                      seed=s["seed"], cross_model=s["cross_model"],
-                                     false_bail_filter=s["false_bail_filter"], out=out,
+                                     false_bail_filter=s["false_bail_filter"],
+                                     refusal_classifier=s["refusal_classifier"], out=out,
                                      model_name=model.model_name, options=model.options)
                 convs = limit or round(CONVERSATIONS.get(dataset, 0) * s["fraction"])
                 per_turn = units_per_group(list(methods), BASELINE, False) + (

@@ -38,15 +38,15 @@ RUN_KEYS = {
     "seed": (int, "an integer"),
     "bail_prompt_mode": (str, "logprob or sample"),
     "refusal_classifier": (str, "minos, heuristic or judge:SPEC"),
+    "false_bail_filter": (str, "a judge model spec (the paper's false-bail filter)"),
     # real conversations only
     "fraction": (float, "a number in (0, 1]"),
     "english_only": (bool, "true or false"),
     "max_context": (int, "an integer"),
     "cross_model": (bool, "true or false"),
-    "false_bail_filter": (str, "a judge model spec"),
 }
-REALDATA_ONLY = {"fraction", "english_only", "max_context", "cross_model", "false_bail_filter"}
-BAILBENCH_ONLY = {"ablations", "prefixes", "rollouts_from", "samples", "refusal_classifier"}
+REALDATA_ONLY = {"fraction", "english_only", "max_context", "cross_model"}
+BAILBENCH_ONLY = {"ablations", "prefixes", "rollouts_from", "samples"}
 MODEL_KEYS = {
     "spec": (str, "a model spec such as smollm2, vllm:Qwen/Qwen2.5-7B-Instruct or openai:gpt-4o"),
     "label": (str, "a short name for the model's runs"),
@@ -63,7 +63,7 @@ EXPERIMENT_KEYS = {"name": (str, "a name"), "description": (str, "text"), "repro
 TOP_KEYS = {"experiment", "runs", "models"}
 
 DEFAULTS = dict(kind=BAILBENCH, datasets=["bailbench"], methods=["all"], ablations=["Baseline"], prefixes=[NO_PREFIX],
-                rollouts_from=[OWN], samples=10, limit=0, max_tokens=2000, temperature=1.0, seed=0,
+                rollouts_from=[OWN], samples=10, limit=0, max_tokens=2000, temperature=None, seed=0,
                 bail_prompt_mode=None, refusal_classifier=None, fraction=1.0, english_only=True, max_context=8000,
                 cross_model=False, false_bail_filter=None)
 
