@@ -115,7 +115,8 @@ def main() -> None:
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
     prompts = stratified(load_dataset("bailbench").prompts, max(args.requests, args.contexts))
     generation(args, prompts[: args.requests])
-    check_cost(args, prompts[: args.contexts])
+    if args.contexts:
+        check_cost(args, prompts[: args.contexts])
     if not args.skip_run:
         quick_run(args)
 

@@ -119,8 +119,9 @@ class LlamaCppBackend(LocalBackend):
             self.n_ctx = min(n_ctx, trained)
             with without_amx_repacking(), multi_sequence(_MAX_SEQUENCES):
                 # one cache of n_ctx cells shared by all sequences: the same memory as one sequence
+                threads = n_threads or os.cpu_count()  # for one token per step and for batches alike
                 self.llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_batch=_N_BATCH, n_ubatch=_N_BATCH,
-                                 n_threads=n_threads or os.cpu_count(), n_gpu_layers=n_gpu_layers,
+                                 n_threads=threads, n_threads_batch=threads, n_gpu_layers=n_gpu_layers,
                                  logits_all=False, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"{path} could not be loaded by llama.cpp ({exc}); is it a GGUF chat model?") from exc
