@@ -68,6 +68,7 @@ def write_samples(runs: list[ReportRun], out) -> dict:
     for i, run in enumerate(runs):
         store = run.store()
         refused = _refusals(run, store)
+        cols = getattr(store, "select", cols)  # an older store: the columns it lacks read as defaults
         cur = store.db.execute(f"SELECT {cols} FROM samples ORDER BY prompt_id, sample, method, ablation, key")
         while batch := cur.fetchmany(1000):
             for row in batch:
