@@ -109,7 +109,7 @@ def test_plan_lists_every_run_with_samples_and_cost(tmp_path):
         assert label in result.output
     assert result.output.count(f" {PLANNED} ") == 4  # 4 prompts x 1 sample x 3 units, for each run
     assert f"{4 * PLANNED} samples planned, {4 * PLANNED} left" in result.output
-    assert "samples/s of smollm2: benchmarks/sweep_ray.py" in result.output
+    assert "samples/s of smollm2: measured here" in result.output
     assert "not counted (no throughput figure): broken" in result.output
     assert "on 4 GPUs" in result.output
     assert not (tmp_path / "sw").exists()  # planning writes nothing
@@ -134,6 +134,17 @@ def test_paper_experiment_files_parse_and_plan():
                 if r.depends_on:
                     assert order.index(r.depends_on) < order.index(r.id)
             assert sum(r.depends_on is not None for r in runs) == 12
+
+
+def test_ray_workers_are_capped_to_what_the_cluster_holds(tmp_path):
+    from bailbench.sweep.ray_engine import _fits
+
+    text = "[[models]]\nspec = \"vllm:Qwen/Qwen3-8B\"\ntensor_parallel = 2\nworkers = 4\n"
+    (model,) = load_experiment(write(tmp_path, text)).models
+    assert model.gpus == 2  # tensor_parallel GPUs per vLLM worker unless the file says otherwise
+    assert _fits({"CPU": 64, "GPU": 8}, model) == 4
+    assert _fits({"CPU": 64, "GPU": 5}, model) == 2
+    assert _fits({"CPU": 64}, model) == 0
 
 
 def test_sweep_directory_of_another_experiment_is_refused(tmp_path):

@@ -104,6 +104,16 @@ class RemoteModel:
         pass
 
 
+def _fits(resources: dict, model: Model) -> int:
+    """How many of the model's workers the whole cluster can hold at once."""
+    n = model.workers
+    if model.cpus:
+        n = min(n, int(resources.get("CPU", 0) // model.cpus))
+    if model.gpus:
+        n = min(n, int(resources.get("GPU", 0) // model.gpus))
+    return n
+
+
 class Pool:
     """The live workers of one model."""
 
@@ -112,9 +122,18 @@ class Pool:
                                                 max_task_retries=0)
         self.ray = ray
         self.model = model
+        self.workers, self.infos, self.error = [], [], None
+        fits = _fits(ray.cluster_resources(), model)
+        if fits < 1:
+            self.error = RuntimeError(f"a worker needs {model.cpus:g} CPUs and {model.gpus:g} GPUs; the Ray cluster "
+                                      f"has {ray.cluster_resources().get('CPU', 0):g} and "
+                                      f"{ray.cluster_resources().get('GPU', 0):g}")
+            return
+        if fits < model.workers:
+            progress.note(f"{model.label}: the cluster holds {fits} of its {model.workers} workers; running {fits}")
         nice = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
-        self.workers = [actor.remote(model.spec, asdict(model.options), nice) for _ in range(model.workers)]
-        infos, self.error = [], None
+        self.workers = [actor.remote(model.spec, asdict(model.options), nice) for _ in range(min(fits, model.workers))]
+        infos = []
         for w in self.workers:
             try:
                 infos.append(ray.get(w.info.remote()))
@@ -183,7 +202,7 @@ class RayEngine:
 
         pool = self._pool(r.model)
         if pool.error is not None:
-            raise UserError(f"model {r.model.spec} failed to load on a Ray worker: {pool.load_error()}")
+            raise UserError(f"model {r.model.spec}: no Ray worker could hold it: {pool.load_error()}")
         reporter = self.progress.for_run(r.id)
         run = Run(r.config, reporter, backend=RemoteModel(pool.infos[0]))
         groups = run.plan()
