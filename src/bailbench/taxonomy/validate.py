@@ -6,7 +6,6 @@ clustered with no summary and no naming (the baseline)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
