@@ -207,16 +207,17 @@ def prompts(
 
 @app.command()
 def compare(
-    runs: list[Path] = typer.Argument(..., help="Run directories (from `bailbench run`)."),
+    runs: list[Path] = typer.Argument(..., help="Run directories (from `bailbench run`), or sweep directories."),
     permutations: int = typer.Option(10_000, help="Permutations for the p-values."),
     seed: int = typer.Option(0, help="Seed of the permutations."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the comparison to this JSON file."),
 ) -> None:
     """Compare runs: models x methods, refusal vs bail across models, bail-vector similarity."""
     from .analysis.compare import compare as compare_runs
+    from .sweep import expand_run_dirs
 
     try:
-        result = compare_runs(runs, permutations=permutations, seed=seed)
+        result = compare_runs(expand_run_dirs(runs), permutations=permutations, seed=seed)
     except UserError as exc:
         fail(str(exc))
     for table in console.compare_tables(result):
@@ -229,16 +230,20 @@ def compare(
 
 @app.command()
 def report(
-    runs: list[Path] = typer.Argument(..., help="Run directories (from `bailbench run` or `realdata`)."),
-    out: Optional[Path] = typer.Option(None, help="Output folder [RUN/report for one run, ./report otherwise]."),
+    runs: list[Path] = typer.Argument(..., help="Run directories (from `bailbench run` or `realdata`), or sweep directories."),
+    out: Optional[Path] = typer.Option(None, help="Output folder [RUN/report for one run or sweep, ./report otherwise]."),
+    taxonomy: Optional[list[Path]] = typer.Option(None, "--taxonomy", help="taxonomy.json files (or their folders) to show; RUN/taxonomy/ is found on its own."),
 ) -> None:
     """Figures, tables (CSV, Parquet, LaTeX), per-sample exports and a self-contained report.html."""
     try:
         from .report.build import build_report
     except ImportError as exc:
         fail(f"the report needs matplotlib and pyarrow ({exc.name} is missing): pip install matplotlib pyarrow")
+    from .sweep import expand_run_dirs
+
     try:
-        result = build_report(runs, out or (runs[0] / "report" if len(runs) == 1 else Path("report")))
+        default = runs[0] / "report" if len(runs) == 1 else Path("report")  # a run's, or a sweep's
+        result = build_report(expand_run_dirs(runs), out or default, taxonomy=taxonomy)
     except UserError as exc:
         fail(str(exc))
     for note in result.notes:
@@ -301,13 +306,12 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
 
 
 # Commands that live beside the package they drive: each such module has `register(app)`.
-# (one import and one call per line below)
-from .taxonomy.command import register as register_taxonomy  # noqa: E402
-register_taxonomy(app)
-from .sweep.command import register as register_sweep  # noqa: E402
-register_sweep(app)
 from .inspect_tasks.command import register as register_inspect  # noqa: E402
-register_inspect(app)
+from .sweep.command import register as register_sweep  # noqa: E402
+from .taxonomy.command import register as register_taxonomy  # noqa: E402
+
+for register in (register_taxonomy, register_sweep, register_inspect):
+    register(app)
 
 
 def main() -> None:

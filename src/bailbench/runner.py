@@ -38,6 +38,7 @@ from .execute import (
     Unit,
     sent_settings,
 )
+from .falsebail import judge_new_bails
 from .methods import (
     PROMPT_METHODS,
     ROLLOUT,
@@ -128,11 +129,13 @@ class Run:
 
     # -- execution --------------------------------------------------------------------
 
-    def execute(self) -> RunResult:
+    def execute(self, computed_elsewhere: int = 0) -> RunResult:
+        """Run what the store lacks, then summarise. `computed_elsewhere`: samples of this
+        invocation another engine stored before (Ray workers), counted as new."""
         groups = self.plan()
         all_keys = [u.key for g in groups for u in g]
         if self.source:
-            self._import_rollouts([u for g in groups for u in g if u.method == ROLLOUT])
+            self.import_rollouts([u for g in groups for u in g if u.method == ROLLOUT])
         done = self.store.done_keys(all_keys)
         # Batches are cut from the whole plan, not from what is left of it, so a resumed
         # batch holds the same units as in an uninterrupted run (batched engines may round
@@ -159,16 +162,21 @@ class Run:
         missing = [k for k in all_keys if k not in rows]
         if missing:  # cannot happen unless the store was edited under us
             raise RuntimeError(f"{len(missing)} planned samples are missing from {self.store.path}")
+        if self.judge:  # bails stored by another engine (Ray workers) are judged here
+            judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
+                            [u for g in groups for u in g if u.method in PROMPT_METHODS])
         rollouts = [rows[u.key] for g in groups for u in g if u.method == ROLLOUT]
-        if self.classifier:  # rollouts imported from another run are classified here
+        if self.classifier:  # rollouts imported from another run, or stored by another engine
             classify_rollouts(self.classifier, self.store, rollouts, self.reporter)
         p_refusal = self.store.refusals([r.key for r in rollouts], self.classifier.spec) if self.classifier else {}
-        summary = self._summary(groups, rows, p_refusal, new=total, reused=len(all_keys) - total)
+        new = total + computed_elsewhere
+        summary = self._summary(groups, rows, p_refusal, new=new, reused=len(all_keys) - new)
         self._write(summary, [rows[k] for k in all_keys])
         self.session.close()
         return RunResult(self.out, summary, self.dataset)
 
-    def _import_rollouts(self, units: list[Unit]) -> None:
+    def import_rollouts(self, units: list[Unit]) -> None:
+        """Copy the rollouts of --rollouts-from into this run's store (the checks follow them)."""
         theirs = self.source.get(u.key for u in units)
         lacking = [u for u in units if u.key not in theirs]
         if lacking:

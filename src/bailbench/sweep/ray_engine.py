@@ -16,7 +16,6 @@ Real-data runs stream their conversations and run on the driver (as with --engin
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections import deque
@@ -207,7 +206,7 @@ class RayEngine:
         run = Run(r.config, reporter, backend=RemoteModel(pool.infos[0]))
         groups = run.plan()
         if run.source:
-            run._import_rollouts([u for g in groups for u in g if u.method == "rollout"])
+            run.import_rollouts([u for g in groups for u in g if u.method == "rollout"])
         done = run.store.done_keys(u.key for g in groups for u in g)
         # batches cut from the whole plan, as the runner cuts them, so each holds what it holds locally
         step = max(1, min(int(getattr(run.backend, "batch_size", 1) or 1), MAX_SHARD_GROUPS))
@@ -219,13 +218,8 @@ class RayEngine:
         if shards:
             raise Incomplete(f"every worker of {r.model.label} died; {sum(len(b) for s in shards for b in s)} "
                              "samples are still to do: rerun the sweep to finish")
-        result = run.execute()  # every sample is stored: it summarises (and classifies refusals)
-        s = result.summary
-        s["reused_samples"], s["new_samples"] = s["new_samples"] + s["reused_samples"] - new, new
-        tmp = result.out / "summary.json.tmp"  # this invocation's counts, replaced atomically
-        tmp.write_text(json.dumps(s, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        os.replace(tmp, result.out / "summary.json")
-        return s
+        # every sample is stored: it summarises (and classifies refusals), counting the workers' as new
+        return run.execute(computed_elsewhere=new).summary
 
     def _drain(self, run: Run, pool: Pool, shards: deque, settings: dict) -> int:
         """Run shards on the pool's live workers until none is left (or no worker is); the

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..keys import SampleKey
 from ..methods import PROMPT_METHODS, ROLLOUT
 from ..methods.thinking import strip_thinking
 from ..store import Store
@@ -89,7 +90,8 @@ class CaseText:
 
 def case_texts(run: RunInfo, db: Store, keys: list[str]) -> dict[str, CaseText]:
     rows = db.get(keys)
-    rollout_keys = {k: f"{r.prompt_id}|{r.sample}|{ROLLOUT}||" for k, r in rows.items() if r.method in PROMPT_METHODS}
+    rollout_keys = {k: SampleKey(r.prompt_id, r.sample, ROLLOUT).text for k, r in rows.items()
+                    if r.method in PROMPT_METHODS}
     rollouts = db.get(set(rollout_keys.values()))
     out = {}
     for k, r in rows.items():
