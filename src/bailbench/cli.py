@@ -50,7 +50,7 @@ def with_progress(job, **kwargs):
 GPU_LAYERS = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")
 DEVICE = typer.Option(None, help="hf: torch device [cuda if available, else cpu].")
 DTYPE = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16).")
-BATCH_SIZE = typer.Option(None, help="gguf, hf: sequences decoded together (1 = one at a time).")
+BATCH_SIZE = typer.Option(None, help="gguf, hf, vllm: sequences decoded together [gguf: 16; hf: 32 on GPU, 8 on CPU; vllm: groups per engine call, 32 on CPU, 256 on GPU]; part of the run's identity.")
 TENSOR_PARALLEL = typer.Option(1, help="vllm: GPUs to shard the model over.")
 BASE_URL = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server).")
 CONCURRENCY = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8].")

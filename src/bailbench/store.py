@@ -109,6 +109,13 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def _same(stored, now) -> bool:
+    """Equal, but for settings (nested too) that the stored identity does not hold."""
+    if isinstance(stored, dict) and isinstance(now, dict):
+        return all(_same(v, now.get(k)) for k, v in stored.items())
+    return stored == now
+
+
 class Store:
     """A run's store. `create=False` opens an existing store to read it, read-only: reading
     never changes it (no schema, no migration, no identity written)."""
@@ -167,11 +174,11 @@ class Store:
             return
         stored = json.loads(row[0])
         # A setting an earlier version did not record is taken as it is now, and recorded from now on.
-        diff = sorted(k for k in stored if stored.get(k) != identity.get(k))
+        diff = sorted(k for k in stored if not _same(stored[k], identity.get(k)))
         if diff:
             detail = "; ".join(f"{k}: {stored.get(k)!r} there, {identity.get(k)!r} now" for k in diff)
             raise UserError(f"{self.path.parent} holds a different run ({detail}); use another --out, or the same settings to resume")
-        if set(identity) - set(stored):
+        if identity != stored:
             with self.db:
                 self.db.execute("UPDATE meta SET value=? WHERE name='identity'", (json.dumps(identity, sort_keys=True),))
 
