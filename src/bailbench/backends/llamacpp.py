@@ -95,7 +95,6 @@ class _Active:
 
 
 class LlamaCppBackend(LocalBackend):
-    supports_logprobs = True
     batch_size = DEFAULT_BATCH_SIZE
 
     def __init__(self, path: Path, *, spec: str, n_ctx: int = 8192, n_threads: int | None = None,
