@@ -52,11 +52,15 @@ run: $(VENV)/.core
 test: $(VENV)/.dev $(VLLM_VENV)/.ready
 	$(PY) -m pytest
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev $(VLLM_VENV)/.ready
 	$(PY) benchmarks/bail_prompt_cost.py
+	$(PY) benchmarks/llamacpp_speed.py
 	$(PY) benchmarks/backend_throughput.py
+	$(PY) benchmarks/backend_agreement.py
 	$(PY) benchmarks/realdata_kv_reuse.py
 	$(PY) benchmarks/realdata_memory.py
+	$(PY) benchmarks/taxonomy_memory.py
+	$(PY) benchmarks/sweep_ray.py
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) build src/*.egg-info
