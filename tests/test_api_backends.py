@@ -181,5 +181,5 @@ def test_vllm_without_vllm_says_what_to_do():
         pytest.skip("vllm is installed here")
     except ImportError:
         pass
-    with pytest.raises(UserError, match="the vllm backend needs vLLM on a machine with a CUDA GPU"):
+    with pytest.raises(UserError, match="the vllm backend needs vLLM: `pip install vllm` with a CUDA GPU; on a CPU"):
         load_backend("vllm:Qwen/Qwen2.5-7B-Instruct", BackendOptions())
