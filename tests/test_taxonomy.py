@@ -102,7 +102,7 @@ def test_report_shows_the_taxonomy(real_run, taxonomy, browser, tmp_path):  # no
     node = page.locator("#taxonomy > div > details.tx-node").first
     node.locator("summary").first.click()
     node.locator("button.tx-show").first.click()
-    page.wait_for_function("document.querySelector('#tx-active').textContent.startsWith('taxonomy:')")
+    page.locator("#tx-active", has_text="taxonomy:").wait_for()  # the cases are shown asynchronously
     assert count(page)[0] == top["size"], page.text_content("#tx-active")
     shown = page.locator("#rows details summary").all_text_contents()
     assert all("bail" in s for s in shown)
