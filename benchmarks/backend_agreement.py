@@ -112,12 +112,13 @@ def main() -> None:
         print(json.dumps(vllm_offline(args.only_vllm, args.contexts)))
         return
 
+    from tests.servers import LlamaServer
+    from tests.vllm_server import VLLMServer
+
     from bailbench.backends.gguf_convert import convert_gguf
     from bailbench.backends.registry import BackendOptions, embedded_gguf, load_backend
     from bailbench.methods.prompt import read_sampled, read_scored
     from bailbench.methods.wordings import tag
-    from tests.servers import LlamaServer
-    from tests.vllm_server import VLLMServer
 
     n = args.contexts
     forced, free, syms = chats(n, True), chats(n, False), symbols()

@@ -32,7 +32,6 @@ from bailbench.methods.prompt import bail_prompt_chat
 from bailbench.methods.wordings import bail_symbol, continue_symbol
 from bailbench.runner import QUICK, RunConfig, run
 
-
 THREADS = None
 
 

@@ -11,9 +11,10 @@ limits and the refusal classifier apply within it.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from ..backends.registry import BackendOptions, split_spec
 from ..errors import UserError

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cluster import kmeans_labels
-from .naming import PARENT_QUESTION, RENAME_QUESTION, NAME_PREFIX, Named, bullet, keywords, name_from, name_garbage
+from .naming import NAME_PREFIX, PARENT_QUESTION, RENAME_QUESTION, Named, bullet, keywords, name_from, name_garbage
 
 NEIGHBOURHOOD = 40  # clusters shown to the model at once
 

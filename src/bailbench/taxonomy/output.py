@@ -121,7 +121,7 @@ def _rate_line(rates: dict) -> str:
 
 def markdown(tree: dict) -> str:
     g = tree["garbage_summaries"]
-    lines = [f"# Taxonomy of bail situations", "",
+    lines = ["# Taxonomy of bail situations", "",
              f"{tree['n_cases']} bail cases from {len(tree['runs'])} run(s) "
              f"({', '.join(r['path'] for r in tree['runs'])}); summarizer `{tree['summarizer']}`, embedder "
              f"`{tree['embedder']}`, {tree['base_clusters']} base clusters, seed {tree['seed']}.", "",
