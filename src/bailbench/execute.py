@@ -198,6 +198,7 @@ class Executor:
 
     def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
         """The check after the model's own rollout of the same sample (or the dataset's reply)."""
+        exact = self.mode == LOGPROB and self.backend.capabilities.reading == EXACT  # forced <wellbeing>
         own = [u for u in units if u.reply is None]
         rollouts = self.store.get({u.id.rollout().text for u in own})
         rows: list[SampleRow] = []
@@ -208,7 +209,6 @@ class Executor:
                 rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
                 continue
             reply = u.reply if r is None else r.reply
-            exact = self.mode == LOGPROB and self.backend.capabilities.reading == EXACT
             runnable.append((u, bail_prompt_chat(u.prompt.messages, reply, u.method, u.ablation, forced_tag=exact)))
         if not runnable:
             return rows

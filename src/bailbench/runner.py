@@ -1,10 +1,10 @@
-"""Plan the work of a run, skip what the store already holds, run the rest in batches.
+"""`bailbench run`: the prompt source (a dataset, after a jailbreak prefix if any, or
+another run's rollouts) times the samples, and its summary.
 
-Work is grouped by (prompt, sample). For each batch of groups: the plain rollouts
-first, then the bail prompts that follow them (so a local backend still holds the
-rollout's KV cache), then the tool and string replies. Every phase is committed to the
-store as one transaction, so an interrupted run resumes where it stopped. Refusals of
-the rollouts are classified last, also stored and resumable.
+Work is grouped by (prompt, sample) and cut into batches from the whole plan, so a resumed
+batch is the batch an uninterrupted run would run. Each batch goes through the session's
+one batch step (session.py): run what the store lacks, judge bails, classify refusals,
+each stored as it finishes, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
