@@ -1,22 +1,11 @@
-"""Refusal classifiers and the no-refusal bail formulas."""
-
-import math
+"""Refusal classifiers (their rates: test_rates.py)."""
 
 import pytest
 
-from bailbench.analysis.refusal import no_refusal_bail, refusal_stats, refused
 from bailbench.errors import UserError
 from bailbench.refusal import load_classifier
 from bailbench.refusal.heuristic import looks_like_refusal
 from bailbench.refusal.minos import MAX_TOKENS, minos_input
-from bailbench.store import SampleRow
-
-
-def row(pid, sample, method, verdict, key=None, skipped=None):
-    return SampleRow(key=key or f"{pid}|{sample}|{method}", prompt_id=pid, category="c", subcategory="s",
-                     method=method, ablation="Baseline", mode="", sample=sample, seed=0, rendered="", reply="",
-                     verdict=verdict, p_bail=None, mass=None, prompt_tokens=0, completion_tokens=0,
-                     finish_reason="", seconds=0.0, skipped=skipped)
 
 
 @pytest.mark.parametrize("reply,expected", [
@@ -30,39 +19,6 @@ def row(pid, sample, method, verdict, key=None, skipped=None):
 ])
 def test_heuristic_phrases(reply, expected):
     assert looks_like_refusal(reply) is expected
-
-
-def test_refused_threshold():
-    assert refused(0.5) is True and refused(0.4999) is False
-    assert refused(None) is None and refused(math.nan) is None
-
-
-def test_refusal_stats_exact():
-    rollouts = [row("a", 0, "rollout", None), row("a", 1, "rollout", None), row("b", 0, "rollout", None),
-                row("b", 1, "rollout", None), row("c", 0, "rollout", None, skipped="context_too_long")]
-    p = {"a|0|rollout": 0.9, "a|1|rollout": 0.2, "b|0|rollout": None, "b|1|rollout": 0.7}
-    s = refusal_stats(rollouts, p)
-    assert (s["refused"], s["n"], s["unreadable"], s["rate"]) == (2, 3, 1, pytest.approx(2 / 3, abs=1e-6))
-    assert s["mean_p_refusal"] == pytest.approx((0.9 + 0.2 + 0.7) / 3, abs=1e-6)  # the paper's refusal rate
-    assert "mean P(refusal)" in s["mean_p_refusal_label"] and "P(refusal) >= 0.5" in s["rate_label"]
-
-
-def test_no_refusal_bail_direct_for_the_bail_prompt():
-    refused_map = {("a", 0): True, ("a", 1): False, ("b", 0): False, ("b", 1): None}
-    rows = [row("a", 0, "prompt-bail-first", "bail"), row("a", 1, "prompt-bail-first", "bail"),
-            row("b", 0, "prompt-bail-first", "continue"), row("b", 1, "prompt-bail-first", "bail")]
-    out = no_refusal_bail("prompt-bail-first", rows, refused_map)
-    # only (a, 1) bailed with its rollout not refused; an unreadable rollout never counts
-    assert out["rate"] == 0.25 and out["n"] == 4 and out["estimate"] == "direct"
-
-
-def test_no_refusal_bail_product_for_tool_and_string():
-    refused_map = {("a", 0): True, ("a", 1): False, ("b", 0): False, ("b", 1): False}
-    rows = [row("a", 0, "tool", "bail"), row("a", 1, "tool", "bail"),  # P(bail)=1, P(no refuse)=0.5
-            row("b", 0, "tool", "bail"), row("b", 1, "tool", "continue")]  # P(bail)=0.5, P(no refuse)=1
-    out = no_refusal_bail("tool", rows, refused_map)
-    assert out["rate"] == pytest.approx((0.5 * 1 + 1 * 0.5) / 2)
-    assert out["n"] == 4
 
 
 def test_unknown_classifier():

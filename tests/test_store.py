@@ -1,5 +1,6 @@
 """The run store: versioned migrations, read-only opening, atomic summaries."""
 
+import csv
 import hashlib
 import shutil
 import sqlite3
@@ -20,8 +21,13 @@ def test_reading_a_store_never_changes_it(tmp_path):
     shutil.copytree(FIXTURE, run_dir)
     before = digest(run_dir)
     store = Store(run_dir, create=False)
-    assert len(store.rows()) == 6 and store.identity()["dataset"] == "bailbench"
+    assert store.identity()["dataset"] == "bailbench"
+    store.choose_where("SELECT key FROM samples ORDER BY key")  # what a summary does: a temporary table only
+    store.write_csv(tmp_path / "samples.csv")
     store.close()
+    with open(tmp_path / "samples.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 7 and rows[0][-2:] == ["prompt", "source"]
     assert digest(run_dir) == before
 
 

@@ -10,14 +10,14 @@ however many conversations there are. Rerunning the same command resumes.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
-from .analysis.realdata import method_stats, refusal_sql
+from .analysis import rates
+from .analysis.rates import Cell
 from .backends.base import Backend
 from .chat.types import Chat
 from .datasets.conversations import Conversation, StreamStats, read_jsonl, stream
@@ -29,10 +29,10 @@ from .execute import (
     Unit,
     sent_settings,
 )
-from .keys import DATASET, OWN
+from .keys import DATASET
 from .methods import PROMPT_METHODS, ROLLOUT
 from .session import CommonConfig, Session
-from .store import COLUMNS, SampleRow, write_summary
+from .store import SampleRow, write_summary
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
 
@@ -156,6 +156,8 @@ class RealDataRun:
             new += fresh
             reused += len(units) - fresh
             self.reporter.advance(len(batch))
+        self.store.choose_where("SELECT s.key FROM samples s JOIN conversations c ON s.prompt_id = c.id "
+                                "WHERE c.seq < ? ORDER BY c.seq, s.sample, s.method, s.key", (seq,))
         summary = self._summary(seq, new=new, reused=reused)
         self._write(summary)
         self.session.close()
@@ -174,7 +176,7 @@ class RealDataRun:
         db = self.store.db
         judge = self.cfg.false_bail_filter
         refusals = self.classifier.spec if self.classifier else None
-        methods = {m: method_stats(db, m, OWN, n_convs, judge if m in PROMPT_METHODS else None, refusals)
+        methods = {m: self._method(Cell(m, self.cfg.ablation), judge if m in PROMPT_METHODS else None, refusals)
                    for m in self.methods if m != ROLLOUT}
         turns = db.execute("SELECT coalesce(sum(turns), 0) FROM conversations WHERE seq < ?", (n_convs,)).fetchone()[0]
         summary = {
@@ -190,24 +192,38 @@ class RealDataRun:
             "new_samples": new, "reused_samples": reused,
         }
         if self.cfg.cross_model:
-            summary["cross_model"] = {m: method_stats(db, m, DATASET, n_convs, judge)
+            summary["cross_model"] = {m: self._method(Cell(m, self.cfg.ablation, DATASET), judge)
                                       for m in self.methods if m in PROMPT_METHODS}
         if judge:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}
         if self.classifier:
             summary["refusal"] = {"classifier": refusals, "description": self.classifier.description,
-                                  **refusal_sql(db, refusals, n_convs)}
+                                  **rates.refusal_stats(db, refusals)}
         return summary
+
+    def _method(self, cell: Cell, judge: str | None, refusals: str | None = None) -> dict:
+        """One method's rates: per turn, per conversation (with at least one bail), by turn
+        index, the conversations most likely to bail; with the false-bail filter and
+        no-refusal bails where asked."""
+        db = self.store.db
+        out = rates.bail_rates(db, cell)
+        out["skipped_turns"] = sum(out["skipped"].values())
+        out["conversations_with_bail"] = rates.contexts_with_bail(db, cell)
+        out["per_turn"] = [{"turn": t, "rate": st["bail_rate"], "ci_low": st["ci_low"], "ci_high": st["ci_high"],
+                            "n": st["n"]} for t, st in rates.bail_rates(db, cell, "s.sample").items() if st["n"]]
+        out["top_conversations"] = rates.top_contexts(db, cell)
+        if refusals:
+            nr = rates.no_refusal_bail(db, cell, refusals, rates.TURN)
+            out["no_refusal_bail_rate"] = nr["rate"]
+            out["no_refusal_bail"] = nr
+        if judge:
+            out["false_bail_filter"] = {**rates.false_bail_stats(db, cell, judge),
+                                        "conversations_with_bail_filtered": rates.contexts_with_bail(db, cell, judge)}
+        return out
 
     def _write(self, summary: dict) -> None:
         write_summary(self.out, summary)
-        q = (f"SELECT {','.join('s.' + c for c in COLUMNS)} FROM samples s JOIN conversations c ON s.prompt_id = c.id "
-             "WHERE c.seq < ? ORDER BY c.seq, s.sample, s.method")
-        with open(self.out / "samples.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(COLUMNS)
-            for row in self.store.db.execute(q, (summary["n_conversations"],)):  # streamed, not loaded
-                w.writerow(row)
+        self.store.write_csv(self.out / "samples.csv")
 
 
 def run_realdata(cfg: RealDataConfig, reporter: Reporter | None = None, backend: Backend | None = None) -> RealDataResult:

@@ -9,25 +9,14 @@ each stored as it finishes, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import estimate
-from .analysis.refusal import no_refusal_bail, refusal_stats, refused
-from .analysis.summary import (
-    category,
-    difference,
-    false_bail_stats,
-    grouped,
-    positional_bias,
-    rate_stats,
-    rollout_stats,
-    subcategory,
-)
+from .analysis.rates import ablation_rates, prompt_rates
 from .backends.base import Backend
 from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
@@ -46,7 +35,7 @@ from .methods import (
 from .methods.wordings import BASELINE
 from .refusal import classify_rollouts
 from .session import ALL_ABLATIONS, CommonConfig, Session, slug
-from .store import COLUMNS, SampleRow, Store, write_summary
+from .store import Store, write_summary
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
 QUICK = dict(limit=14, samples=2, max_tokens=256)
@@ -158,20 +147,20 @@ class Run:
                 if (total - ran) / known > estimate.LONG:
                     self.reporter.note(estimate.describe(total - ran, known, "on this run's first samples"))
         estimate.record(speed_key, ran, time.perf_counter() - start)
-        rows = self.store.get(all_keys)
-        missing = [k for k in all_keys if k not in rows]
+        missing = len(all_keys) - len(self.store.done_keys(all_keys))
         if missing:  # cannot happen unless the store was edited under us
-            raise RuntimeError(f"{len(missing)} planned samples are missing from {self.store.path}")
+            raise RuntimeError(f"{missing} planned samples are missing from {self.store.path}")
         if self.judge:  # bails stored by another engine (Ray workers) are judged here
             judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
                             [u for g in groups for u in g if u.method in PROMPT_METHODS])
-        rollouts = [rows[u.key] for g in groups for u in g if u.method == ROLLOUT]
         if self.classifier:  # rollouts imported from another run, or stored by another engine
-            classify_rollouts(self.classifier, self.store, rollouts, self.reporter)
-        p_refusal = self.store.refusals([r.key for r in rollouts], self.classifier.spec) if self.classifier else {}
+            keys = [u.key for g in groups for u in g if u.method == ROLLOUT]
+            rollouts = self.store.get(keys)
+            classify_rollouts(self.classifier, self.store, [rollouts[k] for k in keys], self.reporter)
         new = total + computed_elsewhere
-        summary = self._summary(groups, rows, p_refusal, new=new, reused=len(all_keys) - new)
-        self._write(summary, [rows[k] for k in all_keys])
+        self.store.choose(all_keys)
+        summary = self._summary(new=new, reused=len(all_keys) - new)
+        self._write(summary)
         self.session.close()
         return RunResult(self.out, summary, self.dataset)
 
@@ -188,33 +177,11 @@ class Run:
 
     # -- output -----------------------------------------------------------------------
 
-    def _summary(self, groups: list[list[Unit]], rows: dict[str, SampleRow], p_refusal: dict[str, float | None],
-                 *, new: int, reused: int) -> dict:
-        by: dict[tuple[str, str], list[SampleRow]] = {}
-        for g in groups:
-            for u in g:
-                by.setdefault((u.method, u.ablation), []).append(rows[u.key])
+    def _summary(self, *, new: int, reused: int) -> dict:
+        db = self.store.db
         main_ablation = BASELINE if self.cfg.ablation == ALL_ABLATIONS else self.cfg.ablation
-        main = {m: by[(m, main_ablation)] for m in self.methods if m != ROLLOUT}
-        rollouts = by.get((ROLLOUT, ""), [])
-        rollout_refused = {(r.prompt_id, r.sample): refused(p_refusal.get(r.key)) for r in rollouts}
-
-        methods = {}
-        for m, rs in main.items():
-            stats = rate_stats(rs)
-            stats["categories"] = grouped(rs, category)
-            stats["subcategories"] = grouped(rs, subcategory)
-            if self.judge and m in PROMPT_METHODS:
-                stats["false_bail_filter"] = false_bail_stats(
-                    rs, self.store.false_bails((r.key for r in rs), self.cfg.false_bail_filter),
-                    self.cfg.false_bail_filter)
-            if self.classifier:
-                nr = no_refusal_bail(m, rs, rollout_refused)
-                stats["no_refusal_bail_rate"] = nr["rate"]
-                stats["no_refusal_bail"] = nr
-                for c, cs in stats["categories"].items():
-                    cs["no_refusal_bail"] = no_refusal_bail(m, [r for r in rs if r.category == c], rollout_refused)
-            methods[m] = stats
+        bails = [m for m in self.methods if m != ROLLOUT]
+        judge = self.cfg.false_bail_filter if self.judge else None
         summary = {
             "model": self.cfg.model,
             "model_id": self.backend.model_id,
@@ -231,33 +198,23 @@ class Run:
             "seed": self.cfg.seed,
             "prefix": self.prefix_name,
             "rollouts_from": self.identity["rollouts_from"],
-            "methods": methods,
-            "positional_bias": positional_bias(main),
-            "rollout": rollout_stats(rollouts) if rollouts else None,
+            **prompt_rates(db, bails, main_ablation, judge=judge,
+                           classifier=self.classifier and self.classifier.spec),
             "skipped_rows": dict(self.dataset.skipped),
             "skipped_lines": self.dataset.skipped_lines,  # the first few, to find them in the file
             "new_samples": new,
             "reused_samples": reused,
         }
         if self.cfg.ablation == ALL_ABLATIONS:
-            summary["ablations"] = {
-                m: {a: {**{k: v for k, v in rate_stats(by[(m, a)]).items()},
-                        "vs_baseline": difference(by[(m, a)], by[(m, BASELINE)])}
-                    for a in self.ablations_for(m)}
-                for m in main}
+            summary["ablations"] = ablation_rates(db, {m: self.ablations_for(m) for m in bails})
         if self.classifier:
             summary["refusal"] = {"classifier": self.classifier.spec, "description": self.classifier.description,
-                                  **refusal_stats(rollouts, p_refusal),
-                                  "categories": grouped(rollouts, category, lambda rs: refusal_stats(rs, p_refusal))}
+                                  **summary.pop("refusal")}
         return summary
 
-    def _write(self, summary: dict, rows: list[SampleRow]) -> None:
+    def _write(self, summary: dict) -> None:
         write_summary(self.out, summary)
-        with open(self.out / "samples.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=COLUMNS)
-            w.writeheader()
-            for r in rows:
-                w.writerow(asdict(r))
+        self.store.write_csv(self.out / "samples.csv")
 
 
 def run(cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None) -> RunResult:

@@ -7,6 +7,7 @@ duplicates a row.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import sqlite3
@@ -53,6 +54,7 @@ CREATE TABLE IF NOT EXISTS samples (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS samples_method ON samples (method, ablation, mode);
+CREATE INDEX IF NOT EXISTS samples_context ON samples (prompt_id, sample, method);
 -- real conversations: the conversations of a run, in stream order (a sample's prompt_id is
 -- the conversation id and its `sample` the index of the user turn answered)
 CREATE TABLE IF NOT EXISTS conversations (
@@ -161,10 +163,6 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE name='identity'").fetchone()
         return json.loads(row[0]) if row else None
 
-    def rows(self, method: str | None = None) -> list[SampleRow]:
-        q = f"SELECT {self.select} FROM samples" + (" WHERE method=?" if method else "") + " ORDER BY key"
-        return [SampleRow(*r) for r in self.db.execute(q, (method,) if method else ())]
-
     def check_identity(self, identity: dict) -> None:
         """Bind the directory to one model/dataset/setting; refuse to mix runs."""
         row = self.db.execute("SELECT value FROM meta WHERE name='identity'").fetchone()
@@ -223,6 +221,29 @@ class Store:
             self.db.executemany("INSERT OR IGNORE INTO false_bails VALUES (?, ?, ?, ?)",
                                 [(k, judge, json.dumps([None if p != p else p for p in a]),
                                   None if f is None else int(f)) for k, a, f in values])
+
+    def choose(self, keys: Iterable[str]) -> None:
+        """Make these samples, in this order, the ones the rates (analysis/rates.py) and
+        samples.csv are about: the samples of one invocation, in a temporary table."""
+        self._chosen()
+        self.db.executemany("INSERT OR IGNORE INTO temp.chosen (key) VALUES (?)", ((k,) for k in keys))
+
+    def choose_where(self, select: str, args: tuple = ()) -> None:
+        """As `choose`, for the keys a query over the store selects, in its order."""
+        self._chosen()
+        self.db.execute(f"INSERT OR IGNORE INTO temp.chosen (key) {select}", args)
+
+    def _chosen(self) -> None:
+        self.db.execute("DROP TABLE IF EXISTS temp.chosen")
+        self.db.execute("CREATE TEMP TABLE chosen (ord INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE)")
+
+    def write_csv(self, path: Path) -> None:
+        """The chosen samples, in their order, streamed (never all in memory)."""
+        q = f"SELECT {self.select} FROM samples JOIN temp.chosen USING (key) ORDER BY ord"
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(COLUMNS)
+            w.writerows(self.db.execute(q))
 
     def get(self, keys: Iterable[str]) -> dict[str, SampleRow]:
         return {r[0]: SampleRow(*r) for r in self._by_keys(f"SELECT {self.select} FROM samples WHERE", keys)}

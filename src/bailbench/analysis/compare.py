@@ -5,17 +5,18 @@ compared by cosine similarity."""
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UserError
-from ..methods import BAIL, BAIL_METHODS
+from ..methods import BAIL_METHODS
+from ..methods.wordings import BASELINE
 from ..store import Store
 from .correlation import refusal_bail_association
-from .refusal import paper_refusal_rate
+from .rates import bail_vector
 
 
 @dataclass
@@ -43,20 +44,16 @@ def unique_labels(labels: list[str], paths: list[Path]) -> list[str]:
 
 
 def bail_vectors(store: Store, summary: dict) -> dict[str, dict[str, float]]:
-    """Per method, each prompt's bail probability: the mean P(bail) in logprob mode, else
-    the share of its samples that bailed."""
-    ablation = "Baseline" if summary["ablation"] == "all" else summary["ablation"]
-    out: dict[str, dict[str, float]] = {}
-    for m in summary["methods"]:
-        acc: dict[str, list[float]] = defaultdict(list)
-        for r in store.rows(m):
-            if r.ablation != ablation or r.skipped or r.sample >= summary["samples"]:
-                continue
-            if m.startswith("prompt-") and r.mode != summary["bail_prompt_mode"]:
-                continue
-            acc[r.prompt_id].append(r.p_bail if r.p_bail is not None else float(r.verdict == BAIL))
-        out[m] = {p: sum(v) / len(v) for p, v in acc.items()}
-    return out
+    """Per method, each prompt's bail probability (rates.bail_vector)."""
+    ablation = BASELINE if summary["ablation"] == "all" else summary["ablation"]
+    return {m: bail_vector(store.db, m, ablation, summary["bail_prompt_mode"], summary["samples"])
+            for m in summary["methods"]}
+
+
+def paper_refusal_rate(refusal: dict) -> float | None:
+    """The refusal rate the paper relates to bail rates across models: the mean P(refusal)
+    (summaries written before it was recorded give the thresholded share)."""
+    return refusal.get("mean_p_refusal", refusal.get("rate"))
 
 
 def load_run(path: Path) -> RunView:

@@ -17,19 +17,18 @@ difference is still reported as the positional bias.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..analysis.summary import category, grouped, positional_bias, rate_stats, rollout_stats, subcategory
+from ..analysis.rates import prompt_rates
 from ..datasets.inspect_logs import check_log, log_paths
 from ..errors import UserError
 from ..methods import BAIL, BAIL_METHODS, CONTINUE, PROMPT_METHODS, ROLLOUT, UNKNOWN
-from ..store import COLUMNS, SampleRow, Store
+from ..store import SampleRow, Store, write_summary
 from .naming import family
 
 TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt"}
@@ -217,7 +216,8 @@ def import_logs(paths: list[Path], out: Path | None = None) -> ImportResult:
             store.add(list(fresh.values()))
         logs = _remember_logs(store, headers)
         summary = summarize(store, identity, headers, logs, new=new, reused=reused)
-        write_outputs(out, summary, store.rows())
+        write_summary(out, summary)
+        store.write_csv(out / "samples.csv")
     finally:
         store.close()
     return ImportResult(out, summary)
@@ -241,17 +241,12 @@ def _remember_logs(store: Store, headers) -> list[dict]:
 
 def summarize(store: Store, identity: dict, headers, logs: list[dict], *, new: int, reused: int) -> dict:
     """summary.json as `bailbench run` writes it, over every row in the directory."""
-    rows = store.rows()
     ablation = identity["ablation"]
-    by_method = {m: [r for r in rows if r.method == m and r.ablation == ablation] for m in BAIL_METHODS}
-    by_method = {m: rs for m, rs in by_method.items() if rs}
-    methods = {}
-    for m, rs in by_method.items():
-        stats = rate_stats(rs)
-        stats["categories"] = grouped(rs, category)
-        stats["subcategories"] = grouped(rs, subcategory)
-        methods[m] = stats
-    rollouts = [r for r in rows if r.method == ROLLOUT]
+    store.choose_where("SELECT key FROM samples ORDER BY key")
+    db = store.db
+    present = {m for (m,) in db.execute("SELECT DISTINCT method FROM samples WHERE ablation = ?", (ablation,))}
+    n_samples, n_prompts, n_categories = db.execute(
+        "SELECT max(sample) + 1, count(DISTINCT prompt_id), count(DISTINCT category) FROM samples").fetchone()
     names = [model_name_of(m, identity["model"]) for _, _, m in headers]
     first_meta = headers[0][2]
     prefix = identity.get("prefix")
@@ -261,9 +256,9 @@ def summarize(store: Store, identity: dict, headers, logs: list[dict], *, new: i
         "model_name": next((n for n in names if n), None),
         "dataset": identity["dataset"],
         "dataset_sha256": identity["dataset_sha256"],
-        "samples": max((r.sample for r in rows), default=-1) + 1,
-        "n_prompts": len({r.prompt_id for r in rows}),
-        "n_categories": len({r.category for r in rows}),
+        "samples": n_samples or 0,
+        "n_prompts": n_prompts,
+        "n_categories": n_categories,
         "ablation": ablation,
         "bail_prompt_mode": SAMPLE_MODE,
         "temperature": identity["temperature"],
@@ -271,21 +266,10 @@ def summarize(store: Store, identity: dict, headers, logs: list[dict], *, new: i
         "seed": identity["seed"],
         "prefix": prefix["name"] if prefix else None,
         "rollouts_from": None,
-        "methods": methods,
-        "positional_bias": positional_bias(by_method),
-        "rollout": rollout_stats(rollouts) if rollouts else None,
+        **prompt_rates(db, [m for m in BAIL_METHODS if m in present], ablation),
         "skipped_rows": first_meta.get("skipped_rows") or {},
         "skipped_lines": [],
         "new_samples": new,
         "reused_samples": reused,
         "inspect": {"logs": logs},
     }
-
-
-def write_outputs(out: Path, summary: dict, rows: list[SampleRow]) -> None:
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    with open(out / "samples.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow(asdict(r))

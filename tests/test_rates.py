@@ -1,0 +1,155 @@
+"""Rates in SQL over a real store (analysis/rates.py), with exact expected values."""
+
+import pytest
+
+from bailbench.analysis import rates
+from bailbench.analysis.rates import PROMPT, TURN, Cell
+from bailbench.analysis.stats import newcombe_difference, wilson
+from bailbench.keys import SampleKey
+from bailbench.store import SampleRow, Store
+
+
+def row(pid, sample, method, verdict=None, *, cat="c", sub="s", ablation="Baseline", p=None, mass=None,
+        skipped=None, tokens=0, finish="stop", source=""):
+    key = SampleKey(pid, sample, method, "" if method == "rollout" else ablation, source=source).text
+    return SampleRow(key=key, prompt_id=pid, category=cat, subcategory=sub, method=method,
+                     ablation="" if method == "rollout" else ablation, mode="", sample=sample, seed=0, rendered="",
+                     reply="", verdict=verdict, p_bail=p, mass=mass, prompt_tokens=0, completion_tokens=tokens,
+                     finish_reason=finish, seconds=0.0, skipped=skipped, source=source)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path)
+    yield s
+    s.close()
+
+
+def chosen(store, rows):
+    store.add(rows)
+    store.choose(r.key for r in rows)
+    return store.db
+
+
+def test_bail_rates_overall_and_per_category(store):
+    db = chosen(store, [
+        row("a", 0, "tool", "bail", cat="x"), row("a", 1, "tool", "continue", cat="x"),
+        row("b", 0, "tool", "unknown", cat="y", sub="t"), row("b", 1, "tool", None, cat="y", skipped="context_too_long"),
+        row("b", 0, "string", "bail", cat="y")])  # another method: not counted
+    s = rates.bail_rates(db, Cell("tool", "Baseline"))
+    lo, hi = wilson(1, 3)
+    assert s == {"bail_rate": round(1 / 3, 6), "ci_low": round(lo, 6), "ci_high": round(hi, 6), "n": 3, "bails": 1,
+                 "unknown_rate": round(1 / 3, 6), "unknowns": 1, "skipped": {"context_too_long": 1}}
+    cats = rates.bail_rates(db, Cell("tool", "Baseline"), rates.CATEGORY)
+    assert list(cats) == ["x", "y"]
+    assert (cats["x"]["n"], cats["x"]["bails"], cats["y"]["n"], cats["y"]["skipped"]) == (2, 1, 1, {"context_too_long": 1})
+    assert list(rates.bail_rates(db, Cell("tool", "Baseline"), rates.SUBCATEGORY)) == ["x / s", "y / s", "y / t"]
+    nothing = rates.bail_rates(db, Cell("tool", "Other"))
+    assert nothing["n"] == 0 and nothing["bail_rate"] is None and nothing["ci_low"] is None
+
+
+def test_read_probabilities_are_averaged(store):
+    db = chosen(store, [row("a", 0, "prompt-bail-first", "bail", p=0.9, mass=0.8),
+                        row("a", 1, "prompt-bail-first", "continue", p=0.2, mass=0.6),
+                        row("b", 0, "prompt-bail-first", None, p=None, skipped="context_too_long")])
+    s = rates.bail_rates(db, Cell("prompt-bail-first", "Baseline"))
+    assert (s["mean_p_bail"], s["mean_symbol_mass"]) == (pytest.approx(0.55), pytest.approx(0.7))
+
+
+def test_only_the_chosen_samples_count(store):
+    store.add([row("a", 0, "tool", "bail"), row("b", 0, "tool", "continue")])
+    store.choose([SampleKey("b", 0, "tool", "Baseline").text])
+    s = rates.bail_rates(store.db, Cell("tool", "Baseline"))
+    assert (s["n"], s["bails"]) == (1, 0)
+
+
+def test_positional_bias_and_ablations(store):
+    bf = [row(p, 0, "prompt-bail-first", v, cat=c) for p, v, c in
+          [("a", "bail", "x"), ("b", "bail", "x"), ("c", "continue", "y"), ("d", "bail", "y")]]
+    cf = [row(p, 0, "prompt-continue-first", v, cat=c) for p, v, c in
+          [("a", "bail", "x"), ("b", "continue", "x"), ("c", "continue", "y"), ("d", "continue", "y")]]
+    ab = [row(p, 0, "prompt-bail-first", v, cat="x", ablation="Journal") for p, v in [("a", "continue"), ("b", "continue")]]
+    db = chosen(store, bf + cf + ab)
+    pb = rates.positional_bias(db, "Baseline")
+    d, lo, hi = newcombe_difference(3, 4, 1, 4)
+    assert (pb["difference"], pb["ci_low"], pb["ci_high"]) == (round(d, 6), round(lo, 6), round(hi, 6))
+    assert pb["categories"]["x"]["difference"] == 0.5 and pb["categories"]["y"]["difference"] == 0.5
+    assert rates.positional_bias(db, "Journal") is None  # continue-first did not run with it
+    ablations = rates.ablation_rates(db, {"prompt-bail-first": ["Baseline", "Journal"]})["prompt-bail-first"]
+    assert ablations["Journal"]["bail_rate"] == 0.0 and ablations["Baseline"]["vs_baseline"]["difference"] == 0.0
+    d, _, _ = newcombe_difference(0, 2, 3, 4)
+    assert ablations["Journal"]["vs_baseline"]["difference"] == round(d, 6)
+
+
+def test_false_bail_filter(store):
+    rows = [row(p, 0, "prompt-bail-first", v) for p, v in
+            [("a", "bail"), ("b", "bail"), ("c", "bail"), ("d", "continue"), ("e", "bail")]]
+    db = chosen(store, rows)
+    keys = [r.key for r in rows]
+    store.add_false_bails("j", [(keys[0], [0.9] * 5, True), (keys[1], [0.1] * 5, False), (keys[2], [float("nan")], None)])
+    fb = rates.false_bail_stats(db, Cell("prompt-bail-first", "Baseline"), "j")
+    # a false bail removed; the unreadable one kept, and counted; e was not judged: kept
+    assert (fb["false_bails"], fb["unreadable"], fb["false_bail_share_of_bails"]) == (1, 1, 0.25)
+    assert fb["bail_rate_filtered"] == rates.rate(3, 5)
+    assert rates.contexts_with_bail(db, Cell("prompt-bail-first", "Baseline"), "j") == rates.rate(3, 5)
+
+
+def test_refusal_stats_exact(store):
+    rollouts = [row("a", 0, "rollout"), row("a", 1, "rollout"), row("b", 0, "rollout", cat="y"),
+                row("b", 1, "rollout", cat="y"), row("c", 0, "rollout", skipped="context_too_long")]
+    db = chosen(store, rollouts)
+    k = [r.key for r in rollouts]
+    store.add_refusals("h", {k[0]: 0.9, k[1]: 0.2, k[2]: None, k[3]: 0.7})
+    s = rates.refusal_stats(db, "h")
+    assert (s["refused"], s["n"], s["unreadable"], s["rate"]) == (2, 3, 1, pytest.approx(2 / 3, abs=1e-6))
+    assert s["mean_p_refusal"] == pytest.approx((0.9 + 0.2 + 0.7) / 3, abs=1e-6)  # the paper's refusal rate
+    assert "mean P(refusal)" in s["mean_p_refusal_label"] and "P(refusal) >= 0.5" in s["rate_label"]
+    cats = rates.refusal_stats(db, "h", rates.CATEGORY)
+    assert (cats["c"]["n"], cats["c"]["refused"], cats["y"]["n"], cats["y"]["unreadable"]) == (2, 1, 1, 1)
+
+
+def test_no_refusal_bail_direct_for_the_bail_prompt(store):
+    rollouts = [row(p, s, "rollout") for p, s in [("a", 0), ("a", 1), ("b", 0), ("b", 1)]]
+    checks = [row("a", 0, "prompt-bail-first", "bail"), row("a", 1, "prompt-bail-first", "bail"),
+              row("b", 0, "prompt-bail-first", "continue"), row("b", 1, "prompt-bail-first", "bail")]
+    db = chosen(store, rollouts + checks)
+    store.add_refusals("h", {rollouts[0].key: 0.9, rollouts[1].key: 0.1, rollouts[2].key: 0.2, rollouts[3].key: None})
+    out = rates.no_refusal_bail(db, Cell("prompt-bail-first", "Baseline"), "h", PROMPT)
+    # only (a, 1) bailed with its rollout not refused; an unreadable rollout never counts
+    assert out["rate"] == 0.25 and out["n"] == 4 and out["estimate"].startswith("direct")
+
+
+def test_no_refusal_bail_product_for_tool_and_string(store):
+    rollouts = [row(p, s, "rollout") for p, s in [("a", 0), ("a", 1), ("b", 0), ("b", 1)]]
+    tools = [row("a", 0, "tool", "bail"), row("a", 1, "tool", "bail"),  # P(bail)=1, P(no refuse)=0.5
+             row("b", 0, "tool", "bail"), row("b", 1, "tool", "continue")]  # P(bail)=0.5, P(no refuse)=1
+    db = chosen(store, rollouts + tools)
+    store.add_refusals("h", {rollouts[0].key: 0.9, rollouts[1].key: 0.1, rollouts[2].key: 0.2, rollouts[3].key: 0.3})
+    out = rates.no_refusal_bail(db, Cell("tool", "Baseline"), "h", PROMPT)
+    assert out["rate"] == pytest.approx((0.5 * 1 + 1 * 0.5) / 2) and out["n"] == 4
+    assert out["estimate"] == "mean over prompts of P(no refuse) x P(bail)"
+    # a turn of a conversation is answered once: the product is the direct count
+    turns = rates.no_refusal_bail(db, Cell("tool", "Baseline"), "h", TURN)
+    assert turns["rate"] == 0.5 and turns["estimate"] == "mean over turns of P(no refuse) x P(bail)"
+
+
+def test_rollout_stats(store):
+    db = chosen(store, [row("a", 0, "rollout", tokens=10, finish="length"), row("a", 1, "rollout", tokens=20),
+                        row("b", 0, "rollout", skipped="context_too_long")])
+    assert rates.rollout_stats(db) == {"n": 2, "mean_completion_tokens": 15.0, "truncated_rate": 0.5,
+                                       "skipped": {"context_too_long": 1}}
+    store.choose([])
+    assert rates.rollout_stats(db) is None
+
+
+def test_a_read_only_store_is_summarised_without_being_changed(store, tmp_path):
+    store.add([row("a", 0, "tool", "bail"), row("b", 0, "tool", "continue")])
+    store.close()
+    before = (tmp_path / "samples.sqlite").read_bytes()
+    ro = Store(tmp_path, create=False)
+    ro.choose_where("SELECT key FROM samples ORDER BY key")
+    assert rates.bail_rates(ro.db, Cell("tool", "Baseline"))["n"] == 2
+    ro.write_csv(tmp_path / "out.csv")
+    ro.close()
+    assert (tmp_path / "samples.sqlite").read_bytes() == before
+    assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith("a|0|tool|Baseline|")
