@@ -1,6 +1,8 @@
 """Throughput of the backends that batch or run requests concurrently.
 
-- hf: the same generation requests batched against one at a time (same seeds, same replies).
+- hf: the same generation requests batched against one at a time (same seeds, same replies);
+  and the bail-prompt check (both orders) after those replies, continuing from the replies'
+  KV cache against a cold evaluation of each whole context (same log-probabilities).
 - openai: the same requests at concurrency 1 against 16, to llama.cpp's OpenAI-compatible
   server on loopback, directly and through a proxy adding 250 ms per request (a network
   round trip; llama.cpp's server itself runs one request at a time).
@@ -23,6 +25,9 @@ from bailbench.backends.registry import BackendOptions, embedded_gguf, load_back
 from bailbench.chat.types import Chat  # noqa: E402
 from bailbench.datasets.records import stratified  # noqa: E402
 from bailbench.datasets.registry import load_dataset  # noqa: E402
+from bailbench.methods import PROMPT_METHODS  # noqa: E402
+from bailbench.methods.prompt import bail_prompt_chat  # noqa: E402
+from bailbench.methods.wordings import bail_symbol, continue_symbol  # noqa: E402
 
 
 def work(n: int, max_tokens: int) -> list[GenerationRequest]:
@@ -49,6 +54,16 @@ def bench_hf(args) -> None:
     print(f"  batched       : {t_batch:7.2f} s  ({tokens / t_batch:7.1f} tokens/s)")
     print(f"  one at a time : {t_single:7.2f} s  ({tokens / t_single:7.1f} tokens/s)")
     print(f"  ratio         : {t_single / t_batch:7.2f}x   (identical replies: {same}/{len(reqs)})")
+    chats = [bail_prompt_chat(r.chat.messages, g.text, m, "Baseline", forced_tag=True)
+             for r, g in zip(reqs, single) for m in PROMPT_METHODS]
+    symbols = [bail_symbol(), continue_symbol()]
+    backend.generate(reqs)  # the replies' KV, as the runner leaves it before the checks
+    t_warm, warm = timed(lambda: backend.score(chats, symbols))
+    backend._kept = []
+    t_cold, cold = timed(lambda: backend.score(chats, symbols))
+    diff = max(abs(a - b) for w, c in zip(warm, cold) for a, b in zip(w.logprobs, c.logprobs))
+    print(f"  check, cold   : {t_cold:7.2f} s for {len(chats)} checks")
+    print(f"  check, warm   : {t_warm:7.2f} s ({t_warm / t_cold:5.2f} of cold; max |d logprob| {diff:.1e})")
 
 
 def bench_openai(args) -> None:

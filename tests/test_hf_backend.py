@@ -65,6 +65,23 @@ def test_scores_agree_with_llamacpp(hf, embedded):
         assert s.logprobs == pytest.approx([alone[0][i].logprobs[0], alone[1][i].logprobs[0]], abs=1e-4)
 
 
+def test_the_check_continues_from_the_reply_as_a_cold_evaluation(hf):
+    reqs = requests(max_tokens=40)
+    gens = hf.generate(reqs)
+    chats = [bail_prompt_chat(r.chat.messages, g.text, m, "Baseline", forced_tag=True)
+             for r, g in zip(reqs, gens) for m in ("prompt-bail-first", "prompt-continue-first")]
+    # each check shares its prompt and reply with a sequence generate kept: only its own tokens are computed
+    for chat, r, g in zip(chats, [r for r in reqs for _ in range(2)], [g for g in gens for _ in range(2)]):
+        held = hf._prefix(hf.tokens(hf.render(chat)))[1]
+        assert held >= g.prompt_tokens + g.completion_tokens - 1
+    warm = hf.score(chats, ["🔄", "🟢"])
+    hf._kept = []  # as after a restart: every check evaluated cold
+    cold = hf.score(chats, ["🔄", "🟢"])
+    for w, c in zip(warm, cold):
+        assert w.rendered == c.rendered
+        assert w.logprobs == pytest.approx(c.logprobs, abs=1e-4)
+
+
 def test_checkpoint_folder_and_a_run(hf, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM

@@ -5,13 +5,19 @@ Generation is batched (left padding) with a sampling loop of our own so that eve
 request keeps its own seeded random stream: in exact arithmetic a sample does not change
 with what shares its batch (in bf16 on a GPU, batch shapes change rounding, and so
 sometimes a sampled token).
-Scoring runs each prefix once and the continuations on a copy of its KV cache.
+Scoring continues from the KV cache of the last `generate` call's replies: a bail-prompt
+check after a rollout computes only the tokens after the longest prefix it shares with a
+reply (its own wording and the symbols), not the prompt and reply again. The reply's KV was
+written one token per step, so its log-probabilities equal a cold evaluation's within
+float rounding (tested in float32 on CPU); then every continuation runs on a copy of the
+prefix's cache.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -74,6 +80,7 @@ class HFBackend(LocalBackend):
         self.stop_ids = {t for t in eos + [self.tok.eos_token_id] if t is not None}
         self.pad_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else min(self.stop_ids)
         self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
+        self._kept: list[_Kept] = []  # the last generate call's sequences and their KV (per layer)
         self.name_hints = [getattr(self.model.config, "_name_or_path", "") or "", self.model.config.model_type]
 
     def tokens(self, text: str) -> list[int]:
@@ -83,6 +90,7 @@ class HFBackend(LocalBackend):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         out, work = self.prepare_generation(requests)
+        self._kept = []
         work.sort(key=lambda p: len(p.tokens))  # similar lengths pad less
         for j in range(0, len(work), self.batch_size):
             chunk = work[j:j + self.batch_size]
@@ -130,6 +138,7 @@ class HFBackend(LocalBackend):
         new: list[list[int]] = [[] for _ in reqs]
         done = [False] * len(reqs)
         finish = ["length"] * len(reqs)
+        fed = 0  # tokens fed after the prompts (one per step)
         with torch.inference_mode():
             logits, cache = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos)
             logits = logits[:, -1]
@@ -154,11 +163,70 @@ class HFBackend(LocalBackend):
                                               attention_mask=mask, position_ids=next_pos)
                 logits = logits[:, -1]
                 next_pos = next_pos + 1
+                fed += 1
+        self._keep(cache, chunk, new, ids.shape[1], fed)
         seconds = (time.perf_counter() - start) / len(reqs)
         return [Generation(p.rendered, text=p.request.chat.assistant_prefix + self.tok.decode(toks_new),
                            prompt_tokens=len(p.tokens), completion_tokens=len(toks_new), finish_reason=fin,
                            seconds=seconds)
                 for p, toks_new, fin in zip(chunk, new, finish)]
+
+    def _keep(self, cache, chunk: list[Prepared], new: list[list[int]], width: int, fed: int) -> None:
+        """Keep each row's prompt and fed reply tokens, and where their KV lies in the
+        left-padded batch cache (kept whole until the next `generate`: no copy)."""
+        layers = getattr(cache, "layers", None)
+        if not layers or not all(hasattr(layer, "keys") for layer in layers) or self._sliding:
+            return  # a cache layout (sliding windows, recurrent state) we do not cut: score cold
+        kv = [(layer.keys, layer.values) for layer in layers]
+        for r, (p, toks) in enumerate(zip(chunk, new)):
+            self._kept.append(_Kept(p.tokens + toks[:min(len(toks), fed)], kv, r, width - len(p.tokens)))
+
+    @property
+    def _sliding(self) -> bool:
+        cfg = self.model.config
+        return bool(getattr(cfg, "sliding_window", None)) or "sliding_attention" in (getattr(cfg, "layer_types", None) or ())
+
+    def _prefix(self, tokens: list[int]) -> tuple[_Kept | None, int]:
+        """The kept sequence sharing the longest prefix with `tokens`, and that length (at
+        most all but the last token, whose logits must be computed)."""
+        best, length = None, 0
+        for k in self._kept:
+            n = 0
+            for a, b in zip(k.tokens, tokens[:-1]):
+                if a != b:
+                    break
+                n += 1
+            if n > length:
+                best, length = k, n
+        return best, length
+
+    def _past(self, prefixes: list[tuple[_Kept | None, int]]):
+        """(cache, mask) of the rows' kept prefixes, left-padded to the longest; (None, an
+        empty mask) when no row has one."""
+        torch = self.torch
+        width = max(n for _, n in prefixes)
+        mask = torch.zeros((len(prefixes), width), dtype=torch.long)
+        if not width:
+            return None, mask.to(self.device)
+        from transformers import DynamicCache
+
+        for r, (_, n) in enumerate(prefixes):
+            mask[r, width - n:] = 1
+
+        def padded(layer: int, part: int):
+            rows = []
+            for k, n in prefixes:
+                if n:
+                    t = k.kv[layer][part][k.row:k.row + 1, :, k.start:k.start + n]
+                    rows.append(torch.cat([t.new_zeros((*t.shape[:2], width - n, t.shape[3])), t], dim=2))
+                else:
+                    t = any_kept.kv[layer][part]
+                    rows.append(t.new_zeros((1, t.shape[1], width, t.shape[3])))
+            return torch.cat(rows)
+
+        any_kept = next(k for k, n in prefixes if n)
+        data = [(padded(layer, 0), padded(layer, 1)) for layer in range(len(any_kept.kv))]
+        return DynamicCache(ddp_cache_data=data), mask.to(self.device)
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -171,16 +239,29 @@ class HFBackend(LocalBackend):
         return out  # type: ignore[return-value]
 
     def _score_batch(self, chunk: list[Prepared]) -> list[Score]:
-        """Prefixes once (batched); then every continuation of every prefix in one pass on
+        """Each prefix from where its kept reply leaves off (batched, right-padded after the
+        left-padded kept caches); then every continuation of every prefix in one pass on
         the prefix cache repeated per continuation."""
         torch = self.torch
         start = time.perf_counter()
         n_cont = len(chunk[0].continuations)
-        ids, mask, pos = self._left_pad([p.tokens for p in chunk])
+        prefixes = [self._prefix(p.tokens) for p in chunk]
+        cache, past_mask = self._past(prefixes)
+        rest = [p.tokens[n:] for p, (_, n) in zip(chunk, prefixes)]
+        width = max(len(t) for t in rest)
+        ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for r, t in enumerate(rest):
+            ids[r, : len(t)] = torch.tensor(t)
+            mask[r, : len(t)] = 1
+        held = torch.tensor([n for _, n in prefixes])[:, None]
+        pos = (held + torch.arange(width)).to(self.device)
+        last = torch.tensor([len(t) - 1 for t in rest], device=self.device)
+        mask = torch.cat([past_mask, mask.to(self.device)], dim=1)
         totals = torch.zeros((len(chunk), n_cont), dtype=torch.float64)
         with torch.inference_mode():
-            logits, cache = self._forward(input_ids=ids, attention_mask=mask, position_ids=pos)
-            first = self._logprobs(logits[:, -1])
+            logits, cache = self._forward(cache, input_ids=ids.to(self.device), attention_mask=mask, position_ids=pos)
+            first = self._logprobs(logits[torch.arange(len(chunk), device=self.device), last])
             for r, p in enumerate(chunk):
                 for k, cont in enumerate(p.continuations):
                     totals[r, k] = float(first[r, cont[0]])
@@ -197,7 +278,8 @@ class HFBackend(LocalBackend):
                             cont_ids[row, : len(body)] = torch.tensor(body)
                             cont_mask[row, : len(body)] = 1
                 full_mask = torch.cat([mask.repeat_interleave(n_cont, 0), cont_mask.to(self.device)], dim=1)
-                cont_pos = pos[:, -1:].repeat_interleave(n_cont, 0) + 1 + torch.arange(width, device=self.device)
+                cont_pos = (last[:, None] + pos[:, :1] + 1).repeat_interleave(n_cont, 0) + torch.arange(
+                    width, device=self.device)
                 logits, _ = self._forward(cache, input_ids=cont_ids.to(self.device), attention_mask=full_mask,
                                           position_ids=cont_pos)
                 lp = self._logprobs(logits)
@@ -208,3 +290,14 @@ class HFBackend(LocalBackend):
                             totals[r, k] += float(lp[row, j - 1, cont[j]])
         seconds = (time.perf_counter() - start) / len(chunk)
         return [Score(p.rendered, totals[r].tolist(), len(p.tokens), seconds=seconds) for r, p in enumerate(chunk)]
+
+
+@dataclass
+class _Kept:
+    """A sequence the last `generate` call decoded (prompt and fed reply tokens): its KV is
+    row `row` of the batch cache's (keys, values) per layer, from position `start`."""
+
+    tokens: list[int]
+    kv: list[tuple]
+    row: int
+    start: int
