@@ -150,6 +150,7 @@ def test_scores_do_not_depend_on_what_ran_before(embedded):
         naive.append(total)
     embedded._exact = 0  # the naive loop left the cache in a state the backend did not track
     assert after_generation == after_other_score  # exactly: no dependence on cache history
-    # llama.cpp's batched and single-token kernels round differently: equal to 1e-2 nats
-    assert after_generation == pytest.approx(naive, abs=1e-2)
+    # llama.cpp's batched and single-token kernels round differently, by how much depends on
+    # the CPU's kernels (under 0.01 nat on an Intel CPU with AMX, 0.02 on AVX2-only AMD cores)
+    assert after_generation == pytest.approx(naive, abs=5e-2)
     assert all(math.isfinite(x) and x < 0 for x in naive)
