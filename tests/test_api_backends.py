@@ -83,9 +83,11 @@ def test_structured_tool_calls_are_read(llama_server):
 
 
 def test_faults_are_retried_and_nothing_is_lost_or_duplicated(llama_server, tmp_path):
-    proxy = FaultProxy(int(llama_server.url.split(":")[2].split("/")[0]), slow_seconds=2.5)
+    # the client's timeout well above a real request's time on a slow machine (llama.cpp's server
+    # answers one request at a time, so queued requests wait too), and the slow fault above it
+    proxy = FaultProxy(int(llama_server.url.split(":")[2].split("/")[0]), slow_seconds=25)
     try:
-        backend = openai_backend(proxy.url, timeout=1.5, concurrency=4)
+        backend = openai_backend(proxy.url, timeout=20, concurrency=4)
         cfg = RunConfig(model="openai:SmolLM2-135M", methods=("tool", "string", "rollout"), limit=3, samples=2,
                         max_tokens=8, out=tmp_path / "run")
         res = run(cfg, backend=backend)
