@@ -62,7 +62,8 @@ TEMPERATURE = typer.Option(None, help="Sampling temperature [1.0, as the paper's
 MODEL_NAME = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings.")
 REFUSAL_CLASSIFIER = typer.Option(None, help="Classify refusals of the model's own replies: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases).")
 FALSE_BAIL_FILTER = typer.Option(None, help="Judge model spec for the paper's false-bail filter of the bail prompt (appendix A.3.1).")
-BAIL_PROMPT_MODE = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample.")
+BAIL_PROMPT_MODE = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample [--full and --protocol paper: sample, as the paper].")
+PROTOCOL = typer.Option("default", help="default (bailbench's: DESIGN, the authors' bugs fixed) or paper (the authors' pipeline as it ran, for `reproduce`); the README lists every difference.")
 
 
 @app.command()
@@ -74,8 +75,9 @@ def run(
     samples: Optional[int] = typer.Option(None, help="Samples per prompt and method [quick: 2, --full: 10]."),
     limit: Optional[int] = typer.Option(None, help="Prompts to take, stratified over categories; 0 = all [quick: 14, --full: all]."),
     max_tokens: Optional[int] = typer.Option(None, help="Most new tokens per reply [quick: 256, --full: 2000]."),
-    full: bool = typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, 2000 tokens."),
+    full: bool = typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, 2000 tokens, the bail prompt sampled."),
     bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
+    protocol: str = PROTOCOL,
     temperature: Optional[float] = TEMPERATURE,
     seed: int = typer.Option(0, help="Seed; each sample's seed derives from it, so reruns reproduce."),
     out: Optional[Path] = typer.Option(None, help="Run directory [runs/<model>-<dataset>-<settings hash>]; rerun into it to resume."),
@@ -101,11 +103,15 @@ def run(
     from .runner import FULL, QUICK
 
     sizes = FULL if full else QUICK
+    if limit is not None and limit < 0:
+        fail(f"--limit {limit} is negative: give a number of prompts, or 0 for every prompt")
     lim = sizes["limit"] if limit is None else (None if limit == 0 else limit)
     result = with_progress(
         api.run, model=model, dataset=dataset, methods=methods, ablation=ablation,
-        samples=samples or sizes["samples"], limit=lim, max_tokens=max_tokens or sizes["max_tokens"],
-        temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, out=out, model_name=model_name,
+        samples=sizes["samples"] if samples is None else samples, limit=lim,
+        max_tokens=sizes["max_tokens"] if max_tokens is None else max_tokens, temperature=temperature,
+        bail_prompt_mode=bail_prompt_mode or sizes["bail_prompt_mode"], protocol=protocol, seed=seed, out=out,
+        model_name=model_name,
         data_dir=data_dir, refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from,
         false_bail_filter=false_bail_filter,
         n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype, batch_size=batch_size,
@@ -138,6 +144,7 @@ def realdata(
     max_tokens: int = typer.Option(256, help="Most new tokens per answer."),
     max_context: int = typer.Option(8000, help="Turns whose context is longer (tokens) are skipped and counted."),
     bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
+    protocol: str = PROTOCOL,
     cross_model: bool = typer.Option(False, "--cross-model", help="Also put the bail prompt after the dataset's own assistant turn."),
     false_bail_filter: Optional[str] = FALSE_BAIL_FILTER,
     refusal_classifier: Optional[str] = REFUSAL_CLASSIFIER,
@@ -161,7 +168,7 @@ def realdata(
     result = with_progress(
         api.realdata, dataset=dataset, model=model, methods=methods, ablation=ablation, limit=limit or None,
         fraction=fraction, english_only=not all_languages, max_tokens=max_tokens, max_context=max_context,
-        temperature=temperature, bail_prompt_mode=bail_prompt_mode, seed=seed, cross_model=cross_model,
+        temperature=temperature, bail_prompt_mode=bail_prompt_mode, protocol=protocol, seed=seed, cross_model=cross_model,
         false_bail_filter=false_bail_filter, refusal_classifier=refusal_classifier, out=out, model_name=model_name,
         gpu_layers=gpu_layers, device=device,
         dtype=dtype, batch_size=batch_size, tensor_parallel=tensor_parallel, base_url=base_url,

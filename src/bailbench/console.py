@@ -97,8 +97,8 @@ def method_table(summary: dict) -> Table:
     refusals = "refusal" in summary
     scored = any("mean_p_bail" in s for s in summary["methods"].values())
     cols = ["method", "bail % [95% CI]", "n", "unknown", "skipped", "read by"]
-    if scored:  # logprob mode: the mean probability, and how much the model wanted to answer with a symbol
-        cols[2:2] = ["mean P(bail)", "mass"]
+    if scored:  # logprob mode: the share over 0.5, and how much the model wanted to answer with a symbol
+        cols[2:2] = ["P(bail)>0.5 %", "mass"]
     if refusals:
         cols[2:2] = ["no-refusal bail %"]
     for col in cols:
@@ -110,15 +110,19 @@ def method_table(summary: dict) -> Table:
             nr = s["no_refusal_bail"]
             cells.append(rate_ci(nr["rate"], nr))
         if scored:
-            cells += [pct(s.get("mean_p_bail")), f"{s['mean_symbol_mass']:.2f}" if "mean_symbol_mass" in s else "-"]
+            cells += [pct(s.get("majority_rate")), f"{s['mean_symbol_mass']:.2f}" if "mean_symbol_mass" in s else "-"]
         t.add_row(*cells, str(s["n"]), pct(s["unknown_rate"]), str(sum(s["skipped"].values())), read_by)
-    notes = ["mass: p(🔄)+p(🟢) after <wellbeing>, how much the model answers with a symbol at all"] if scored else []
+    notes = [f"protocol {summary.get('protocol', 'default')}; interval: "
+             f"{next(iter(summary['methods'].values()), {}).get('interval', 'Wilson 95%')}"]
+    if scored:
+        notes += ["bail % of a logprob bail prompt: mean P(bail) (the paper sampled it: --bail-prompt-mode sample)",
+                  "mass: p(🔄)+p(🟢) after <wellbeing>, how much the model answers with a symbol at all"]
     if refusals:
         r = summary["refusal"]
-        mean = f"mean P(refusal) {pct(r['mean_p_refusal'])} (the paper's refusal rate); " if "mean_p_refusal" in r else ""
-        notes.append(f"{mean}refused (P >= 0.5) {pct(r['rate'])} ({ci(r)}, n={r['n']}) by {r['description']}; "
-                     "no-refusal bail: "
-                     "direct for the bail prompt, mean over prompts of P(no refuse) x P(bail) for tool and string")
+        share = r.get("refused_share") or {}
+        notes.append(f"refusal rate (mean P(refusal), the paper's) {pct(r['rate'])} ({ci(r)}, n={r['n']}), "
+                     f"refused (P >= 0.5) {pct(share.get('rate'))}, by {r['description']}; no-refusal bail: "
+                     "direct for the bail prompt, mean over prompts of (1 - mean P(refusal)) x P(bail) for tool and string")
     if notes:
         t.caption = escape("; ".join(notes))
     return t

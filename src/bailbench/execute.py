@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Protocol
 
-from .backends.base import EXACT, GREEDY, SAMPLE, Backend, Generation, GenerationRequest
+from .backends.base import EXACT, GREEDY, SAMPLE, Backend, Generation, GenerationRequest, LocalBackend
 from .chat.types import Chat
 from .datasets.records import Prompt
 from .errors import UserError
@@ -22,6 +22,7 @@ from .keys import DATASET, OWN, SampleKey
 from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL, StrEnum
 from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
+from .methods.protocol import EMPTY_ROLLOUT, HERMES_SYSTEM, PAPER, authors_model_name, is_hermes_3_8b
 from .methods.string import read_string, string_chat
 from .methods.tool import read_tool, tool_chat
 from .methods.wordings import bail_symbol, continue_symbol, tag
@@ -108,11 +109,11 @@ def temperature_for(backend: Backend, requested: float | None, spec: str) -> flo
     return DEFAULT_TEMPERATURE if requested is None else requested
 
 
-def sent_settings(backend: Backend, mode: str, temperature: float) -> dict:
-    """What the summary says was actually sent and how the bail prompt was read."""
+def sent_settings(backend: Backend, mode: str, temperature: float, protocol: str) -> dict:
+    """What the summary says was actually sent, how the bail prompt was read, and which protocol."""
     sent = backend.capabilities.temperature
     return {"temperature": temperature if sent else None, "temperature_sent": sent,
-            "bail_prompt_reading": reading_of(backend, mode)}
+            "bail_prompt_reading": reading_of(backend, mode), "protocol": protocol}
 
 
 def reading_of(backend: Backend, mode: str) -> str:
@@ -120,13 +121,16 @@ def reading_of(backend: Backend, mode: str) -> str:
     return backend.capabilities.reading if mode == LOGPROB else SAMPLE
 
 
-def model_name(backend: Backend, spec: str, override: str | None) -> str:
-    """The name the model knows itself by: given, or read from its id, spec or metadata."""
+def model_name(backend: Backend, spec: str, override: str | None, protocol: str = "default") -> str:
+    """The name the model knows itself by: given, or read from its id, spec or metadata (under
+    the `paper` protocol, the name the authors' code gave it where it knew the model)."""
     if override:
         return override
-    for hint in (backend.model_id, spec, *backend.name_hints):
-        if name := model_name_for(hint):
-            return name
+    readers = (authors_model_name, model_name_for) if protocol == PAPER else (model_name_for,)
+    for read in readers:
+        for hint in (backend.model_id, spec, *backend.name_hints):
+            if name := read(hint):
+                return name
     raise UserError(f"cannot tell what {spec} calls itself; pass --model-name NAME (e.g. Qwen, Llama, Claude)")
 
 
@@ -142,8 +146,15 @@ def rollout_key(prompt_id: str, sample: int) -> str:
 
 class Executor:
     def __init__(self, backend: Backend, store: Store, reporter: Reporter, *, model_name: str, mode: str,
-                 temperature: float, max_tokens: int):
+                 temperature: float, max_tokens: int, protocol: str = "default", spec: str = ""):
         self.backend = backend
+        self.protocol = protocol
+        paper = protocol == PAPER
+        # the `paper` protocol's model-specific inputs (methods/protocol.py)
+        self.authors_schema = paper and isinstance(backend, LocalBackend)
+        self.own_system = HERMES_SYSTEM if paper and is_hermes_3_8b(backend.model_id, spec, *backend.name_hints) \
+            else None
+        self.empty_rollout = EMPTY_ROLLOUT if paper else ""
         self.store = store
         self.reporter = reporter
         self.model_name = model_name
@@ -171,8 +182,9 @@ class Executor:
 
     def _method_chat(self, u: Unit) -> Chat:
         if u.method == TOOL:
-            return tool_chat(u.prompt.messages, u.ablation, self.model_name)
-        return string_chat(u.prompt.messages, u.ablation, self.model_name)
+            return tool_chat(u.prompt.messages, u.ablation, self.model_name, self.protocol,
+                             authors_schema=self.authors_schema)
+        return string_chat(u.prompt.messages, u.ablation, self.model_name, self.own_system)
 
     def _request(self, u: Unit, chat: Chat) -> GenerationRequest:
         return GenerationRequest(chat=chat, seed=u.seed, temperature=self.temperature, max_tokens=self.max_tokens)
@@ -181,10 +193,10 @@ class Executor:
         if g.skipped:
             return None
         if u.method == TOOL:
-            return read_tool(g.text, g.tool_calls, u.ablation, self.backend.tool_format)
+            return read_tool(g.text, g.tool_calls, u.ablation, self.backend.tool_format, protocol=self.protocol)
         if u.method == STRING:
-            return read_string(g.text, u.ablation)
-        return read_sampled(g.text)
+            return read_string(g.text, u.ablation, self.protocol)
+        return read_sampled(g.text, self.protocol)
 
     @staticmethod
     def _gen_row(u: Unit, g: Generation, verdict: str | None) -> SampleRow:
@@ -208,7 +220,7 @@ class Executor:
             if r is not None and r.skipped:
                 rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
                 continue
-            reply = u.reply if r is None else r.reply
+            reply = u.reply if r is None else (r.reply or self.empty_rollout)
             runnable.append((u, bail_prompt_chat(u.prompt.messages, reply, u.method, u.ablation, forced_tag=exact)))
         if not runnable:
             return rows

@@ -35,6 +35,8 @@ from .session import CommonConfig, Session
 from .store import SampleRow, write_summary
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
+# The classifier reads each answered turn alone; the authors gave Minos the transcript so far.
+REFUSAL_INPUT = "the user turn answered and the model's answer (the authors: the transcript so far)"
 
 
 @dataclass(frozen=True)
@@ -185,7 +187,7 @@ class RealDataRun:
             "n_conversations": n_convs, "n_turns": turns, "n_prompts": turns,
             "fraction": self.cfg.fraction, "english_only": self.cfg.english_only,
             "ablation": self.cfg.ablation, "bail_prompt_mode": self.mode,
-            **sent_settings(self.backend, self.mode, self.session.temperature),
+            **sent_settings(self.backend, self.mode, self.session.temperature, self.session.protocol),
             "max_tokens": self.cfg.max_tokens, "max_context": self.cfg.max_context, "seed": self.cfg.seed,
             "methods": methods,
             "conversations": self.stats.as_dict(),
@@ -206,16 +208,19 @@ class RealDataRun:
         index, the conversations most likely to bail; with the false-bail filter and
         no-refusal bails where asked."""
         db = self.store.db
-        out = rates.bail_rates(db, cell)
+        out = rates.bail_rates(db, cell, scored="majority")
         out["skipped_turns"] = sum(out["skipped"].values())
         out["conversations_with_bail"] = rates.contexts_with_bail(db, cell)
         out["per_turn"] = [{"turn": t, "rate": st["bail_rate"], "ci_low": st["ci_low"], "ci_high": st["ci_high"],
-                            "n": st["n"]} for t, st in rates.bail_rates(db, cell, "s.sample").items() if st["n"]]
+                            "n": st["n"]} for t, st in rates.bail_rates(db, cell, "s.sample", scored="majority").items()
+                           if st["n"]]
         out["top_conversations"] = rates.top_contexts(db, cell)
         if refusals:
             nr = rates.no_refusal_bail(db, cell, refusals, rates.TURN)
             out["no_refusal_bail_rate"] = nr["rate"]
             out["no_refusal_bail"] = nr
+            out["conversations_no_refusal_bail"] = {**rates.conversations_no_refusal_bail(db, cell, refusals),
+                                                    "refusal_input": REFUSAL_INPUT}
         if judge:
             out["false_bail_filter"] = {**rates.false_bail_stats(db, cell, judge),
                                         "conversations_with_bail_filtered": rates.contexts_with_bail(db, cell, judge)}

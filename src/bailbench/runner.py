@@ -38,8 +38,10 @@ from .session import ALL_ABLATIONS, CommonConfig, Session, slug
 from .store import Store, write_summary
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
-QUICK = dict(limit=14, samples=2, max_tokens=256)
-FULL = dict(limit=None, samples=10, max_tokens=2000)
+# The paper sampled the bail prompt on BailBench (§2.3.2), so --full does too; the quick look
+# reads it in one scoring pass where the backend can.
+QUICK: dict = dict(limit=14, samples=2, max_tokens=256, bail_prompt_mode=None)
+FULL: dict = dict(limit=None, samples=10, max_tokens=2000, bail_prompt_mode="sample")
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ class Run:
             "n_categories": len({p.category for p in self.prompts}),
             "ablation": self.cfg.ablation,
             "bail_prompt_mode": self.mode,
-            **sent_settings(self.backend, self.mode, self.temperature),
+            **sent_settings(self.backend, self.mode, self.temperature, self.session.protocol),
             "max_tokens": self.cfg.max_tokens,
             "seed": self.cfg.seed,
             "prefix": self.prefix_name,

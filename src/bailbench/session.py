@@ -23,9 +23,10 @@ from .backends.base import Backend
 from .backends.registry import BackendOptions, load_backend
 from .datasets.records import Prompt
 from .errors import UserError
-from .execute import Executor, Reporter, Silent, Unit, make_unit, model_name, resolve_mode, temperature_for
+from .execute import Executor, Mode, Reporter, Silent, Unit, make_unit, model_name, resolve_mode, temperature_for
 from .falsebail import judge_new_bails
 from .methods import BAIL_METHODS, KIND, PROMPT_METHODS, ROLLOUT, STRING, TOOL, check_ablation, resolve_methods
+from .methods.protocol import DEFAULT, PAPER, resolve_protocol
 from .methods.wordings import BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
 from .store import SampleRow, Store
@@ -49,6 +50,7 @@ class CommonConfig:
     options: BackendOptions = field(default_factory=BackendOptions)  # backend flags (n_ctx, device, base_url ...)
     refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC: classify the rollouts
     false_bail_filter: str | None = None  # a judge model spec for the paper's false-bail filter (appendix A.3.1)
+    protocol: str = DEFAULT  # default (DESIGN, the authors' bugs fixed) or paper (their pipeline as it ran)
 
 
 class _Quiet:
@@ -86,8 +88,15 @@ class Session:
         if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
                             f"{self.backend.n_ctx} tokens; lower it")
-        self.model_name = model_name(self.backend, cfg.model, cfg.model_name)
-        self.mode = resolve_mode(self.backend, cfg.bail_prompt_mode, cfg.model, self.reporter)
+        self.protocol = resolve_protocol(cfg.protocol)
+        self.model_name = model_name(self.backend, cfg.model, cfg.model_name, self.protocol)
+        wanted = cfg.bail_prompt_mode
+        if self.protocol == PAPER:  # the authors sampled the check; they read no logprob anywhere
+            if wanted not in (None, Mode.SAMPLE):
+                raise UserError(f"--protocol paper samples the bail prompt as the authors did; drop "
+                                f"--bail-prompt-mode {wanted}, or use --protocol default")
+            wanted = Mode.SAMPLE
+        self.mode = resolve_mode(self.backend, wanted, cfg.model, self.reporter)
         self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
         self.needs_rollout = (ROLLOUT in self.methods or self.classifier is not None
                               or any(m in PROMPT_METHODS for m in self.methods))
@@ -98,14 +107,17 @@ class Session:
         self.identity = {
             "model": self.cfg.model, "backend": self.backend.identity(), "model_name": self.model_name,
             "temperature": self.temperature, "max_tokens": self.cfg.max_tokens, "seed": self.cfg.seed,
-            "n_ctx": getattr(self.backend, "n_ctx", None), **source,
+            "n_ctx": getattr(self.backend, "n_ctx", None), "protocol": self.protocol, **source,
         }
-        digest = hashlib.sha256(json.dumps(self.identity, sort_keys=True).encode()).hexdigest()[:8]
+        # default runs keep the directory names of versions that had one protocol
+        named = {k: v for k, v in self.identity.items() if (k, v) != ("protocol", DEFAULT)}
+        digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
         self.out = self.cfg.out or Path("runs") / f"{name}-{digest}"
         self.store = Store(self.out)
         self.store.check_identity(self.identity)
         self.executor = Executor(self.backend, self.store, progress, model_name=self.model_name, mode=self.mode,
-                                 temperature=self.temperature, max_tokens=self.cfg.max_tokens)
+                                 temperature=self.temperature, max_tokens=self.cfg.max_tokens,
+                                 protocol=self.protocol, spec=self.cfg.model)
 
     def process(self, units: list[Unit], skip: Callable[[list[Unit]], list[SampleRow]] | None = None) -> int:
         """One batch: what the store lacks is run (or stored as skipped by `skip`), then the

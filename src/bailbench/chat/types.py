@@ -22,16 +22,18 @@ class Tool:
 
     name: str
     description: str
+    authors_schema: bool = False  # the `paper` protocol on local models: the dict the authors sent
 
     def openai_schema(self) -> dict:
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": {"type": "object", "properties": {}, "required": []},
-            },
-        }
+        """The tool as chat templates and OpenAI's API see it. The authors gave local models
+        `"parameters": {}` with `"required": []` beside it (prompts/bailTool.py getBailTool),
+        which a template that prints tool JSON shows the model as it is."""
+        function = {"name": self.name, "description": self.description}
+        if self.authors_schema:
+            function |= {"parameters": {}, "required": []}
+        else:
+            function["parameters"] = {"type": "object", "properties": {}, "required": []}
+        return {"type": "function", "function": function}
 
 
 @dataclass(frozen=True)

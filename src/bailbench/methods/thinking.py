@@ -12,7 +12,7 @@ _OPEN = re.compile(r"<(?:think|thinking)>", re.IGNORECASE)
 _CLOSE = re.compile(r"</(?:think|thinking)>", re.IGNORECASE)
 
 
-def strip_thinking(text: str) -> str:
+def strip_thinking(text: str, protocol: str = "default") -> str:
     """The answer part of a reply.
 
     Tags match in any case at both ends. Everything up to the last closing tag is
@@ -20,6 +20,8 @@ def strip_thinking(text: str) -> str:
     when it opens the reply (nothing but whitespace before it): then the reply holds no
     answer and nothing is left. An unclosed opening tag after other text is just text.
     """
+    if protocol == "paper":  # the authors' reader: case-sensitive cuts, an unclosed tag kept as text
+        return text.split("</thinking>")[-1].split("</think>")[-1]
     last = None
     for last in _CLOSE.finditer(text):
         pass

@@ -9,18 +9,20 @@ from .thinking import strip_thinking
 from .wordings import tool_wording
 
 
-def bail_tool(ablation: str, model_name: str) -> Tool:
-    w = tool_wording(ablation, model_name)
-    return Tool(name=w.name, description=w.description)
+def bail_tool(ablation: str, model_name: str, protocol: str = "default", *, authors_schema: bool = False) -> Tool:
+    w = tool_wording(ablation, model_name, protocol)
+    return Tool(name=w.name, description=w.description, authors_schema=authors_schema)
 
 
-def tool_chat(context: tuple[Message, ...], ablation: str, model_name: str) -> Chat:
-    return Chat(messages=context, tools=(bail_tool(ablation, model_name),))
+def tool_chat(context: tuple[Message, ...], ablation: str, model_name: str, protocol: str = "default", *,
+              authors_schema: bool = False) -> Chat:
+    """`authors_schema`: the tool JSON the authors sent local models (the `paper` protocol)."""
+    return Chat(messages=context, tools=(bail_tool(ablation, model_name, protocol, authors_schema=authors_schema),))
 
 
-def read_tool(reply: str, api_calls: list[str], ablation: str, fmt: str) -> str:
+def read_tool(reply: str, api_calls: list[str], ablation: str, fmt: str, protocol: str = "default") -> str:
     """Bail when the reply calls the bail tool: through the API's structured calls, or
     written in the model's chat format outside any thinking."""
     name = tool_wording(ablation, "").name
-    names = api_calls or parse_tool_calls(strip_thinking(reply), fmt)
+    names = api_calls or parse_tool_calls(strip_thinking(reply, protocol), fmt)
     return BAIL if called(names, name) else CONTINUE

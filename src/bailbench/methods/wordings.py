@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..errors import UserError
+from .protocol import MISPRINTED_AS, MISPRINTED_TOOL_ABLATIONS, PAPER
 
 BASELINE = "Baseline"
 
@@ -66,9 +67,12 @@ class StringWording:
     system_text: str
 
 
-def tool_wording(ablation: str, model_name: str) -> ToolWording:
+def tool_wording(ablation: str, model_name: str, protocol: str = "default") -> ToolWording:
+    """The tool's name and description; under the `paper` protocol, the seven ablations the
+    authors' code gave TerminateThisInstance's description keep it (methods/protocol.py)."""
     e = _entry("tool", ablation)
-    return ToolWording(name=e["tool_name"], description=fill(e["description"], model_name))
+    text = _entry("tool", MISPRINTED_AS) if protocol == PAPER and ablation in MISPRINTED_TOOL_ABLATIONS else e
+    return ToolWording(name=e["tool_name"], description=fill(text["description"], model_name))
 
 
 def string_wording(ablation: str, model_name: str) -> StringWording:

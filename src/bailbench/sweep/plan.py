@@ -94,6 +94,8 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
                      "temperature": s["temperature"], "max_tokens": s["max_tokens"], "seed": s["seed"],
                      "mode": s["bail_prompt_mode"], "fraction": s["fraction"], "english_only": s["english_only"],
                      "max_context": s["max_context"]}
+            if s["protocol"] != "default":  # default runs keep the ids of versions with one protocol
+                ident["protocol"] = s["protocol"]
             parts = [model.label, Path(dataset).stem if "/" in dataset or "." in dataset else dataset]
             parts += [ablation] if ablation != BASELINE else []
             parts += [Path(prefix).stem] if prefix else []
@@ -104,8 +106,8 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
             if s["kind"] == BAILBENCH:
                 cfg = RunConfig(model=model.spec, dataset=dataset, methods=methods, ablation=ablation,
                                 samples=s["samples"], limit=limit, max_tokens=s["max_tokens"],
-                                temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"], seed=s["seed"],
-                                out=out, model_name=model.model_name, options=model.options,
+                                temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"],
+                                protocol=s["protocol"], seed=s["seed"], out=out, model_name=model.model_name, options=model.options,
                                 refusal_classifier=s["refusal_classifier"],
                                 false_bail_filter=s["false_bail_filter"], prefix=prefix,
                                 rollouts_from=None)  # set below once the source run is known
@@ -121,6 +123,7 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
                                      fraction=s["fraction"], english_only=s["english_only"],
                                      max_tokens=s["max_tokens"], max_context=s["max_context"],
                                      temperature=s["temperature"], bail_prompt_mode=s["bail_prompt_mode"],
+                                     protocol=s["protocol"],
                                      seed=s["seed"], cross_model=s["cross_model"],
                                      false_bail_filter=s["false_bail_filter"],
                                      refusal_classifier=s["refusal_classifier"], out=out,

@@ -38,6 +38,7 @@ RUN_KEYS = {
     "temperature": (float, "a number"),
     "seed": (int, "an integer"),
     "bail_prompt_mode": (str, "logprob or sample"),
+    "protocol": (str, "default or paper (the authors' pipeline as it ran)"),
     "refusal_classifier": (str, "minos, heuristic or judge:SPEC"),
     "false_bail_filter": (str, "a judge model spec (the paper's false-bail filter)"),
     # real conversations only
@@ -66,7 +67,7 @@ TOP_KEYS = {"experiment", "runs", "models"}
 DEFAULTS = dict(kind=BAILBENCH, datasets=["bailbench"], methods=["all"], ablations=["Baseline"], prefixes=[NO_PREFIX],
                 rollouts_from=[OWN], samples=10, limit=0, max_tokens=2000, temperature=None, seed=0,
                 bail_prompt_mode=None, refusal_classifier=None, fraction=1.0, english_only=True, max_context=8000,
-                cross_model=False, false_bail_filter=None)
+                cross_model=False, false_bail_filter=None, protocol="default")
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label:
                 raise UserError("limit must be 0 (every prompt) or more")
             elif key == "bail_prompt_mode" and value not in ("logprob", "sample"):
                 raise UserError(f"bail_prompt_mode must be logprob or sample, not {value!r}")
+            elif key == "protocol" and value not in ("default", "paper"):
+                raise UserError(f"protocol must be default or paper, not {value!r}")
         except UserError as exc:
             c.fail(line, str(exc))
     return out
