@@ -87,6 +87,32 @@ def test_conditions_pick_their_figures(tmp_path):
     assert abl and abl[0]["paper"] == 66.48 and abl[0]["inside"]
 
 
+def test_a_prefix_row_is_the_model_the_paper_ran_it_on(tmp_path):
+    # the paper ran DAN on Qwen2.5-7B-Instruct only: another model's DAN run has no row there
+    small = compare_run(fake_run(tmp_path, "small", model="smollm2", model_id="SmolLM2-135M-Instruct.Q4_1.gguf",
+                                 prefix="DAN", methods={"tool": stats(1, 100)}))
+    assert not small["in_paper"] and small["comparisons"] == []
+    q3 = compare_run(fake_run(tmp_path, "q3", model="vllm:Qwen/Qwen3-8B", prefix="BobQ3",
+                              methods={"tool": stats(60, 100)}))
+    assert [(c["figure"], c["paper_model"]) for c in q3["comparisons"]] == [("plots/bailRates/jailbreak3_bail.tex", "BobQ3")]
+
+
+def test_gemma_2s_plotted_tool_zero_is_a_filler_and_not_compared(tmp_path):
+    got = compare_run(fake_run(tmp_path, "g", model="vllm:google/gemma-2-2b-it", model_id="google/gemma-2-2b-it",
+                               methods={"tool": stats(0, 100), "string": stats(2, 100)}))
+    assert [c["method"] for c in got["comparisons"]] == ["string"]
+
+
+def test_a_logprob_bail_prompt_is_marked_another_estimand(tmp_path):
+    scored = {**stats(50, 100), "estimand": "mean P(bail) over scored samples: ..."}
+    got = compare_run(fake_run(tmp_path, "q", model="vllm:Qwen/Qwen2.5-7B-Instruct", protocol="default",
+                               methods={"prompt-bail-first": scored, "tool": stats(1, 100)}))
+    by = {c["method"]: c for c in got["comparisons"]}
+    assert not by["prompt-bail-first"]["comparable"] and by["tool"]["comparable"]
+    assert by["tool"]["paper_estimand"].startswith("share of samples") and got["protocol"] == "default"
+    assert any("logprob" in w for w in got["warnings"]) and any("--protocol paper" in w for w in got["warnings"])
+
+
 def test_a_model_not_in_the_paper_gets_its_nearest_rows(tmp_path):
     run = fake_run(tmp_path, "x", model="hf:someone/new-model", model_id="someone/new-model",
                    methods={"tool": stats(0, 100), "string": stats(0, 100), "prompt-bail-first": stats(30, 100),

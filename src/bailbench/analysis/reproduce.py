@@ -6,7 +6,11 @@ for its condition: BailBench with no prefix (the per-family figures), a jailbrea
 prefix (jailbreak figures), another model's rollouts (cross-model figures), a wording
 ablation (ablation figures), the neutral prompts (Bails Georg), real conversations
 (WildChat, ShareGPT); and, when refusals were classified, the no-refusal figures too.
-Each comparison says whether the paper's value lies inside the run's Wilson 95% interval.
+Each comparison says whether the paper's value lies inside the run's interval, and names
+the run's estimand, interval and protocol beside the paper's (sampled shares, Wilson 95%, the
+authors' pipeline). A bail prompt read in logprob mode estimates another quantity (mean
+P(bail)) than the paper's sampled share: its rows are kept, marked `comparable: false`, and
+warned about in one line.
 
 A run whose model or condition the paper did not measure gets its nearest published
 rows instead: the models of the comparable baseline figures whose bail rates are
@@ -44,6 +48,13 @@ ANTHROPIC = {"claude-3-haiku-20240307": "claude-3-haiku", "claude-3-5-haiku-2024
              "claude-opus-4-1-20250805": "claude-opus-4-1"}
 _FORMAT_SUFFIX = re.compile(r"^[-._](i?q\d|f16|f32|bf16|fp16|fp8|gguf|awq|gptq|int4|int8)", re.I)
 NEAREST = 3
+# The model each jailbreak figure's prefixes were run on (the Q3 names on Qwen3-8B).
+JAILBREAK_MODEL = {FIGURES + "jailbreak_bail.tex": "Qwen2.5-7B-Instruct", FIGURES + "jailbreak3_bail.tex": "Qwen3-8B"}
+# Fillers in the authors' figures: methods they never ran, plotted as 0 (bailBenchEval.py skips
+# the tool for Gemma 2: "gemma 2 doesn't support tool call").
+NEVER_RAN = {("google/gemma-2", "tool")}
+PAPER_ESTIMAND = "share of samples that bailed (the bail prompt sampled)"
+PAPER_INTERVAL = "Wilson 95% (n = samples)"
 
 
 @lru_cache(maxsize=1)
@@ -96,15 +107,20 @@ def _cell(stats: dict | None, scale: float = 100.0) -> dict | None:
     if not stats or stats.get("bail_rate", stats.get("rate")) is None:
         return None
     rate = stats.get("bail_rate", stats.get("rate"))
+    estimand = stats.get("estimand") or "share of samples that bailed"
     return {"measured": scale * rate, "ci_low": scale * stats["ci_low"], "ci_high": scale * stats["ci_high"],
-            "n": stats.get("n")}
+            "n": stats.get("n"), "estimand": estimand, "interval": stats.get("interval") or PAPER_INTERVAL,
+            "comparable": "mean P(bail)" not in estimand}
 
 
 def _compare(cell: dict | None, paper: float | None, **where) -> dict | None:
     if cell is None or paper is None or paper != paper:
         return None
+    if any(str(where.get("paper_model", "")).startswith(m) and where.get("method") == x for m, x in NEVER_RAN):
+        return None
     inside = cell["ci_low"] - 1e-9 <= paper <= cell["ci_high"] + 1e-9
-    return {**where, **cell, "paper": paper, "inside": inside, "difference": cell["measured"] - paper}
+    return {**where, **cell, "paper": paper, "paper_estimand": PAPER_ESTIMAND, "paper_interval": PAPER_INTERVAL,
+            "inside": inside, "difference": cell["measured"] - paper}
 
 
 def _measured(summary: dict) -> dict[str, dict]:
@@ -135,7 +151,11 @@ def _conditions(summary: dict, source_model: str | None) -> list[tuple[str, list
         return [("real conversations", [fig], None)] if fig else []
     dataset = summary.get("dataset")
     if summary.get("prefix"):
-        return [(f"prefix {summary['prefix']}", JAILBREAK, summary["prefix"])] if dataset == "bailbench" else []
+        if dataset != "bailbench":
+            return []
+        # a prefix row holds the one model the paper ran it on: another model has no row there
+        figures = [f for f in JAILBREAK if paper_key(summary, [JAILBREAK_MODEL[f]])]
+        return [(f"prefix {summary['prefix']}", figures, summary["prefix"])] if figures else []
     if summary.get("rollouts_from"):
         fig = CROSS.get((source_model or "").lower())
         return [(f"after {source_model}'s rollouts", [fig], None)] if fig and dataset == "bailbench" else []
@@ -175,10 +195,24 @@ def compare_run(path: Path) -> dict:
     rows = [r for r in rows if r is not None]
     result = {"run": str(path), "model": summary.get("model"), "dataset": summary.get("dataset"),
               "kind": summary.get("kind", "bailbench"), "ablation": ablation, "prefix": summary.get("prefix"),
-              "rollouts_from": source, "in_paper": bool(rows), "comparisons": rows, "nearest": []}
+              "protocol": summary.get("protocol", "default"), "paper_protocol": "paper (the authors' pipeline)",
+              "rollouts_from": source, "in_paper": bool(rows), "comparisons": rows, "nearest": [],
+              "warnings": _warnings(summary, rows)}
     if not rows:
         result["nearest"] = nearest(summary, measured)
     return result
+
+
+def _warnings(summary: dict, rows: list[dict]) -> list[str]:
+    """One line each where the run's numbers are not the paper's quantity or pipeline."""
+    out = []
+    if any(not r["comparable"] for r in rows):
+        out.append("the bail prompt was read in logprob mode: its rate is mean P(bail), not the paper's sampled "
+                   "share; rerun with --bail-prompt-mode sample (or --protocol paper) to compare like with like")
+    if rows and summary.get("protocol", "default") != "paper":
+        out.append("run under the default protocol (the authors' bugs fixed); --protocol paper runs their "
+                   "pipeline as it ran (README, Protocols)")
+    return out
 
 
 def _ablation_rows(summary: dict) -> list[dict | None]:

@@ -60,15 +60,23 @@ def reproduce_tables(data: dict) -> list:
         title = f"{run['model']} on {run['dataset']}" + (f" ({cond})" if cond else "")
         if run["in_paper"]:
             t = Table(title=escape(title + ": measured beside the paper's plotted numbers (%)"))
-            for col in ("condition", "method", "measure", "measured [95% CI]", "n", "paper", "inside CI", "paper row"):
+            for col in ("condition", "method", "measure", "estimand", "measured [95% CI]", "n", "paper", "inside CI",
+                        "paper row"):
                 t.add_column(col, justify="right" if col in ("n", "paper") else "left", overflow="fold")
             for c in run["comparisons"]:
-                t.add_row(escape(c["condition"]), SHORT.get(c["method"], c["method"]), c["measure"],
+                estimand = "sampled" if c.get("comparable", True) else "[yellow]mean P(bail)[/]"
+                t.add_row(escape(c["condition"]), SHORT.get(c["method"], c["method"]), c["measure"], estimand,
                           f"{c['measured']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}]", str(c["n"]),
                           f"{c['paper']:.2f}", "[green]yes[/]" if c["inside"] else "[red]no[/]",
                           escape(f"{c['paper_model']} ({c['figure'].rsplit('/', 1)[-1]})"))
             inside = sum(c["inside"] for c in run["comparisons"])
-            t.caption = f"paper value inside the run's Wilson interval: {inside} of {len(run['comparisons'])}"
+            intervals = sorted({c.get("interval", "Wilson 95%") for c in run["comparisons"]})
+            lines = [f"paper value inside the run's interval ({'; '.join(intervals)}): {inside} of "
+                     f"{len(run['comparisons'])}",
+                     f"run: protocol {run.get('protocol', 'default')}; paper: sampled shares, Wilson 95%, the "
+                     "authors' pipeline", *(f"warning: {w}" for w in run.get("warnings", []))]
+            t.caption = escape("\n".join(lines))
+            t.caption_justify = "left"
         else:
             t = Table(title=escape(title + ": not in the paper; nearest published rows (bail %)"))
             methods = [m for m in ("tool", "string", "prompt-bail-first", "prompt-continue-first")
