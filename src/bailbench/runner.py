@@ -86,7 +86,7 @@ class Run:
             prefix_hash = hashlib.sha256(json.dumps([m.as_dict() for m in prefix]).encode()).hexdigest()[:16]
             self.prompts = [_with_prefix(p, prefix) for p in self.prompts]
         self.source = self._rollout_source(prefix_hash)
-        self.session = session = Session(cfg, reporter, backend, all_ablations=True)
+        self.session = session = Session(cfg, reporter, backend, all_ablations=True, sampled_check=True)
         self.reporter, self.backend, self.methods = session.reporter, session.backend, session.methods
         self.classifier, self.judge, self.mode = session.classifier, session.judge, session.mode
         self.model_name, self.temperature = session.model_name, session.temperature

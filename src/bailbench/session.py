@@ -72,7 +72,9 @@ def slug(text: str) -> str:
 
 class Session:
     def __init__(self, cfg: CommonConfig, reporter: Reporter | None, backend: Backend | None, *,
-                 options: BackendOptions | None = None, all_ablations: bool = False):
+                 options: BackendOptions | None = None, all_ablations: bool = False, sampled_check: bool = False):
+        """`sampled_check`: the `paper` protocol samples the bail prompt here (BailBench: the
+        authors sampled it there; on real data they read logprobs)."""
         self.cfg = cfg
         self.reporter = reporter or Silent()
         self.quiet = _Quiet(self.reporter)
@@ -91,7 +93,7 @@ class Session:
         self.protocol = resolve_protocol(cfg.protocol)
         self.model_name = model_name(self.backend, cfg.model, cfg.model_name, self.protocol)
         wanted = cfg.bail_prompt_mode
-        if self.protocol == PAPER:  # the authors sampled the check; they read no logprob anywhere
+        if self.protocol == PAPER and sampled_check:
             if wanted not in (None, Mode.SAMPLE):
                 raise UserError(f"--protocol paper samples the bail prompt as the authors did; drop "
                                 f"--bail-prompt-mode {wanted}, or use --protocol default")

@@ -16,7 +16,8 @@ from ..methods import BAIL_METHODS
 from ..methods.wordings import BASELINE
 from ..store import Store
 from .correlation import refusal_bail_association
-from .rates import bail_vector
+from .rates import bail_vector, num
+from .stats import Z95, newcombe_difference
 
 
 @dataclass
@@ -69,6 +70,62 @@ def load_run(path: Path) -> RunView:
     return RunView(path, run_label(summary), summary, vectors)
 
 
+def vector_kind(summary: dict, method: str) -> str:
+    """What a run's bail vector holds for a method: probabilities read in one pass are dense
+    and give higher cosines than sampled shares of the same preferences."""
+    scored = method.startswith("prompt-") and summary.get("bail_prompt_mode") == "logprob"
+    return "mean P(bail) per prompt" if scored else "share of samples that bailed per prompt"
+
+
+def _successes(stats: dict) -> tuple[float, int]:
+    n = stats["n"] - (stats.get("unknowns", 0) if "mean_p_bail" in stats else 0)
+    return stats["bail_rate"] * n, n
+
+
+def cross_model_change(cross: dict, own: dict) -> dict | None:
+    """Figures 17-18: the bail prompt after another model's rollouts against after the model's
+    own. `difference` (Newcombe's interval) and `percent_increase` = (cross - own) / own, with
+    the log-ratio (Katz) interval of the ratio of two proportions."""
+    if not cross.get("n") or not own.get("n") or cross.get("bail_rate") is None or own.get("bail_rate") is None:
+        return None
+    (k1, n1), (k2, n2) = _successes(cross), _successes(own)
+    d, lo, hi = newcombe_difference(k1, n1, k2, n2)
+    out = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "percent_increase": None}
+    if k1 > 0 and k2 > 0:
+        log_ratio = np.log((k1 / n1) / (k2 / n2))
+        se = np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)
+        out |= {"percent_increase": num(100 * (np.exp(log_ratio) - 1)),
+                "percent_increase_ci": [num(100 * (np.exp(log_ratio - Z95 * se) - 1)),
+                                        num(100 * (np.exp(log_ratio + Z95 * se) - 1))]}
+    return out
+
+
+def _cross_model(runs: list[RunView], methods: list[str]) -> list[dict]:
+    """Each run after another model's rollouts beside the same model's own run (same prefix)."""
+    out = []
+    for r in runs:
+        source = r.summary.get("rollouts_from")
+        if not source:
+            continue
+        own = next((o for o in runs if not o.summary.get("rollouts_from") and o.summary["model"] == r.summary["model"]
+                    and o.summary.get("prefix") == r.summary.get("prefix")), None)
+        if own is None:
+            continue
+        changes = {m: cross_model_change(r.summary["methods"][m], own.summary["methods"][m]) for m in methods
+                   if m.startswith("prompt-") and m in r.summary["methods"] and m in own.summary["methods"]}
+        out.append({"run": r.label, "baseline": own.label, "rollouts_of": source.get("model"), "methods": changes})
+    return out
+
+
+def _medians(table: list[dict], methods: list[str]) -> dict:
+    """§3.1's medians: per method across the runs, and over every run and method."""
+    per = {m: [row["methods"][m]["bail_rate"] for row in table
+               if row["methods"].get(m) and row["methods"][m]["bail_rate"] is not None] for m in methods}
+    every = [x for xs in per.values() for x in xs]
+    return {"per_method": {m: num(float(np.median(xs))) if xs else None for m, xs in per.items()},
+            "all": num(float(np.median(every))) if every else None, "n_rates": len(every)}
+
+
 def cosine(a: dict[str, float], b: dict[str, float]) -> float | None:
     common = sorted(set(a) & set(b))
     if not common:
@@ -102,8 +159,19 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> 
         for m in methods:
             s = r.summary["methods"].get(m)
             row["methods"][m] = None if s is None else {
-                k: s.get(k) for k in ("bail_rate", "ci_low", "ci_high", "n", "unknown_rate", "no_refusal_bail_rate")}
+                k: s.get(k) for k in ("bail_rate", "ci_low", "ci_high", "n", "unknown_rate", "no_refusal_bail_rate",
+                                      "estimand", "interval", "majority_rate")}
+        row["protocol"] = r.summary.get("protocol", "default")
         table.append(row)
+    for m in methods:
+        estimands = {(row["methods"][m] or {}).get("estimand") or "share of samples that bailed" for row in table
+                     if row["methods"].get(m)}
+        if len(estimands) > 1:
+            warnings.append(f"{m}: the runs estimate different quantities ({'; '.join(sorted(estimands))}); "
+                            "their rates are not like for like (run the bail prompt in one --bail-prompt-mode)")
+    protocols = {row["protocol"] for row in table}
+    if len(protocols) > 1:
+        warnings.append(f"the runs follow different protocols ({', '.join(sorted(protocols))})")
 
     classified = [r for r in runs if r.summary.get("refusal")]
     classifiers = {r.summary["refusal"]["classifier"] for r in classified}
@@ -125,8 +193,18 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> 
     similarity = {}
     for m in methods:
         having = [r for r in runs if m in r.vectors]
-        similarity[m] = {"labels": [r.label for r in having],
+        kinds = [vector_kind(r.summary, m) for r in having]
+        similarity[m] = {"labels": [r.label for r in having], "vector": kinds,
                          "cosine": [[cosine(a.vectors[m], b.vectors[m]) for b in having] for a in having]}
+        if len(set(kinds)) > 1:
+            warnings.append(f"{m}: bail vectors of different kinds ({'; '.join(sorted(set(kinds)))}); dense "
+                            "probabilities give higher cosines than sampled shares")
+    # the methods of one model against each other (the linkpost's "inconsistency between bail methods")
+    within = {r.label: {"methods": list(r.vectors), "vector": [vector_kind(r.summary, m) for m in r.vectors],
+                        "cosine": [[cosine(r.vectors[a], r.vectors[b]) for b in r.vectors] for a in r.vectors]}
+              for r in runs}
     return {"runs": table, "methods": methods, "refusal_vs_bail": association, "bail_vector_cosine": similarity,
+            "method_cosine": within, "medians": _medians(table, methods),
+            "cross_model_change": _cross_model(runs, methods),
             "warnings": warnings, "permutations": permutations, "seed": seed,
             "refusal_classifier": next(iter(classifiers)) if len(classifiers) == 1 else None}
