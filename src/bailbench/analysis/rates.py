@@ -165,7 +165,7 @@ def orders_averaged(db: sqlite3.Connection, ablation: str) -> dict | None:
     (ka, na), (kb, nb) = _successes(a), _successes(b)
     pooled = rate(ka + kb, na + nb)
     return {"bail_rate": num((a["bail_rate"] + b["bail_rate"]) / 2), "ci_low": pooled["ci_low"],
-            "ci_high": pooled["ci_high"], "n": a["n"] + b["n"], "estimand": f"mean of the two orders' rates ({a['estimand']})",
+            "ci_high": pooled["ci_high"], "n": a["n"] + b["n"], "estimand": "mean of the two orders' bail_rate (each as its estimand says)",
             "interval": "Wilson 95% over both orders' samples pooled"}
 
 
