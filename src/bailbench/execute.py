@@ -91,6 +91,15 @@ def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Repo
     if wanted is None and reading == SAMPLE:
         reporter.note(f"{spec} gives no logprobs: the bail prompt is read by sampling")
         return Mode.SAMPLE
+    # A forced <wellbeing> would be scored inside the model's reasoning, or instead of it (DESIGN §1 "Thinking").
+    reasoning = getattr(getattr(backend, "template", None), "reasoning", None) if reading == EXACT else None
+    if reasoning and wanted == LOGPROB:
+        raise UserError(f"{spec} cannot be read in logprob mode: {reasoning}, so a forced answer would be scored "
+                        "inside or instead of its reasoning; use --bail-prompt-mode sample")
+    if reasoning and wanted is None:
+        reporter.note(f"{spec}: {reasoning}; the bail prompt is read by sampling (logprob mode would score a forced "
+                      "answer inside or instead of the reasoning)")
+        return Mode.SAMPLE
     if (wanted or LOGPROB) == LOGPROB and reading == GREEDY:
         reporter.note(f"{spec} cannot score a forced answer: the bail prompt's logprobs are read along the "
                       "model's greedy answer after its <wellbeing> tag (an approximation, recorded in the summary)")

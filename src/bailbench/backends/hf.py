@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..chat.template import ChatTemplate
-from ..chat.toolcalls import format_for_template
+from ..chat.toolcalls import check_format
 from ..chat.types import Chat
 from ..errors import UserError
 from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
@@ -40,7 +40,7 @@ def _torch():
 class HFBackend(LocalBackend):
 
     def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, device: str | None = None,
-                 dtype: str | None = None, batch_size: int | None = None):
+                 dtype: str | None = None, batch_size: int | None = None, tool_format: str | None = None):
         torch = _torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -66,14 +66,12 @@ class HFBackend(LocalBackend):
         self.model.to(self.device).eval()
         # transformers 5 renamed the KV-cache argument and output from past_key_values to cache
         self._cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        source_template = self.tok.chat_template
-        if isinstance(source_template, dict):
-            source_template = source_template.get("default")
-        if not source_template:
+        template = ChatTemplate.from_tokenizer(self.tok.chat_template, bos_token=self.tok.bos_token or "",
+                                               eos_token=self.tok.eos_token or "")
+        if template is None:
             raise UserError(f"{name} has no chat template; bailbench needs a chat (instruct) model")
-        self.template = ChatTemplate(source_template, bos_token=self.tok.bos_token or "",
-                                     eos_token=self.tok.eos_token or "")
-        self.tool_format = format_for_template(source_template)
+        self.template = template
+        self.tool_format = check_format(tool_format) if tool_format else template.tool_format
         self.n_ctx = min(n_ctx, getattr(self.model.config, "max_position_embeddings", n_ctx) or n_ctx)
         eos = self.model.generation_config.eos_token_id
         eos = eos if isinstance(eos, list) else [eos]

@@ -57,7 +57,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..chat.template import ChatTemplate
-from ..chat.toolcalls import format_for_template
+from ..chat.toolcalls import CONTROL_TOKENS, check_format
 from ..chat.types import Chat
 from ..errors import UserError
 from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
@@ -69,8 +69,8 @@ PLAIN_SAMPLING = dict(top_p=1.0, top_k=0, min_p=0.0, typical_p=1.0, repeat_penal
 # Sequences decoded together by default. Measured on 2 CPU cores (tokens per CPU-second, SmolLM2 Q4_1):
 # 131 one at a time, 167 at 8, 196 at 16; prefill, the ceiling, 311 (benchmarks/llamacpp_speed.py).
 DEFAULT_BATCH_SIZE = 16
-# Control tokens that open or delimit a tool call in some chat format; kept in reply text.
-TOOL_CALL_TOKENS = frozenset({"[TOOL_CALLS]", "[ARGS]", "[CALL_ID]", "<|python_tag|>", "<tool_call>", "</tool_call>"})
+# Control tokens that open or delimit a tool call or reasoning in some chat format; kept in reply text.
+TOOL_CALL_TOKENS = CONTROL_TOKENS
 _MAX_SEQUENCES = 64  # sequence ids in the context (the cache is shared, so they cost no memory)
 _N_BATCH = 512  # tokens per llama_decode call
 
@@ -99,7 +99,7 @@ class LlamaCppBackend(LocalBackend):
 
     def __init__(self, path: Path, *, spec: str, n_ctx: int = 8192, n_threads: int | None = None,
                  n_gpu_layers: int = 0, batch_size: int | None = None, kv_reuse: bool = True,
-                 reuse_reply: bool = False):
+                 reuse_reply: bool = False, tool_format: str | None = None):
         """`kv_reuse=False` scores every chat cold, sharing nothing between chats (the baseline the
         benchmark compares); `reuse_reply=True` also reuses the reply's KV written while generating
         (faster checks, log-probabilities off by up to a few tenths of a nat: module doc)."""
@@ -132,8 +132,10 @@ class LlamaCppBackend(LocalBackend):
         self._bos = self._token_text(md.get("tokenizer.ggml.bos_token_id"))
         self._eos = self._token_text(md.get("tokenizer.ggml.eos_token_id"))
         self._add_bos = md.get("tokenizer.ggml.add_bos_token", "false") == "true"
-        self.template = ChatTemplate(source, bos_token=self._bos, eos_token=self._eos)
-        self.tool_format = format_for_template(source)
+        # GGUF keeps a tokenizer's named templates as tokenizer.chat_template.NAME; tools use `tool_use`
+        self.template = ChatTemplate(source, bos_token=self._bos, eos_token=self._eos,
+                                     tool_use=md.get("tokenizer.chat_template.tool_use"))
+        self.tool_format = check_format(tool_format) if tool_format else self.template.tool_format
         self.name_hints = [md.get("general.basename", ""), md.get("general.name", "")]
 
         import llama_cpp as C

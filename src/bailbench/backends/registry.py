@@ -60,6 +60,7 @@ class BackendOptions:
     concurrency: int | None = None  # openai, anthropic
     timeout: float | None = None  # openai, anthropic: seconds per request
     api_key_env: str | None = None  # openai, anthropic: the variable holding the key of a --base-url server
+    tool_format: str | None = None  # gguf, hf, vllm: how tool calls are read (chat.toolcalls.FORMATS), not the template's
 
     def given(self) -> dict:
         """The options set to something other than their defaults."""
@@ -92,28 +93,28 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
 # -- the built-in backends (registered in pyproject.toml under `bailbench.backends`) ----------
 
 
-@takes("n_ctx", "gpu_layers", "batch_size")
+@takes("n_ctx", "gpu_layers", "batch_size", "tool_format")
 def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=options.n_ctx, n_gpu_layers=options.gpu_layers,
-                           batch_size=options.batch_size)
+                           batch_size=options.batch_size, tool_format=options.tool_format)
 
 
-@takes("n_ctx", "device", "dtype", "batch_size")
+@takes("n_ctx", "device", "dtype", "batch_size", "tool_format")
 def hf(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .hf import HFBackend
 
     return HFBackend(name, spec=spec, n_ctx=options.n_ctx, device=options.device, dtype=options.dtype,
-                     batch_size=options.batch_size)
+                     batch_size=options.batch_size, tool_format=options.tool_format)
 
 
-@takes("n_ctx", "dtype", "tensor_parallel", "batch_size")
+@takes("n_ctx", "dtype", "tensor_parallel", "batch_size", "tool_format")
 def vllm(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .vllm_offline import VLLMBackend
 
     return VLLMBackend(name, spec=spec, n_ctx=options.n_ctx, tensor_parallel=options.tensor_parallel,
-                       dtype=options.dtype, batch_size=options.batch_size)
+                       dtype=options.dtype, batch_size=options.batch_size, tool_format=options.tool_format)
 
 
 def _api(options: BackendOptions) -> dict:

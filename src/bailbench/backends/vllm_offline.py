@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..chat.template import ChatTemplate
-from ..chat.toolcalls import format_for_template
+from ..chat.toolcalls import check_format
 from ..chat.types import Chat
 from ..errors import UserError
 from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
@@ -41,7 +41,7 @@ MAX_IDS = 128  # vLLM's cap on logprob_token_ids per request
 class VLLMBackend(LocalBackend):
     def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, tensor_parallel: int = 1,
                  dtype: str | None = None, gpu_memory_utilization: float = 0.9, batch_size: int | None = None,
-                 enforce_eager: bool | None = None):
+                 enforce_eager: bool | None = None, tool_format: str | None = None):
         try:
             import vllm
             from vllm.platforms import current_platform
@@ -68,13 +68,12 @@ class VLLMBackend(LocalBackend):
             raise UserError(f"vLLM could not load {name} ({str(exc).splitlines()[0]}); give a local "
                             "transformers checkpoint folder, a .gguf file, or a hub id with network access") from exc
         self.tok = self.llm.get_tokenizer()
-        source = self.tok.chat_template
-        if isinstance(source, dict):
-            source = source.get("default")
-        if not source:
+        template = ChatTemplate.from_tokenizer(self.tok.chat_template, bos_token=self.tok.bos_token or "",
+                                               eos_token=self.tok.eos_token or "")
+        if template is None:
             raise UserError(f"{name} has no chat template; bailbench needs a chat (instruct) model")
-        self.template = ChatTemplate(source, bos_token=self.tok.bos_token or "", eos_token=self.tok.eos_token or "")
-        self.tool_format = format_for_template(source)
+        self.template = template
+        self.tool_format = check_format(tool_format) if tool_format else template.tool_format
         self.n_ctx = self.llm.llm_engine.model_config.max_model_len
         cache = self.llm.llm_engine.vllm_config.cache_config
         self.kv_tokens = (cache.num_gpu_blocks or 0) * cache.block_size  # what the KV cache holds

@@ -5,6 +5,7 @@ template's own default system prompt (Qwen2.5 and SmolLM2 inject one when none i
 given: we keep it and append our text after a newline), or, for templates without a
 system role (Gemma 2), the start of the first user message followed by a blank line.
 Templates without tool support get the tool in the system prompt in `GENERIC_TOOL_FORMAT`.
+A tokenizer's `tool_use` template renders the chats that carry tools (transformers' rule).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from datetime import datetime
 from functools import cached_property
 
 import jinja2
-from jinja2.ext import loopcontrols
+from jinja2 import nodes
+from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .reasoning import ALWAYS_REASONING, OPEN, leaves_open
+from .tooldetect import classify
 from .types import Chat, Message, Tool
 
 GENERIC_TOOL_FORMAT = (
@@ -38,6 +42,22 @@ def generic_tool_text(tools: tuple[Tool, ...]) -> str:
 
 class TemplateError(Exception):
     pass
+
+
+class _Generation(Extension):
+    """`{% generation %}...{% endgeneration %}` renders its body: transformers' tag marking the
+    assistant's tokens for training masks (LFM2.5, Laguna), which its renderer accepts."""
+
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+    @staticmethod
+    def _body(caller):
+        return caller()
 
 
 def _raise(message: str):
@@ -83,39 +103,63 @@ def place_system_text(
     return PlacedSystem([{"role": "system", "content": text}] + out, "new")
 
 
-class ChatTemplate:
-    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = ""):
+class _Source:
+    """One compiled template source and what probing it tells (in transformers' environment:
+    the same globals and filters, `tools` and `documents` passed as None when absent)."""
+
+    def __init__(self, source: str, bos_token: str, eos_token: str):
         self.source = source
-        self.bos_token = bos_token
-        self.eos_token = eos_token
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+        self.bos_token, self.eos_token = bos_token, eos_token
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, _Generation])
         env.filters["tojson"] = _tojson
         env.globals["raise_exception"] = _raise
         env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-        self._template = env.from_string(source)
-
-    def _render(self, messages: list[dict], *, tools: list[dict] | None, add_generation_prompt: bool) -> str:
-        kwargs = dict(messages=messages, add_generation_prompt=add_generation_prompt,
-                      bos_token=self.bos_token, eos_token=self.eos_token)
-        if tools:
-            kwargs["tools"] = tools
+        env.globals["dict"] = dict
         try:
-            return self._template.render(**kwargs)
+            self._template = env.from_string(source)
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"the chat template does not compile ({exc})") from exc
+
+    def render(self, messages: list[dict], *, tools: list[dict] | None, add_generation_prompt: bool,
+               **extra) -> str:
+        try:
+            return self._template.render(messages=messages, tools=tools, documents=None,
+                                         add_generation_prompt=add_generation_prompt,
+                                         bos_token=self.bos_token, eos_token=self.eos_token, **extra)
         except (jinja2.TemplateError, TemplateError) as exc:
             raise TemplateError(str(exc)) from exc
+        except (TypeError, ValueError, AttributeError) as exc:  # a template's Python-level error on odd input
+            raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _probe(self, messages: list[dict], **kw) -> str | None:
+        try:
+            return self.render(messages, **kw)
+        except TemplateError:
+            return None
 
     @cached_property
     def supports_tools(self) -> bool:
-        return "tools" in self.source
+        """Whether rendering with a tool shows it to the model (a probe tool's name appears)."""
+        got = self._probe([{"role": "user", "content": "\x01U"}], tools=[_probe_schema()], add_generation_prompt=True)
+        return got is not None and _PROBE_TOOL in got
+
+    @cached_property
+    def call_example(self) -> str:
+        """How the template writes an assistant's call to a tool (empty when it cannot)."""
+        tools = [_probe_schema()]
+        for arguments in ({"why": "x"}, '{"why": "x"}'):
+            call = {"id": "abc123def", "type": "function", "function": {"name": _PROBE_TOOL, "arguments": arguments}}
+            messages = [{"role": "user", "content": "\x01U"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+                        {"role": "tool", "tool_call_id": "abc123def", "name": _PROBE_TOOL, "content": "\x01R"}]
+            if got := self._probe(messages, tools=tools, add_generation_prompt=False):
+                return got
+        return ""
 
     @cached_property
     def supports_system(self) -> bool:
-        try:
-            probe = self._render([{"role": "system", "content": "\x01S"}, {"role": "user", "content": "\x01U"}],
-                                 tools=None, add_generation_prompt=True)
-        except TemplateError:
-            return False
-        return "\x01S" in probe
+        probe = self._probe([{"role": "system", "content": "\x01S"}, {"role": "user", "content": "\x01U"}],
+                            tools=None, add_generation_prompt=True)
+        return probe is not None and "\x01S" in probe
 
     @cached_property
     def default_system(self) -> str | None:
@@ -127,23 +171,109 @@ class ChatTemplate:
         if not self.supports_system:
             return None
         user = {"role": "user", "content": "\x01U"}
-        with_sys = self._render([{"role": "system", "content": "\x01S"}, user], tools=None, add_generation_prompt=False)
-        without = self._render([user], tools=None, add_generation_prompt=False)
+        with_sys = self.render([{"role": "system", "content": "\x01S"}, user], tools=None, add_generation_prompt=False)
+        without = self.render([user], tools=None, add_generation_prompt=False)
         pre, _, post = with_sys.partition("\x01S")
         if without.startswith(pre) and without.endswith(post) and len(without) > len(pre) + len(post):
             return without[len(pre): len(without) - len(post)]
         return None
 
+    @cached_property
+    def reasoning(self) -> str | None:
+        """Why the reply would start in (or skip) the model's reasoning, or None: the
+        generation prompt opens a block; the template's thinking mode opens one; thinking is
+        on unless switched off; or the template writes reasoning and has no switch."""
+        user = [{"role": "user", "content": "\x01U"}]
+        plain = self._probe(user, tools=None, add_generation_prompt=True)
+        if plain is None:
+            return None
+        on = self._probe(user, tools=None, add_generation_prompt=True, enable_thinking=True, thinking=True) or plain
+        off = self._probe(user, tools=None, add_generation_prompt=True, enable_thinking=False, thinking=False) or plain
+        if opened := leaves_open(plain.rpartition("\x01U")[2]):
+            return f"its generation prompt opens a reasoning block ({opened.strip()})"
+        if opened := leaves_open(on.rpartition("\x01U")[2]):
+            return f"its thinking mode opens a reasoning block ({opened.strip()})"
+        if off != plain:
+            return "it reasons before answering unless thinking is switched off"
+        if on == plain and (OPEN.search(self.source) or any(m in self.source for m in ALWAYS_REASONING)):
+            return "the model writes its reasoning before the answer"
+        return None
+
+
+_PROBE_TOOL = "bailbench_probe_tool"
+
+
+def _probe_schema() -> dict:
+    return {"type": "function", "function": {"name": _PROBE_TOOL, "description": "probe",
+                                             "parameters": {"type": "object", "properties": {}, "required": []}}}
+
+
+class ChatTemplate:
+    """A model's chat template, with its `tool_use` variant where the tokenizer has one:
+    as transformers does, a chat that carries tools renders with `tool_use`."""
+
+    def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "", tool_use: str | None = None):
+        self.default = _Source(source, bos_token, eos_token)
+        self.tool = _Source(tool_use, bos_token, eos_token) if tool_use else self.default
+        self.source = source
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+
+    @classmethod
+    def from_tokenizer(cls, value, **kw) -> ChatTemplate | None:
+        """From a tokenizer's `chat_template`: one source, or named sources ({"default":
+        ..., "tool_use": ...}, or the list form of tokenizer_config.json)."""
+        if isinstance(value, list):
+            value = {t.get("name"): t.get("template") for t in value if isinstance(t, dict)}
+        if isinstance(value, dict):
+            default = value.get("default") or value.get("tool_use")
+            return cls(default, tool_use=value.get("tool_use"), **kw) if default else None
+        return cls(value, **kw) if value else None
+
+    @property
+    def tool_source(self) -> str:
+        """The source that renders chats with tools."""
+        return self.tool.source
+
+    @property
+    def supports_tools(self) -> bool:
+        return self.tool.supports_tools
+
+    @property
+    def supports_system(self) -> bool:
+        return self.default.supports_system
+
+    @property
+    def default_system(self) -> str | None:
+        return self.default.default_system
+
+    @property
+    def reasoning(self) -> str | None:
+        return self.default.reasoning
+
+    @cached_property
+    def tool_format(self) -> str:
+        """How the model's tool calls are read (`chat.toolcalls.FORMATS`, or `unknown`)."""
+        return classify(self.tool.source + "\n" + self.tool.call_example, self.tool.supports_tools)
+
+    def _render(self, messages: list[dict], *, tools: list[dict] | None, add_generation_prompt: bool) -> str:
+        return (self.tool if tools is not None else self.default).render(
+            messages, tools=tools, add_generation_prompt=add_generation_prompt)
+
     def render(self, chat: Chat, *, add_generation_prompt: bool = True) -> str:
         text = chat.system_addition
         tools = None
+        t = self.tool if chat.tools else self.default
         if chat.tools:
-            if self.supports_tools:
-                tools = [t.openai_schema() for t in chat.tools]
+            if t.supports_tools:
+                tools = [tool.openai_schema() for tool in chat.tools]
             else:
                 tool_text = generic_tool_text(chat.tools)
                 text = tool_text if text is None else text + "\n\n" + tool_text
-        placed = place_system_text(chat.messages, text, default_system=self.default_system,
-                                   supports_system=self.supports_system)
-        rendered = self._render(placed.messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        placed = place_system_text(chat.messages, text, default_system=t.default_system,
+                                   supports_system=t.supports_system)
+        rendered = t.render(placed.messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        if chat.assistant_prefix and (opened := leaves_open(rendered[-400:])):
+            raise TemplateError(f"the generation prompt leaves a reasoning block open ({opened}): a forced answer "
+                                "would be scored inside the reasoning; read the bail prompt by sampling")
         return rendered + chat.assistant_prefix
