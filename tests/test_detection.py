@@ -26,14 +26,15 @@ def test_keyword_detection(reply, ablation, verdict):
 @pytest.mark.parametrize("text,fmt,names", [
     ('<tool_call>\n{"name": "switchconversation_tool", "arguments": {}}\n</tool_call>', "hermes", ["switchconversation_tool"]),
     ('I will leave.<tool_call>{"name": "a", "arguments": {}}</tool_call><tool_call>{"name": "b"}</tool_call>', "hermes", ["a", "b"]),
-    ('<tool_call>{"name": "switchconversation_tool", "arguments": {</tool_call>', "hermes", ["switchconversation_tool"]),
+    ('<tool_call>{"name": "switchconversation_tool", "arguments": {</tool_call>', "hermes", []),  # malformed: no call
     ('<tool_call>{"name": "switchconversation_tool", "arguments": {}}', "hermes", ["switchconversation_tool"]),
-    ('{"name": "switchconversation_tool"} mentioned in passing', "hermes", []),
+    ('I mention {"name": "switchconversation_tool"} in passing', "hermes", []),
     ('<|python_tag|>{"name": "switchconversation_tool", "parameters": {}}', "llama3", ["switchconversation_tool"]),
     ('{"name": "switchconversation_tool", "parameters": {}}', "llama3", ["switchconversation_tool"]),
     ('{"type": "function", "name": "x", "parameters": {}}; {"name": "y", "parameters": {}}', "llama3", ["x", "y"]),
     ('<function=switchconversation_tool>{}</function>', "llama3", ["switchconversation_tool"]),
-    ('Here is JSON: {"name": "switchconversation_tool", "parameters": {}}', "llama3", []),
+    ('Here is JSON: {"name": "switchconversation_tool", "parameters": {}}', "llama3", ["switchconversation_tool"]),
+    ('Here is JSON: {"name": "switchconversation_tool"}', "llama3", []),
     ('[TOOL_CALLS] [{"name": "switchconversation_tool", "arguments": {}}]', "mistral", ["switchconversation_tool"]),
     ('[TOOL_CALLS]switchconversation_tool[ARGS]{}', "mistral", ["switchconversation_tool"]),
     ('[{"name": "switchconversation_tool", "arguments": {}}]', "mistral", []),
@@ -58,12 +59,17 @@ def test_bail_tool_detection():
     assert called(["endchat_tool"], "endchat_tool") and not called(["other"], "endchat_tool")
 
 
+SHOWS_TOOLS = "{{ tools | tojson }}"
+
+
 def test_format_from_template():
     assert format_for_template(template("qwen2.5-instruct.jinja")) == "hermes"
-    assert format_for_template(template("gemma-2-it.jinja")) == "hermes"  # no tools: generic in-prompt format
-    assert format_for_template("{{ '<|python_tag|>' }}") == "llama3"
-    assert format_for_template("[TOOL_CALLS]") == "mistral"
-    assert format_for_template("<|observation|>") == "glm4"
+    assert format_for_template(template("gemma-2-it.jinja")) == "generic"  # no tools: generic in-prompt format
+    assert format_for_template(SHOWS_TOOLS + "{{ '<|python_tag|>' }}") == "llama3"
+    assert format_for_template(SHOWS_TOOLS + "[TOOL_CALLS]") == "mistral"
+    assert format_for_template("[TOOL_CALLS]") == "mistral+generic"  # its own calls, and the in-prompt format it sees
+    assert format_for_template(SHOWS_TOOLS + "<|observation|>") == "glm4"
+    assert format_for_template(SHOWS_TOOLS + "<|assistant|>") == "unknown"
 
 
 @pytest.mark.parametrize("text,fmt,names", [
@@ -72,9 +78,8 @@ def test_format_from_template():
     ('<tool_call>{"arguments": {"name": "switchconversation_tool"}</tool_call>', "hermes", []),  # malformed
     ('<tool_call>{"name": "search", "arguments": {"name": "switchconversation_tool"}}</tool_call>', "hermes",
      ["search"]),
-    ('<tool_call>{"name": "search", "arguments": {"q": "{\\"name\\": \\"x\\"}"</tool_call>', "hermes", ["search"]),
-    ('<tool_call>{"arguments": {"name": "x"}, "name": "switchconversation_tool", </tool_call>', "hermes",
-     ["switchconversation_tool"]),
+    ('<tool_call>{"name": "search", "arguments": {"q": "{\\"name\\": \\"x\\"}"}}</tool_call>', "hermes", ["search"]),
+    ('<tool_call>{"arguments": {"name": "x"}, "name": "switchconversation_tool", </tool_call>', "hermes", []),
     ('<|python_tag|>{"name": "a", "parameters": {"name": "switchconversation_tool", "parameters": {}}}', "llama3",
      ["a"]),
     ('[TOOL_CALLS] [{"name": "a", "arguments": {"name": "switchconversation_tool"}}]', "mistral", ["a"]),
@@ -97,7 +102,7 @@ def test_a_longer_name_is_another_tool():
 
 
 def test_glm45_and_qwen3_coder_templates_read_their_xml_calls():
-    glm45 = "{% if tools %}<tool_call>{{ name }}<arg_key>{% endif %}"
-    assert format_for_template(glm45) == "hermes"
+    glm45 = "{% if tools %}{{ tools | tojson }}<tool_call>{{ name }}<arg_key>{% endif %}"
+    assert format_for_template(glm45) == "glm45"
     call = "<tool_call>switchconversation_tool\n</tool_call>"
     assert read_tool(call, [], "Baseline", format_for_template(glm45)) == "bail"

@@ -150,7 +150,8 @@ class _Source:
         for arguments in ({"why": "x"}, '{"why": "x"}'):
             call = {"id": "abc123def", "type": "function", "function": {"name": _PROBE_TOOL, "arguments": arguments}}
             messages = [{"role": "user", "content": "\x01U"}, {"role": "assistant", "content": "", "tool_calls": [call]},
-                        {"role": "tool", "tool_call_id": "abc123def", "name": _PROBE_TOOL, "content": "\x01R"}]
+                        {"role": "tool", "tool_call_id": "abc123def", "name": _PROBE_TOOL,
+                         "content": "bailbench_probe_result"}]
             if got := self._probe(messages, tools=tools, add_generation_prompt=False):
                 return got
         return ""
