@@ -191,7 +191,8 @@ def test_every_method_renders_as_transformers_renders_it(name, method):
 
 def test_a_tool_use_template_renders_the_chats_with_tools():
     """Hermes 3 ships `default` and `tool_use`; with tools, transformers renders `tool_use`."""
-    pair = {k: (ZOO / f"NousResearch-Hermes-3-Llama-3.1-70B-{k}.jinja").read_text("utf-8") for k in ("default", "tool_use")}
+    pair = {k: (ZOO / f"NousResearch-Hermes-3-Llama-3.1-70B-{k}.jinja").read_text("utf-8")
+            for k in ("default", "tool_use")}
     t = ChatTemplate.from_tokenizer(pair, bos_token="<BOS>", eos_token="<EOS>")
     chat = METHOD_CHATS["tool"]
     rendered = t.render(chat)

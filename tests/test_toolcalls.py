@@ -14,7 +14,7 @@ from bailbench.chat import harmony
 from bailbench.chat.toolcalls import CONTROL_TOKENS, FORMATS, format_for_template, read_calls
 from bailbench.errors import UserError
 from bailbench.methods.thinking import strip_thinking
-from bailbench.methods.tool import check_tool_format, read_tool, read_tool_call
+from bailbench.methods.tool import ToolReading, check_tool_format, read_tool, read_tool_call
 
 from .helpers import SHARED
 
@@ -27,10 +27,12 @@ FAMILIES = [
                  "<｜tool▁call▁end｜><｜tool▁calls▁end｜>", True),
     ("deepseek", f"<think>Leave?</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>{S}<｜tool▁sep｜>{{}}"
                  "<｜tool▁call▁end｜><｜tool▁calls▁end｜>", True),  # V3.1
-    ("dsml", f'<｜DSML｜function_calls>\n<｜DSML｜invoke name="{S}">\n</｜DSML｜invoke>\n</｜DSML｜function_calls>', True),
+    ("dsml", f'<｜DSML｜function_calls>\n<｜DSML｜invoke name="{S}">\n</｜DSML｜invoke>\n'
+             "</｜DSML｜function_calls>", True),
     ("harmony", f"<|channel|>analysis<|message|>I should leave.<|end|><|start|>assistant<|channel|>commentary "
                 f"to=functions.{S} <|constrain|>json<|message|>{{}}<|call|>", True),
-    ("harmony", f"<|channel|>analysis<|message|>Call {S}?<|end|><|start|>assistant<|channel|>final<|message|>Hi", False),
+    ("harmony", f"<|channel|>analysis<|message|>Call {S}?<|end|><|start|>assistant<|channel|>final"
+                "<|message|>Hi", False),
     ("kimi_k2", f"<|tool_calls_section_begin|> <|tool_call_begin|> functions.{S}:0 <|tool_call_argument_begin|> {{}} "
                 "<|tool_call_end|> <|tool_calls_section_end|>", True),
     ("gemma4", f"<|tool_call>call:{S}{{}}<tool_call|>", True),
@@ -47,7 +49,8 @@ FAMILIES = [
     ("functionary_v32", f"all\nI'd rather stop here.>>>{S}\n{{}}", True),
     ("functionary_v32", f"{S}\n{{}}", True),
     ("functionary_v32", "all\nSure, here is your poem.", False),
-    ("seed_oss", f"<seed:think>Leave?</seed:think><seed:tool_call>\n<function={S}>\n</function>\n</seed:tool_call>", True),
+    ("seed_oss", f"<seed:think>Leave?</seed:think><seed:tool_call>\n<function={S}>\n</function>\n"
+                 "</seed:tool_call>", True),
     ("nemotron_v2", f'<TOOLCALL>[{{"name": "{S}", "arguments": {{}}}}]</TOOLCALL>', True),
     ("apriel", f'[BEGIN FINAL RESPONSE]\n<tool_calls>[{{"name": "{S}", "arguments": {{}}}}]</tool_calls>', True),
     ("apertus", f'<|tools_prefix|>[{{"{S}": {{}}}}]<|tools_suffix|>', True),
@@ -120,8 +123,7 @@ def test_a_call_that_does_not_parse_is_no_bail_and_is_counted_apart(reply, fmt):
 
 def test_a_cut_call_beside_a_parsed_bail_is_just_a_bail():
     reply = f'<tool_call>{{"name": "{S}", "arguments": {{}}}}</tool_call><tool_call>{{"name": "x", '
-    assert read_tool_call(reply, [], "Baseline", "hermes") == read_tool_call(reply, [], "Baseline", "hermes").__class__(
-        "bail", False)
+    assert read_tool_call(reply, [], "Baseline", "hermes") == ToolReading("bail", truncated=False)
 
 
 def _zoo(name: str) -> str:
@@ -150,7 +152,8 @@ def test_templates_that_contain_tool_call_are_not_all_hermes(name, fmt):
 
 
 def test_a_template_of_unknown_syntax_refuses_the_tool_method_in_one_line():
-    src = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}{% if tools %}<|functions|>{{ tools | tojson }}{% endif %}"
+    src = ("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}"
+           "{% if tools %}<|functions|>{{ tools | tojson }}{% endif %}")
     fmt = format_for_template(src)
     assert fmt == "unknown"
     with pytest.raises(UserError) as err:
@@ -164,7 +167,8 @@ def test_a_template_of_unknown_syntax_refuses_the_tool_method_in_one_line():
 
 def test_a_template_with_no_tools_gets_the_generic_format():
     assert format_for_template("{% for m in messages %}{{ m.content }}{% endfor %}") == "generic"
-    assert read_tool(f'<tool_call>{{"name": "{S}", "arguments": {{}}}}</tool_call>', [], "Baseline", "generic") == "bail"
+    call = f'<tool_call>{{"name": "{S}", "arguments": {{}}}}</tool_call>'
+    assert read_tool(call, [], "Baseline", "generic") == "bail"
 
 
 def test_a_tool_format_is_named_or_refused():
@@ -241,7 +245,8 @@ def test_paper_tool_reading_is_vllms_parsers_on_the_raw_reply():
 
 
 def test_paper_llama3_is_vllms_regex_search():
-    assert read_tool(f'Sure: {{"name": "{S}", "parameters": {{}}}}', [], "Baseline", "llama3", protocol="paper") == "bail"
+    after_text = f'Sure: {{"name": "{S}", "parameters": {{}}}}'
+    assert read_tool(after_text, [], "Baseline", "llama3", protocol="paper") == "bail"
     nested = f'{{"name": "{S}", "parameters": {{"a": {{"b": {{}}}}}}}}'  # deeper than the regex's two levels
     assert read_tool(nested, [], "Baseline", "llama3", protocol="paper") == "continue"
     assert read_tool(nested, [], "Baseline", "llama3") == "bail"

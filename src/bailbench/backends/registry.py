@@ -60,7 +60,7 @@ class BackendOptions:
     concurrency: int | None = None  # openai, anthropic
     timeout: float | None = None  # openai, anthropic: seconds per request
     api_key_env: str | None = None  # openai, anthropic: the variable holding the key of a --base-url server
-    tool_format: str | None = None  # gguf, hf, vllm: how tool calls are read (chat.toolcalls.FORMATS), not the template's
+    tool_format: str | None = None  # gguf, hf, vllm: read tool calls in this format (chat.toolcalls.FORMATS)
 
     def given(self) -> dict:
         """The options set to something other than their defaults."""

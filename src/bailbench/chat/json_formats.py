@@ -28,7 +28,8 @@ from .calls import (
 
 _NAMED_JSON = re.compile(r'\s*\{\s*"name"\s*:')
 # llama.cpp's Hermes reader also takes a named JSON call in these wrappers or a code fence
-_WRAPPED = re.compile(r'(?:```(?:json|xml)?\n\s*)?<(?:function_call|tools?|response|json|xml|JSON)>(?=\s*\{\s*"name"\s*:)'
+_WRAPPED = re.compile(r'(?:```(?:json|xml)?\n\s*)?<(?:function_call|tools?|response|json|xml|JSON)>'
+                      r'(?=\s*\{\s*"name"\s*:)'
                       r'|```(?:json|xml)?\n(?=\s*\{\s*"name"\s*:)')
 _FUNCTION_TAG = re.compile(r'<function=([^>\s]+)>|<function name="([^"]+)">')
 _TOOL_CALL = re.compile(r"<tool_call>(.*?)(?:</tool_call>|(?=<tool_call>)|$)", re.DOTALL)
@@ -250,9 +251,10 @@ def read_functionary_v32(text: str) -> Calls:
     for k, part in enumerate(text.split(">>>")):
         recipient, _, content = part.partition("\n")
         recipient = recipient.strip()
-        if recipient == "all" or not IDENTIFIER.fullmatch(recipient) or (k == 0 and not content.lstrip().startswith("{")):
+        opens_json = content.lstrip().startswith("{")
+        if recipient == "all" or not IDENTIFIER.fullmatch(recipient) or (k == 0 and not opens_json):
             continue
-        if recipient == "python" and not content.lstrip().startswith("{"):
+        if recipient == "python" and not opens_json:
             out += call("python")
         else:
             out += call(recipient) if object_after(content, 0) else CUT

@@ -110,7 +110,8 @@ class _Source:
     def __init__(self, source: str, bos_token: str, eos_token: str):
         self.source = source
         self.bos_token, self.eos_token = bos_token, eos_token
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols, _Generation])
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                            extensions=[loopcontrols, _Generation])
         env.filters["tojson"] = _tojson
         env.globals["raise_exception"] = _raise
         env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
@@ -149,7 +150,8 @@ class _Source:
         tools = [_probe_schema()]
         for arguments in ({"why": "x"}, '{"why": "x"}'):
             call = {"id": "abc123def", "type": "function", "function": {"name": _PROBE_TOOL, "arguments": arguments}}
-            messages = [{"role": "user", "content": "\x01U"}, {"role": "assistant", "content": "", "tool_calls": [call]},
+            messages = [{"role": "user", "content": "\x01U"},
+                        {"role": "assistant", "content": "", "tool_calls": [call]},
                         {"role": "tool", "tool_call_id": "abc123def", "name": _PROBE_TOOL,
                          "content": "bailbench_probe_result"}]
             if got := self._probe(messages, tools=tools, add_generation_prompt=False):

@@ -21,7 +21,8 @@ def _within(scope: str, scope_end: str, opening: str, closing: str):
 
 # Seed-OSS: <seed:tool_call><function=name><parameter=k>v</parameter></function></seed:tool_call>
 def read_seed_oss(text: str) -> Calls:
-    return total(function_tags(body, closed) for _, body, closed in blocks(text, r"<seed:tool_call>", r"</seed:tool_call>"))
+    scopes = blocks(text, r"<seed:tool_call>", r"</seed:tool_call>")
+    return total(function_tags(body, closed) for _, body, closed in scopes)
 
 
 # MiniMax M2: <minimax:tool_call><invoke name="f"><parameter name="k">v</parameter></invoke></minimax:tool_call>
