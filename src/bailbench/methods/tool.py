@@ -13,13 +13,15 @@ from .thinking import DEFAULT, PAPER, strip_thinking
 from .wordings import tool_wording
 
 
-def bail_tool(ablation: str, model_name: str) -> Tool:
-    w = tool_wording(ablation, model_name)
-    return Tool(name=w.name, description=w.description)
+def bail_tool(ablation: str, model_name: str, protocol: str = DEFAULT, *, authors_schema: bool = False) -> Tool:
+    w = tool_wording(ablation, model_name, protocol)
+    return Tool(name=w.name, description=w.description, authors_schema=authors_schema)
 
 
-def tool_chat(context: tuple[Message, ...], ablation: str, model_name: str) -> Chat:
-    return Chat(messages=context, tools=(bail_tool(ablation, model_name),))
+def tool_chat(context: tuple[Message, ...], ablation: str, model_name: str, protocol: str = DEFAULT, *,
+              authors_schema: bool = False) -> Chat:
+    """`authors_schema`: the tool JSON the authors sent local models (the `paper` protocol)."""
+    return Chat(messages=context, tools=(bail_tool(ablation, model_name, protocol, authors_schema=authors_schema),))
 
 
 @dataclass(frozen=True)
