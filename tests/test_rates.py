@@ -39,7 +39,7 @@ def test_bail_rates_overall_and_per_category(store):
     s = rates.bail_rates(db, Cell("tool", "Baseline"))
     lo, hi = wilson(1, 3)
     assert s == {"bail_rate": round(1 / 3, 6), "ci_low": round(lo, 6), "ci_high": round(hi, 6), "n": 3, "bails": 1,
-                 "estimand": rates.SAMPLED, "interval": rates.WILSON,
+                 "estimand": rates.SAMPLED, "interval": rates.WILSON, "truncated_calls": 0,
                  "unknown_rate": round(1 / 3, 6), "unknowns": 1, "skipped": {"context_too_long": 1}}
     cats = rates.bail_rates(db, Cell("tool", "Baseline"), rates.CATEGORY)
     assert list(cats) == ["x", "y"]

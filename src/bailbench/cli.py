@@ -50,6 +50,7 @@ def with_progress(job, **kwargs):
 GPU_LAYERS = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")
 DEVICE = typer.Option(None, help="hf: torch device [cuda if available, else cpu].")
 DTYPE = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16).")
+TOOL_FORMAT = typer.Option(None, help="gguf, hf, vllm: read tool calls in this format instead of the one the chat template shows (README, How tool calls are read).")
 BATCH_SIZE = typer.Option(None, help="gguf, hf, vllm: sequences decoded together [gguf: 16; hf: 32 on GPU, 8 on CPU; vllm: groups per engine call, 32 on CPU, 256 on GPU]; part of the run's identity.")
 TENSOR_PARALLEL = typer.Option(1, help="vllm: GPUs to shard the model over.")
 BASE_URL = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server).")
@@ -88,6 +89,7 @@ def run(
     device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE,
     batch_size: Optional[int] = BATCH_SIZE,
+    tool_format: Optional[str] = TOOL_FORMAT,
     tensor_parallel: int = TENSOR_PARALLEL,
     base_url: Optional[str] = BASE_URL,
     concurrency: Optional[int] = CONCURRENCY,
@@ -114,7 +116,7 @@ def run(
         model_name=model_name,
         data_dir=data_dir, refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from,
         false_bail_filter=false_bail_filter,
-        n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype, batch_size=batch_size,
+        n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype, batch_size=batch_size, tool_format=tool_format,
         tensor_parallel=tensor_parallel, base_url=base_url, concurrency=concurrency, timeout=timeout,
         api_key_env=api_key_env)
     s = result.summary
@@ -156,6 +158,7 @@ def realdata(
     device: Optional[str] = DEVICE,
     dtype: Optional[str] = DTYPE,
     batch_size: Optional[int] = BATCH_SIZE,
+    tool_format: Optional[str] = TOOL_FORMAT,
     tensor_parallel: int = TENSOR_PARALLEL,
     base_url: Optional[str] = BASE_URL,
     concurrency: Optional[int] = CONCURRENCY,
@@ -171,7 +174,7 @@ def realdata(
         temperature=temperature, bail_prompt_mode=bail_prompt_mode, protocol=protocol, seed=seed, cross_model=cross_model,
         false_bail_filter=false_bail_filter, refusal_classifier=refusal_classifier, out=out, model_name=model_name,
         gpu_layers=gpu_layers, device=device,
-        dtype=dtype, batch_size=batch_size, tensor_parallel=tensor_parallel, base_url=base_url,
+        dtype=dtype, batch_size=batch_size, tool_format=tool_format, tensor_parallel=tensor_parallel, base_url=base_url,
         concurrency=concurrency, timeout=timeout, api_key_env=api_key_env)
     console.out.print(console.realdata_table(result.summary))
     console.out.print(f"run directory: {result.path} ({result.summary['new_samples']} new samples, "

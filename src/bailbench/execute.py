@@ -19,12 +19,12 @@ from .chat.types import Chat
 from .datasets.records import Prompt
 from .errors import UserError
 from .keys import DATASET, OWN, SampleKey
-from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL, StrEnum
+from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL, TRUNCATED_CALL, StrEnum
 from .methods.names import model_name_for
 from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
 from .methods.protocol import EMPTY_ROLLOUT, HERMES_SYSTEM, PAPER, authors_model_name, is_hermes_3_8b
 from .methods.string import read_string, string_chat
-from .methods.tool import read_tool, tool_chat
+from .methods.tool import read_tool_call, tool_chat
 from .methods.wordings import bail_symbol, continue_symbol, tag
 from .store import SampleRow, Store
 
@@ -164,6 +164,8 @@ class Executor:
         self.own_system = HERMES_SYSTEM if paper and is_hermes_3_8b(backend.model_id, spec, *backend.name_hints) \
             else None
         self.empty_rollout = EMPTY_ROLLOUT if paper else ""
+        # the authors read API models' text with their `{"name": "TOOL"` rule (chat.paper_readers)
+        self.tool_format = "generic" if paper and not isinstance(backend, LocalBackend) else backend.tool_format
         self.store = store
         self.reporter = reporter
         self.model_name = model_name
@@ -202,7 +204,8 @@ class Executor:
         if g.skipped:
             return None
         if u.method == TOOL:
-            return read_tool(g.text, g.tool_calls, u.ablation, self.backend.tool_format, protocol=self.protocol)
+            reading = read_tool_call(g.text, g.tool_calls, u.ablation, self.tool_format, protocol=self.protocol)
+            return TRUNCATED_CALL if reading.truncated else reading.verdict
         if u.method == STRING:
             return read_string(g.text, u.ablation, self.protocol)
         return read_sampled(g.text, self.protocol)

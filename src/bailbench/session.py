@@ -27,6 +27,7 @@ from .execute import Executor, Mode, Reporter, Silent, Unit, make_unit, model_na
 from .falsebail import judge_new_bails
 from .methods import BAIL_METHODS, KIND, PROMPT_METHODS, ROLLOUT, STRING, TOOL, check_ablation, resolve_methods
 from .methods.protocol import DEFAULT, PAPER, resolve_protocol
+from .methods.tool import check_tool_format
 from .methods.wordings import BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
 from .store import SampleRow, Store
@@ -91,6 +92,8 @@ class Session:
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
                             f"{self.backend.n_ctx} tokens; lower it")
         self.protocol = resolve_protocol(cfg.protocol)
+        if TOOL in self.methods:  # a syntax bailbench cannot read must never become a silent 0
+            check_tool_format(self.backend.tool_format, cfg.model)
         self.model_name = model_name(self.backend, cfg.model, cfg.model_name, self.protocol)
         wanted = cfg.bail_prompt_mode
         if self.protocol == PAPER and sampled_check:

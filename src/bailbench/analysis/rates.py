@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from ..keys import OWN
-from ..methods import BAIL_FIRST, CONTINUE_FIRST, PROMPT_METHODS, ROLLOUT
+from ..methods import BAIL_FIRST, CONTINUE_FIRST, PROMPT_METHODS, ROLLOUT, TOOL
 from ..methods.wordings import BASELINE
 from ..refusal import REFUSED_AT
 from .stats import newcombe_difference, wilson
@@ -98,11 +98,12 @@ def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, sco
     counts = _groups(db, by, (
         f"SELECT {{g}}, count(*) - count(s.skipped), coalesce(sum({ran} AND s.verdict = 'bail'), 0), "
         f"coalesce(sum({ran} AND s.verdict = 'unknown'), 0), avg(CASE WHEN {ran} THEN s.p_bail END), "
-        f"avg(CASE WHEN {ran} THEN s.mass END) {CHOSEN} WHERE {cell.where} GROUP BY 1"),
+        f"avg(CASE WHEN {ran} THEN s.mass END), coalesce(sum({ran} AND s.verdict = 'truncated_call'), 0) "
+        f"{CHOSEN} WHERE {cell.where} GROUP BY 1"),
         cell.args)
     skipped = _skipped(db, cell.where, cell.args, by)
     out = {}
-    for g, (n, bails, unknowns, p, mass) in counts.items():
+    for g, (n, bails, unknowns, p, mass, truncated) in counts.items():
         r, estimand = rate(bails, n), SAMPLED
         if p is not None:
             majority = rate(bails, n - unknowns)
@@ -114,6 +115,8 @@ def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, sco
                   "estimand": estimand, "interval": WILSON,
                   "unknown_rate": num(unknowns / n) if n else None, "unknowns": unknowns,
                   "skipped": skipped.get(g, {})}
+        if cell.method == TOOL:  # calls that do not parse: no bail, counted apart
+            out[g]["truncated_calls"] = truncated
         if p is not None:
             out[g] |= {"mean_p_bail": num(p), "majority_rate": majority["rate"], "majority_ci_low": majority["ci_low"],
                        "majority_ci_high": majority["ci_high"], "majority_label": MAJORITY_LABEL,

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 from ..analysis.rates import prompt_rates
 from ..datasets.inspect_logs import check_log, log_paths
 from ..errors import UserError
-from ..methods import BAIL, BAIL_METHODS, CONTINUE, PROMPT_METHODS, ROLLOUT, UNKNOWN
+from ..methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, Verdict
 from ..store import SampleRow, Store, write_summary
 from .naming import family
 
@@ -156,7 +156,7 @@ def sample_rows(sample, meta: dict, seed: int) -> list[SampleRow]:
                   if isinstance(s.metadata, dict) and s.metadata.get("method") == method), None)
     skipped = "error" if sample.error else (None if score is not None else "unscored")
     verdict = str(score.answer) if score is not None else None
-    if verdict not in (None, BAIL, CONTINUE, UNKNOWN):
+    if verdict not in (None, *Verdict):
         raise UserError(f"sample {sample.id} holds the verdict {verdict!r}, which bailbench does not know; "
                         "was the log written by another version of the task?")
     calls = _model_calls(sample)

@@ -28,18 +28,21 @@ class Method(StrEnum):
 
 
 class Verdict(StrEnum):
-    """`unknown` (the bail prompt answered with neither symbol) is reported, never dropped."""
+    """`unknown` (the bail prompt answered with neither symbol) is reported, never dropped;
+    `truncated_call` (a tool call that does not parse: cut off, or malformed) is no bail, and
+    counted apart (DESIGN §1)."""
 
     BAIL = "bail"
     CONTINUE = "continue"
     UNKNOWN = "unknown"
+    TRUNCATED_CALL = "truncated_call"
 
 
 TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST, ROLLOUT = Method
 BAIL_METHODS = (TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST)
 ALL_METHODS = BAIL_METHODS + (ROLLOUT,)
 PROMPT_METHODS = (BAIL_FIRST, CONTINUE_FIRST)
-BAIL, CONTINUE, UNKNOWN = Verdict
+BAIL, CONTINUE, UNKNOWN, TRUNCATED_CALL = Verdict
 
 # Which section of paper_wordings.json holds each method's ablations.
 KIND = {TOOL: "tool", STRING: "string", BAIL_FIRST: "prompt", CONTINUE_FIRST: "prompt"}
