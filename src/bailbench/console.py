@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from rich.console import Console
@@ -15,11 +16,35 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from .methods import BAIL_METHODS
 
-err = Console(stderr=True)
-out = Console(width=None if Console().is_terminal else 140)
+_OWN_MARKUP = re.compile(r"\[(yellow|green|red)\]([^\[\]]*)\[/\]")
+_ESCAPED = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich.markup.escape writes
+
+
+class TextConsole(Console):
+    """Markup only where bailbench writes it: a colour tag that opens the string and closes
+    at the first `[/]` ("[yellow]note:[/] ...", "[green]yes[/]"). The rest (paths, model
+    specs, labels, messages) is text as written, with `rich.markup.escape`'s escapes undone,
+    so `[/]` in a path cannot crash the console and `[bold]` in a name does not vanish."""
+
+    def render_str(self, text: str, *, style="", markup: bool | None = None, emoji: bool | None = None,
+                   **kwargs) -> Text:
+        if markup is False:
+            return super().render_str(text, style=style, markup=False, emoji=False, **kwargs)
+        own = _OWN_MARKUP.match(text)
+        rest = _ESCAPED.sub(lambda m: "\\" * (len(m.group(1)) // 2) + m.group(2), text[own.end() if own else 0:])
+        body = super().render_str(rest, style=style, markup=False, emoji=False, **kwargs)
+        if own is None:
+            return body
+        return Text.assemble(Text(own.group(2), style=own.group(1)), body, justify=body.justify,
+                             overflow=body.overflow)
+
+
+err = TextConsole(stderr=True, soft_wrap=True)  # a message is one line, however long
+out = TextConsole(width=None if Console().is_terminal else 140)
 
 
 class RichReporter:
@@ -30,8 +55,8 @@ class RichReporter:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}", markup=False), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=err, transient=False, disable=not err.is_terminal)
         self.task = None
         self._logged = 0.0

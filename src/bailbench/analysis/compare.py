@@ -4,7 +4,7 @@ compared by cosine similarity."""
 
 from __future__ import annotations
 
-import json
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import UserError
 from ..methods import BAIL_METHODS
 from ..methods.wordings import BASELINE
-from ..store import Store
+from ..store import Store, check_same_run, read_summary
 from .correlation import refusal_bail_association
 from .rates import bail_vector, num
 from .stats import Z95, newcombe_difference
@@ -26,6 +26,7 @@ class RunView:
     label: str
     summary: dict
     vectors: dict[str, dict[str, float]]  # method -> prompt id -> mean P(bail) (or bail share)
+    dataset_id: str  # the content of the dataset (real-data runs record it in the store's identity only)
 
 
 def run_label(summary: dict) -> str:
@@ -58,16 +59,18 @@ def paper_refusal_rate(refusal: dict) -> float | None:
 
 
 def load_run(path: Path) -> RunView:
-    summary_path = path / "summary.json"
-    if not summary_path.is_file():
-        raise UserError(f"{path} has no summary.json: pass run directories written by `bailbench run`")
-    summary = json.loads(summary_path.read_text("utf-8"))
+    summary = read_summary(path)
     store = Store(path, create=False)
     try:
+        identity = store.identity() or {}
+        check_same_run(path, summary, identity)
         vectors = bail_vectors(store, summary)
+    except sqlite3.Error as exc:  # damage the check at opening does not see
+        raise UserError(f"{store.path} could not be read ({exc}); restore it from a copy, or run again") from None
     finally:
         store.close()
-    return RunView(path, run_label(summary), summary, vectors)
+    dataset = summary.get("dataset_sha256") or identity.get("dataset_sha256") or identity.get("dataset_id")
+    return RunView(path, run_label(summary), summary, vectors, str(dataset or summary["dataset"]))
 
 
 def vector_kind(summary: dict, method: str) -> str:
@@ -136,10 +139,13 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float | None:
 
 
 def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> dict:
+    if permutations < 1:
+        raise UserError(f"--permutations {permutations}: the permutation p-values need at least 1 permutation "
+                        "(the default is 10000)")
     runs = [load_run(p) for p in paths]
     if len(runs) < 2:
         raise UserError("compare needs at least two run directories")
-    datasets = {r.summary["dataset_sha256"] for r in runs}
+    datasets = {r.dataset_id for r in runs}
     if len(datasets) > 1:
         names = ", ".join(sorted({r.summary["dataset"] for r in runs}))
         raise UserError(f"these runs are over different datasets ({names}); compare runs over one dataset")

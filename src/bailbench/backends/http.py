@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import sqlite3
@@ -31,7 +32,12 @@ def read_dotenv(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     if not path.is_file():
         return values
-    for line in path.read_text("utf-8").splitlines():
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} cannot be read as UTF-8 text ({_short(exc)}); fix it or remove it "
+                        "(bailbench reads API keys from it)") from None
+    for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
@@ -49,6 +55,30 @@ def api_key(var: str, *, required: bool, provider: str) -> str | None:
     if not key and required:
         raise UserError(f"no API key for {provider}: set {var} in the environment or in a .env file")
     return key or None
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+
+
+def check_base_url(url: str) -> str:
+    """An address the SDK can reach, or one line now (not a minute of retries and an
+    "outage" later)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError as exc:
+        raise UserError(f"--base-url {url!r} is not a server address ({_short(exc)}); pass "
+                        "http(s)://HOST[:PORT]/v1, e.g. http://127.0.0.1:8000/v1") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--base-url {url!r} is not a server address; pass http(s)://HOST[:PORT]/v1, "
+                        "e.g. http://127.0.0.1:8000/v1")
+    return url
+
+
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise UserError(f"--timeout {timeout}: seconds per request must be a number above 0 (default: the backend's)")
 
 
 def _host(url: str) -> tuple[str, str]:
@@ -171,11 +201,12 @@ class ApiBackend(Backend):
     key_hint: str  # how to fix a refused key
 
     def __init__(self, sdk, *, model: str, spec: str, base_url: str, concurrency: int, retry: RetryPolicy | None,
-                 cache: bool):
+                 cache: bool, timeout: float | None = None):
+        check_timeout(timeout)
         self.sdk = sdk
         self.spec = spec
         self.model_id = model
-        self.base_url = base_url
+        self.base_url = check_base_url(base_url)
         self.concurrency = concurrency
         self.batch_size = max(1, concurrency)
         self.retry = retry or RetryPolicy()

@@ -39,6 +39,18 @@ class NoLogprobs(UserError):
     """The server rejects `logprobs` for this model."""
 
 
+def check_completion(resp: object, where: str) -> dict:
+    """A chat completion as the rest of the backend reads it, or one line saying the server
+    answered something else (a web page, an error page with status 200, another API)."""
+    choices = resp.get("choices") if isinstance(resp, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if not (isinstance(first, dict) and isinstance(first.get("message"), dict)):
+        what = "no JSON object" if not isinstance(resp, dict) else "no choices with a message"
+        raise UserError(f"{where} answered with {what}, not an OpenAI chat completion; check --base-url (an "
+                        "OpenAI-compatible server's address, usually ending in /v1)")
+    return resp
+
+
 def chat_messages(chat: Chat) -> list[dict]:
     """Messages for a chat API: the method's system text as (or appended to) the system message."""
     messages = [m.as_dict() for m in chat.messages]
@@ -127,7 +139,7 @@ class OpenAIBackend(ApiBackend):
         except ImportError as exc:
             raise UserError("the openai backend needs the openai SDK: pip install 'bailbench[api]'") from exc
         super().__init__(openai, model=model, spec=spec, base_url=base_url or OPENAI_URL,
-                         concurrency=concurrency, retry=retry, cache=cache)
+                         concurrency=concurrency, retry=retry, cache=cache, timeout=timeout)
         key, self.key_hint = endpoint_key(self.key_var, base_url=self.base_url, official=OPENAI_URL,
                                           api_key_env=api_key_env, provider=spec)
         self.client = openai.OpenAI(api_key=key or "none", base_url=self.base_url, max_retries=0, timeout=timeout)
@@ -147,10 +159,14 @@ class OpenAIBackend(ApiBackend):
             if "max_tokens" in sent and self._max_key != "max_tokens":
                 sent[self._max_key] = sent.pop("max_tokens")
             try:
-                return self.client.chat.completions.create(**sent).model_dump()
+                answer = self.client.chat.completions.create(**sent)
             except self.sdk.BadRequestError as exc:
                 if not self._learn(str(exc).lower(), sent):
                     raise
+                continue
+            except json.JSONDecodeError:  # a body that says it is JSON and is not
+                answer = None
+            return check_completion(answer.model_dump() if hasattr(answer, "model_dump") else answer, self.base_url)
 
     def _learn(self, message: str, sent: dict) -> bool:
         """Adapt to a parameter the server rejects for this model (reasoning models)."""

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..chat.types import Message
+from ..errors import UserError
+from ..safe_io import check_depth
 from .records import prompt_id
 
 ROLE_MAP = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "chatgpt": "assistant",
@@ -134,9 +136,11 @@ def read_jsonl(path: Path, stats: StreamStats) -> Iterator[RawConversation]:
                 continue
             try:
                 obj = json.loads(line.decode("utf-8"))
+                check_depth(obj, f"{path} line {lineno}")
                 msgs = obj["messages"]
                 pairs = [(m.get("role"), m.get("content")) for m in msgs]
-            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            # ValueError: bad UTF-8 or JSON, an int over 4300 digits; UserError: nested too deeply
+            except (ValueError, RecursionError, UserError, KeyError, TypeError, AttributeError):
                 if len(stats.bad_lines) < 5:
                     stats.bad_lines.append(lineno)
                 yield RawConversation(f"line {lineno}", [], skip="malformed_line")

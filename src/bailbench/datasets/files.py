@@ -1,7 +1,9 @@
 """Read prompt files: CSV/TSV with a `content` column, or JSONL of `prompt` or `messages`.
 
-Rows that cannot be used (empty, not UTF-8, bad roles, malformed JSON) are skipped and
-counted by reason, never silently.
+Rows that cannot be used (empty, not UTF-8, bad roles, malformed JSON, JSON nested too
+deeply or holding a number Python will not read) are skipped and counted by reason, never
+silently. A CSV whose syntax breaks (a quote never closed, which would swallow the rows
+after it into one prompt; a field over the csv module's 128 KiB) stops with its line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from ..chat.types import ROLES, Message
 from ..errors import UserError
+from ..safe_io import check_depth, read_bytes
 from .records import Dataset, Prompt, prompt_id
 
 MAX_BAD_LINES_SHOWN = 5
@@ -38,14 +41,32 @@ def _valid_text(s: str) -> bool:
         return False
 
 
+def _csv_rows(reader: csv.DictReader, path: Path):
+    """The reader's rows; a syntax error is one line naming where its record starts."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            why = ("a quote opened there is never closed; close it, and double any quote inside a quoted field"
+                   if "end of data" in str(exc) else "a field over 128 KiB, the csv module's limit; shorten it"
+                   if "field limit" in str(exc) else f"{exc}; fix the row")
+            raise UserError(f"{path} line {start}: not valid CSV ({why})") from None
+
+
 def load_csv(path: Path, *, name: str | None = None, delimiter: str | None = None) -> Dataset:
-    raw = path.read_bytes()
+    raw = read_bytes(path, "the dataset file", limit=None)
     text = raw.decode("utf-8-sig", errors="surrogateescape")
     if delimiter is None:
         header = text.split("\n", 1)[0]
         delimiter = "\t" if header.count("\t") > header.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    fields = [f.strip() for f in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        fields = [f.strip() for f in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise UserError(f"{path} line 1: not valid CSV ({exc}); fix the header row") from None
     if "content" not in fields:
         raise UserError(f"{path}: no 'content' column (found: {', '.join(fields) or 'none'}); "
                         "add a header row with a 'content' column (optional 'category', 'subcategory')")
@@ -53,7 +74,7 @@ def load_csv(path: Path, *, name: str | None = None, delimiter: str | None = Non
     prompts: list[Prompt] = []
     skipped: Counter = Counter()
     bad_lines: list[int] = []
-    for i, row in enumerate(reader):
+    for i, row in enumerate(_csv_rows(reader, path)):
         content = row.get("content") or ""
         values = [content, row.get("category") or "", row.get("subcategory") or ""]
         reason = None
@@ -99,7 +120,7 @@ def _messages_from(obj: dict) -> tuple[tuple[Message, ...] | None, str | None]:
 
 
 def load_jsonl(path: Path, *, name: str | None = None) -> Dataset:
-    raw = path.read_bytes()
+    raw = read_bytes(path, "the dataset file", limit=None)
     prompts: list[Prompt] = []
     skipped: Counter = Counter()
     bad_lines: list[int] = []
@@ -110,9 +131,10 @@ def load_jsonl(path: Path, *, name: str | None = None) -> Dataset:
         reason = None
         try:
             obj = json.loads(line.decode("utf-8"))
+            check_depth(obj, f"{path} line {lineno}")
         except UnicodeDecodeError:
             reason = "not_utf8"
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError, UserError):  # bad JSON, too deep, an int over 4300 digits
             reason = "malformed_json"
         else:
             if not isinstance(obj, dict):

@@ -13,19 +13,29 @@ source; what is dropped here is counted in `conversations.fixes` of summary.json
 - content parts that are not text (images, audio, reasoning, documents ...) are dropped
   (`dropped_non_text_parts`); the text parts of a message are joined by newlines, as
   Inspect's `ChatMessage.text` joins them.
+
+Before Inspect's reader sees a file, bailbench reads it under limits (size, nesting,
+length of numbers: Inspect's reader crashes or exhausts memory on some files) and lists
+the samples it holds: a sample Inspect would pass over without a word (an id or epoch its
+header does not list, or a second copy of one) stops the command, naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from ..errors import UserError
+from ..safe_io import read_bytes, scan_json
 from .conversations import RawConversation, StreamStats
 from .files import sha256_file
+
+MAX_LOG_BYTES = 2 * 2**30  # of a .json log, or of one member of an .eval log
 
 
 def _api():
@@ -55,15 +65,63 @@ def log_paths(path: Path) -> list[Path]:
     return [path]
 
 
+def _not_a_log(path: Path, exc: BaseException) -> UserError:
+    first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+    return UserError(f"{path} is not an Inspect log ({first}); pass the .eval or .json file `inspect eval` wrote")
+
+
+def _sample_key(sample: Any) -> tuple:
+    return (sample.get("id"), sample.get("epoch")) if isinstance(sample, dict) else (None, None)
+
+
+def held_samples(path: Path) -> list[tuple]:
+    """(id, epoch) of every sample the file holds, read under limits: a file that would
+    crash Inspect's reader or exhaust memory in it is one line here."""
+    if not zipfile.is_zipfile(path):  # a .json log
+        data = read_bytes(path, "an Inspect log", limit=MAX_LOG_BYTES)
+        scan_json(data, str(path))
+        try:
+            log = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise _not_a_log(path, exc) from None
+        samples = log.get("samples") if isinstance(log, dict) else None
+        return [_sample_key(s) for s in samples or []] if isinstance(samples, list) else []
+    held = []
+    try:
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if info.file_size > MAX_LOG_BYTES:
+                    raise UserError(f"{path}: its member {info.filename} is {info.file_size} bytes, too large "
+                                    "for an Inspect log; the file is damaged")
+                with z.open(info) as f:
+                    data = f.read()  # at most its file_size, checked above
+                scan_json(data, f"{path} ({info.filename})")
+                if info.filename.startswith("samples/"):
+                    held.append(_sample_key(json.loads(data)))
+    except (zipfile.BadZipFile, OSError, ValueError, RecursionError) as exc:  # EOFError is an OSError here
+        raise _not_a_log(path, exc) from None
+    return held
+
+
 def check_log(path: Path):
-    """The log's header, or a UserError saying that the file is not an Inspect log."""
+    """The log's header, or a UserError saying that the file is not an Inspect log, or
+    that Inspect would not read some of its samples."""
+    held = held_samples(path)
     _, read_eval_log, _ = _api()
     try:
-        return read_eval_log(str(path), header_only=True)
+        header = read_eval_log(str(path), header_only=True)
     except Exception as exc:  # zip, JSON or schema errors alike: not a log we can read
-        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path} is not an Inspect log ({first}); pass the .eval or .json file "
-                        "`inspect eval` wrote") from None
+        raise _not_a_log(path, exc) from None
+    ids = header.eval.dataset.sample_ids or []
+    epochs = header.eval.config.epochs or 1
+    listed = {(i, e) for i in ids for e in range(1, epochs + 1)}
+    unread = [k for k in held if k not in listed] + [k for k in set(held) if held.count(k) > 1]
+    if unread:
+        i, e = unread[0]
+        raise UserError(f"{path}: {len(unread)} of its {len(held)} samples would be passed over unread (e.g. "
+                        f"sample {str(i)[:40]!r}, epoch {str(e)[:40]}: its header lists {len(ids)} sample ids and "
+                        f"epochs 1 to {epochs}, each once); the log is damaged: run the eval again")
+    return header
 
 
 def message_pair(message, stats: StreamStats) -> tuple[str, str] | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..chat.types import Message
 from ..errors import UserError
 from ..paths import cache_dir
+from ..safe_io import make_dir, read_json, write_text
 from .released import COMMIT, data_dir
 
 FILENAME = "jailbreak_prefixes.json"
@@ -76,15 +77,17 @@ def _fetch() -> dict:
 def paper_prefixes(explicit_dir: str | Path | None = None) -> dict[str, list[dict]]:
     for folder in (data_dir(explicit_dir), cache_dir()):
         if folder is not None and (folder / FILENAME).is_file():
-            prefixes, where = json.loads((folder / FILENAME).read_text("utf-8")), folder / FILENAME
+            where = folder / FILENAME
+            prefixes = read_json(where, "the jailbreak prefixes", "delete it to download them again, or pass "
+                                                                  "--prefix FILE")
             break
     else:
         prefixes, where = _fetch(), SOURCE_URL
         if canonical_sha256(prefixes) == CANONICAL_SHA256:
-            cache_dir().mkdir(parents=True, exist_ok=True)
-            (cache_dir() / FILENAME).write_text(json.dumps(prefixes, ensure_ascii=False, indent=1), "utf-8")
-    if canonical_sha256(prefixes) != CANONICAL_SHA256:
-        raise UserError(f"{where}: the jailbreak prefixes do not match the paper's ({len(prefixes)} found); "
+            write_text(make_dir(cache_dir()) / FILENAME, json.dumps(prefixes, ensure_ascii=False, indent=1))
+    if not isinstance(prefixes, dict) or canonical_sha256(prefixes) != CANONICAL_SHA256:
+        raise UserError(f"{where}: the jailbreak prefixes do not match the paper's "
+                        f"({len(prefixes) if isinstance(prefixes, dict) else 'no'} prefixes found); "
                         f"delete it to download them again, or pass --prefix FILE")
     return prefixes
 
@@ -95,10 +98,7 @@ def load_prefix(spec: str, explicit_dir: str | Path | None = None) -> tuple[str,
     if path.suffix == ".json" or path.exists():
         if not path.is_file():
             raise UserError(f"prefix file {path} does not exist")
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path}: not a JSON file ({exc})") from None
+        data = read_json(path, "a prefix file", "write a JSON list of messages alternating user and assistant")
         return path.stem, validate(data, str(path))
     prefixes = paper_prefixes(explicit_dir)
     if spec not in prefixes:

@@ -53,8 +53,16 @@ RELEASED = {
 
 
 def data_dir(explicit: str | Path | None = None) -> Path | None:
+    """The folder named by --data-dir or BAILBENCH_DATA_DIR; one that does not exist is an
+    error (falling back to a download would hide the typo)."""
     value = explicit or os.environ.get("BAILBENCH_DATA_DIR")
-    return Path(value).expanduser() if value else None
+    if not value:
+        return None
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"data folder {folder} (--data-dir or BAILBENCH_DATA_DIR) is not a folder; point it at the "
+                        "folder holding the released files, or unset it to download them")
+    return folder
 
 
 def base_url() -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import UserError
+from ..safe_io import check_depth
 from .conversations import RawConversation, StreamStats
 
 HUB_REPO = "RyokoAI/ShareGPT52K"
@@ -61,7 +62,7 @@ def json_array_records(path: Path, stats: StreamStats) -> Iterator[dict]:
         buf = f.read(CHUNK).lstrip()
         if not buf.startswith("["):
             raise UserError(f"{path}: not a ShareGPT JSON file (a list of {{'id', 'conversations'}} records)")
-        pos, eof = 1, False
+        pos, eof, count = 1, False, 0
         while True:
             while pos < len(buf) and buf[pos] in " \t\r\n,":
                 pos += 1
@@ -69,6 +70,7 @@ def json_array_records(path: Path, stats: StreamStats) -> Iterator[dict]:
                 return
             try:
                 obj, end = decoder.raw_decode(buf, pos)
+                check_depth(obj, f"{path}: record {count + 1}")
             except json.JSONDecodeError:
                 if eof:
                     rest = buf[pos:].strip()
@@ -80,7 +82,10 @@ def json_array_records(path: Path, stats: StreamStats) -> Iterator[dict]:
                 eof = not more
                 buf, pos = buf[pos:] + more, 0
                 continue
-            pos = end
+            except (RecursionError, ValueError):  # not passed over: where such a record ends is unknown
+                raise UserError(f"{path}: record {count + 1} is nested too deeply or holds a number over 4300 "
+                                "digits; remove it") from None
+            pos, count = end, count + 1
             if isinstance(obj, dict):
                 yield obj
             if pos > CHUNK:

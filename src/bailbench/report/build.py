@@ -4,12 +4,14 @@ per-sample exports, and report.html."""
 from __future__ import annotations
 
 import io
-import json
 import math
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..safe_io import make_dir, replacing, write_json
+from ..taxonomy.output import read_tree
 from . import figures as F
 from .html import _fmt, _table, write_page
 from .runs import ReportRun, load_runs
@@ -76,44 +78,55 @@ def find_taxonomies(runs: list[ReportRun], extra: list[Path] | None = None) -> l
         if key in seen:
             continue
         seen.add(key)
-        try:
-            tree = json.loads(f.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{f} is not a taxonomy.json ({exc}); rebuild it with `bailbench taxonomy`") from None
-        if tree.get("kind") != "bail_taxonomy":
-            raise UserError(f"{f} is not a taxonomy.json written by `bailbench taxonomy`")
-        found.append(tree)
+        found.append(read_tree(f))
     return found
 
 
 def build_report(paths: list[Path], out: Path, taxonomy: list[Path] | None = None) -> ReportResult:
     """`taxonomy`: taxonomy.json files (or their folders) to show beside any found in the run directories."""
+    try:
+        return _build(paths, out, taxonomy)
+    except sqlite3.Error as exc:  # a store damaged where the check at opening does not look
+        raise UserError(f"a run store could not be read ({exc}); restore it from a copy, or run again") from None
+
+
+def _figures(runs: list[ReportRun], comparison: dict | None, result: ReportResult) -> list[tuple[str, str, bytes]]:
+    """Every figure that has data, saved as PNG and SVG; labels are text, never mathtext
+    (a `$` in a category or a model name is a dollar sign)."""
     import matplotlib.pyplot as plt
 
-    runs = load_runs(paths)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "figures").mkdir(exist_ok=True)
-    result = ReportResult(out)
-    comparison = _comparison(runs, result.notes)
     svgs = []
     makers = [(name, lambda f=f: f(runs)) for name, f in F.FIGURES.items()]
     makers += [(name, lambda f=f: f(comparison)) for name, f in F.COMPARISON_FIGURES.items()]
-    for name, make in makers:
-        made = make()
-        if made is None:
-            continue
-        fig, data = made
-        for ext in ("png", "svg"):
-            path = out / "figures" / f"{name}.{ext}"
-            fig.savefig(path, dpi=150)
-            result.files.append(path)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="svg")
-        plt.close(fig)
-        svgs.append((name, CAPTIONS[name], buf.getvalue()))
-        result.figures[name] = data
+    with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
+        for name, make in makers:
+            made = make()
+            if made is None:
+                continue
+            fig, data = made
+            for ext in ("png", "svg"):
+                path = result.out / "figures" / f"{name}.{ext}"
+                with replacing(path, "wb") as f:
+                    fig.savefig(f, format=ext, dpi=150)
+                result.files.append(path)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="svg")
+            plt.close(fig)
+            svgs.append((name, CAPTIONS[name], buf.getvalue()))
+            result.figures[name] = data
+    return svgs
+
+
+def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportResult:
+    runs = load_runs(paths)
+    taxonomies = find_taxonomies(runs, taxonomy)
+    make_dir(out)
+    make_dir(out / "figures")
+    result = ReportResult(out)
+    comparison = _comparison(runs, result.notes)
+    svgs = _figures(runs, comparison, result)
     figures_json = out / "figures" / "figures.json"
-    figures_json.write_text(json.dumps(_nan_to_none(result.figures), indent=1), "utf-8")
+    write_json(figures_json, _nan_to_none(result.figures), indent=1)
     result.files.append(figures_json)
 
     rates, cats = rate_rows(runs), category_rows(runs)
@@ -142,7 +155,7 @@ def build_report(paths: list[Path], out: Path, taxonomy: list[Path] | None = Non
     subtitle = (f"{len(runs)} run(s): {', '.join(r.label for r in runs)}; dataset {runs[0].summary['dataset']}; "
                 f"{n} samples" + (f"; notes: {' '.join(result.notes)}" if result.notes else ""))
     write_page(out / "report.html", title=title, subtitle=subtitle, figures=svgs, tables=tables, runs=runs,
-               taxonomies=find_taxonomies(runs, taxonomy))
+               taxonomies=taxonomies)
     result.files.append(out / "report.html")
     return result
 

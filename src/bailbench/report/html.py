@@ -1,9 +1,11 @@
 """The self-contained report page: figures, sortable tables and a transcript browser.
 
-Everything from models and datasets is untrusted text. The server-rendered parts are
-HTML-escaped; the samples travel as gzip+base64 blobs (a base64 alphabet cannot close a
-tag) that the page's own script decodes and shows with `textContent` only; and a
-Content-Security-Policy allows no script but the page's own (by hash). The browser keeps
+Everything from models, datasets, summaries and taxonomy files is untrusted text. Every
+value written into the page is HTML-escaped (numbers too: a file may hold text where a
+number belongs); the samples travel as gzip+base64 blobs (a base64 alphabet cannot close
+a tag) that the page's own script decodes and shows with `textContent` only; and a
+Content-Security-Policy allows no script and no style but the page's own (by hash), no
+base URL and no form target. The browser keeps
 a small columnar index for filtering and decompresses a chunk of transcripts only when
 one of its samples is opened, so 100k samples stay responsive; the page is written
 chunk by chunk, so building it takes bounded memory.
@@ -18,11 +20,12 @@ import html
 import json
 from pathlib import Path
 
+from ..safe_io import replacing
 from ..store import COLUMNS
 from .runs import ReportRun
 
 CHUNK = 400  # samples per transcript blob
-VERDICTS = ["bail", "continue", "unknown", "", "skipped"]  # "" = a rollout (no verdict)
+VERDICTS = ["bail", "continue", "unknown", "truncated_call", "", "skipped"]  # "" = a rollout (no verdict)
 
 
 def _b64gz(obj) -> str:
@@ -34,8 +37,8 @@ def _refusals(run: ReportRun, store) -> dict[tuple[str, int], float | None]:
     ref = run.summary.get("refusal")
     if not ref:
         return {}
-    q = ("SELECT s.prompt_id, s.sample, r.p_refusal FROM refusals r JOIN samples s ON s.key = r.key "
-         "WHERE r.classifier = ?")
+    q = ("SELECT s.prompt_id, CAST(s.sample AS INTEGER), CAST(r.p_refusal AS REAL) FROM refusals r "
+         "JOIN samples s ON s.key = r.key WHERE r.classifier = ?")
     return {(pid, smp): p for pid, smp, p in store.db.execute(q, (ref["classifier"],))}
 
 
@@ -283,14 +286,26 @@ FILTERS = """
 """
 
 
+def _e(value) -> str:
+    """Any value as escaped text for the page."""
+    return html.escape(str(value), quote=True)
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+# Nothing but the page's own script and style runs; no base URL, no form target, no frames.
+CSP = (f"default-src 'none'; img-src data:; style-src {_hash(STYLE)}; script-src {_hash(SCRIPT)}; "
+       "base-uri 'none'; form-action 'none'")
+
+
 def write_page(path: Path, *, title: str, subtitle: str, figures: list[tuple[str, str, bytes]],
                tables: list[tuple[str, str]], runs: list[ReportRun], taxonomies: list[dict] | None = None) -> None:
     """figures: (title, caption, svg bytes); tables: (title, table html); taxonomies: taxonomy.json trees."""
-    script_hash = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
-    csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'")
-    with open(path, "w", encoding="utf-8") as out:
+    with replacing(path, "w", encoding="utf-8") as out:
         out.write(f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-                  f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+                  f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
                   f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>\n"
                   f"<header><h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p></header>\n"
                   '<nav><a href="#figures">Figures</a><a href="#tables">Tables</a>'
@@ -321,7 +336,7 @@ def _rates_text(rates: dict) -> str:
 
 
 def write_taxonomy(out, t: int, tree: dict, runs: list[ReportRun]) -> None:
-    """One taxonomy as a collapsible tree (names and text escaped); leaf members travel as one
+    """One taxonomy as a collapsible tree (every value escaped); leaf members travel as one
     compressed blob that the page's script maps to transcripts."""
     here = {str(r.path.resolve()): i for i, r in enumerate(runs)}
     to_report = [here.get(r["path"]) for r in tree["runs"]]
@@ -329,33 +344,33 @@ def write_taxonomy(out, t: int, tree: dict, runs: list[ReportRun]) -> None:
     leaves: dict[str, list] = {}
     g = tree.get("garbage_summaries", {})
     missing = sum(1 for i in to_report if i is None)
-    out.write(f'<div data-tax="{t}"><p>{tree["n_cases"]} bail cases from {len(tree["runs"])} run(s); '
-              f'summarizer {html.escape(str(tree["summarizer"]))}, embedder {html.escape(str(tree["embedder"]))}, '
-              f'{tree["base_clusters"]} base clusters; unusable summaries: {g.get("count", 0)}'
+    out.write(f'<div data-tax="{t}"><p>{_e(tree["n_cases"])} bail cases from {len(tree["runs"])} run(s); '
+              f'summarizer {_e(tree["summarizer"])}, embedder {_e(tree["embedder"])}, '
+              f'{_e(tree["base_clusters"])} base clusters; unusable summaries: {_e(g.get("count", 0))}'
               + (f"; {missing} of its runs are not in this report, their cases cannot be opened" if missing else "")
               + ". Open a node for its description, bail rates and examples.</p>\n")
 
     def node(n: dict) -> None:
         leaf = not n.get("children")
-        attrs = f' data-leaf="{html.escape(n["id"], quote=True)}"' if leaf else ""
+        attrs = f' data-leaf="{_e(n["id"])}"' if leaf else ""
         if leaf:
             leaves[n["id"]] = [[to_report[r], k] for r, k in n.get("members", []) if to_report[r] is not None]
         kw = '<span class="tx-kw"> (named from distinctive words)</span>' if n.get("named_by") == "keywords" else ""
-        out.write(f'<details class="tx-node"{attrs}><summary><b>{html.escape(n["name"])}</b>'
-                  f'<span class="tx-size">{n["size"]} cases, {100 * n["size"] / total:.0f}%</span>{kw}</summary>'
+        out.write(f'<details class="tx-node"{attrs}><summary><b>{_e(n["name"])}</b>'
+                  f'<span class="tx-size">{_e(n["size"])} cases, {100 * n["size"] / total:.0f}%</span>{kw}</summary>'
                   '<div class="tx-body">')
         if n.get("description"):
-            out.write(f"<p>{html.escape(n['description'])}</p>")
+            out.write(f"<p>{_e(n['description'])}</p>")
         if n.get("bail_rates"):
-            out.write(f"<p>bail rates: {html.escape(_rates_text(n['bail_rates']))}</p>")
-        out.write(f'<button class="tx-show" data-name="{html.escape(n["name"], quote=True)}">show these '
-                  f"{n['size']} cases in the transcripts</button>")
+            out.write(f"<p>bail rates: {_e(_rates_text(n['bail_rates']))}</p>")
+        out.write(f'<button class="tx-show" data-name="{_e(n["name"])}">show these {_e(n["size"])} cases in the '
+                  "transcripts</button>")
         for ex in n.get("examples", []):
             r = to_report[ex["run"]]
             if r is None:
                 continue
-            out.write(f'<p><button class="tx-case" data-run="{r}" data-key="{html.escape(ex["key"], quote=True)}">'
-                      f"open</button>{html.escape(ex['summary'])}</p>")
+            out.write(f'<p><button class="tx-case" data-run="{r}" data-key="{_e(ex["key"])}">'
+                      f"open</button>{_e(ex['summary'])}</p>")
         out.write("</div>")
         for ch in n.get("children", []):
             node(ch)

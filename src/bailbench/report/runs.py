@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..analysis.compare import run_label, unique_labels
-from ..errors import UserError
-from ..store import Store
+from ..store import Store, check_same_run, read_summary
 
 
 @dataclass
@@ -25,13 +23,20 @@ class ReportRun:
         return Store(self.path, create=False)
 
 
+def load_run(path: Path) -> ReportRun:
+    """A run directory whose summary.json has the shape the report reads and describes
+    the run its store holds."""
+    summary = read_summary(path)
+    store = Store(path, create=False)
+    try:
+        check_same_run(path, summary, store.identity())
+    finally:
+        store.close()
+    return ReportRun(path, "", summary)
+
+
 def load_runs(paths: list[Path]) -> list[ReportRun]:
-    runs = []
-    for p in paths:
-        f = p / "summary.json"
-        if not f.is_file():
-            raise UserError(f"{p} has no summary.json: pass run directories written by `bailbench run` or `realdata`")
-        runs.append(ReportRun(p, "", json.loads(f.read_text("utf-8"))))
+    runs = [load_run(p) for p in paths]
     for r, label in zip(runs, unique_labels([run_label(r.summary) for r in runs], paths)):
         r.label = label
     return runs

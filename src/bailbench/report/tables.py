@@ -4,8 +4,10 @@ streamed from the run stores."""
 from __future__ import annotations
 
 import csv
+from contextlib import ExitStack
 from pathlib import Path
 
+from ..safe_io import replacing, write_text
 from ..store import COLUMNS
 from .runs import ReportRun
 
@@ -48,7 +50,7 @@ def category_rows(runs: list[ReportRun]) -> list[dict]:
 
 
 def write_csv(rows: list[dict], columns: list[str], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with replacing(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
@@ -58,7 +60,8 @@ def write_parquet(rows: list[dict], columns: list[str], path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist(rows, schema=_schema(rows, columns)), path)
+    with replacing(path, "wb") as f:
+        pq.write_table(pa.Table.from_pylist(rows, schema=_schema(rows, columns)), f)
 
 
 def _schema(rows: list[dict], columns: list[str]):
@@ -91,7 +94,7 @@ def write_latex(rows: list[dict], path: Path, caption: str) -> None:
         lines.append(f"{latex_escape(row['run'])} & {latex_escape(row['method'])} & {100 * row['bail_rate']:.1f} & "
                      f"[{100 * row['ci_low']:.1f}, {100 * row['ci_high']:.1f}] & {row['n']} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{latex_escape(caption)}}}", r"\end{table}", ""]
-    path.write_text("\n".join(lines), "utf-8")
+    write_text(path, "\n".join(lines))
 
 
 SAMPLE_EXPORT_COLUMNS = ["run"] + COLUMNS
@@ -99,19 +102,19 @@ SAMPLE_EXPORT_COLUMNS = ["run"] + COLUMNS
 
 def export_samples(runs: list[ReportRun], csv_path: Path, parquet_path: Path | None, batch: int = 5000) -> int:
     """Every stored sample of every run, streamed in batches (memory does not grow with runs)."""
-    writer = None
-    if parquet_path is not None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    with ExitStack() as files:
+        writer = None
+        if parquet_path is not None:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        schema = pa.schema([(c, pa.float64() if c in ("p_bail", "mass", "seconds") else
-                             pa.int64() if c in ("sample", "seed", "prompt_tokens", "completion_tokens")
-                             else pa.string()) for c in SAMPLE_EXPORT_COLUMNS])
-        writer = pq.ParquetWriter(parquet_path, schema)
-    total = 0
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+            schema = pa.schema([(c, pa.float64() if c in ("p_bail", "mass", "seconds") else
+                                 pa.int64() if c in ("sample", "seed", "prompt_tokens", "completion_tokens")
+                                 else pa.string()) for c in SAMPLE_EXPORT_COLUMNS])
+            writer = files.enter_context(pq.ParquetWriter(files.enter_context(replacing(parquet_path, "wb")), schema))
+        w = csv.writer(files.enter_context(replacing(csv_path, "w", newline="", encoding="utf-8")))
         w.writerow(SAMPLE_EXPORT_COLUMNS)
+        total = 0
         for r in runs:
             store = r.store()
             cur = store.db.execute(f"SELECT {store.select} FROM samples ORDER BY key")
@@ -123,6 +126,4 @@ def export_samples(runs: list[ReportRun], csv_path: Path, parquet_path: Path | N
                                                             schema=schema))
                 total += len(rows)
             store.close()
-    if writer is not None:
-        writer.close()
     return total

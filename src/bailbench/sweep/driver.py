@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..safe_io import lock_dir, unlock_dir
 from .cost import Estimate, estimate
 from .engine import execute
-from .index import INDEX, Index, claim, stored_samples
+from .index import Index, claim, read_index, stored_samples
 from .plan import PlannedRun, expand
 from .progress import SweepProgress
 from .spec import Experiment, load_experiment
@@ -30,7 +30,8 @@ class SweepResult:
 
 
 def default_out(exp: Experiment) -> Path:
-    return Path("sweeps") / re.sub(r"[^A-Za-z0-9._-]+", "-", exp.name)
+    """sweeps/<the name as a file name>: never `.`, `..` or empty, so always a folder of its own."""
+    return Path("sweeps") / (re.sub(r"[^A-Za-z0-9._-]+", "-", exp.name).strip(".-") or "experiment")
 
 
 def prepare(path: Path, out: Path | None) -> tuple[Experiment, Path, list[PlannedRun]]:
@@ -43,12 +44,10 @@ def plan(path: Path, out: Path | None = None, gpus: int = 1,
          throughput: float | None = None) -> tuple[Experiment, Path, list[PlannedRun], Estimate]:
     """The runs and their cost, changing nothing on disk."""
     exp, sweep_dir, runs = prepare(path, out)
-    previous = {}
-    if (sweep_dir / INDEX).is_file():
-        previous = json.loads((sweep_dir / INDEX).read_text("utf-8"))
-        if previous.get("experiment", {}).get("name") != exp.name:
-            raise UserError(f"{sweep_dir} holds the sweep of experiment {previous['experiment'].get('name')!r}, "
-                            f"not {exp.name!r}; choose another --out")
+    previous = read_index(sweep_dir) or {}
+    if previous and previous["experiment"]["name"] != exp.name:
+        raise UserError(f"{sweep_dir} holds the sweep of experiment {previous['experiment']['name']!r}, "
+                        f"not {exp.name!r}; choose another --out")
     stored = {r.id: stored_samples(sweep_dir / "runs" / r.id) for r in runs}
     return exp, sweep_dir, runs, estimate(runs, stored, previous, gpus, throughput)
 
@@ -60,6 +59,15 @@ def run_sweep(path: Path, *, engine: str = "local", out: Path | None = None, ray
         raise UserError(f"unknown engine {engine!r}: use local or ray")
     exp, sweep_dir, runs = prepare(path, out)
     previous = claim(sweep_dir, exp)
+    lock = lock_dir(sweep_dir)  # one sweep process per directory
+    try:
+        return _run(exp, sweep_dir, runs, previous, engine, ray_address, quiet, object_store_memory)
+    finally:
+        unlock_dir(lock)
+
+
+def _run(exp: Experiment, sweep_dir: Path, runs: list[PlannedRun], previous: dict, engine: str,
+         ray_address: str | None, quiet: bool, object_store_memory: int | None) -> SweepResult:
     index = Index(sweep_dir, exp, runs, engine, previous)
     stored = {r.id: min(stored_samples(sweep_dir / "runs" / r.id), r.samples or 0) for r in runs}
     total = sum(r.samples or 0 for r in runs if not r.estimated)

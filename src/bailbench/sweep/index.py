@@ -7,15 +7,14 @@ always says which runs are finished; `run_dirs` reads it to hand a sweep to `rep
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from ..store import DB_NAME
+from ..safe_io import LOCK_NAME, ListOf, Opt, check_shape, make_dir, read_json, write_json
+from ..store import DB_NAME, SUMMARY
 
 if TYPE_CHECKING:
     from .plan import PlannedRun
@@ -25,20 +24,40 @@ INDEX = "sweep.json"
 DONE, PENDING, FAILED, INCOMPLETE, BLOCKED = "done", "pending", "failed", "incomplete", "blocked"
 
 
+INDEX_SHAPE = {"experiment": {"name": str, "file": Opt(str)},
+               "runs": ListOf({"id": str, "dir": str, "status": Opt(str)})}
+
+
+def read_index(sweep_dir: Path) -> dict | None:
+    """sweep.json, checked; None when the directory has none. A run's `dir` must lie inside
+    the sweep (a sweep.json from elsewhere may name any path)."""
+    index = sweep_dir / INDEX
+    if not index.is_file():
+        return None
+    fix = "it is damaged; move it away and rerun the sweep to rebuild it"
+    data = read_json(index, "a sweep index", fix)
+    check_shape(data, INDEX_SHAPE, str(index), fix)
+    root = sweep_dir.resolve()
+    for r in data["runs"]:
+        if not (sweep_dir / r["dir"]).resolve().is_relative_to(root):
+            raise UserError(f"{index}: run {r['id'][:40]!r} names the directory {r['dir'][:80]!r}, outside the "
+                            f"sweep; {fix}")
+    return data
+
+
 def claim(sweep_dir: Path, exp: "Experiment") -> dict:
     """Bind the directory to this experiment; refuse one written by another experiment file."""
-    index = sweep_dir / INDEX
-    if index.is_file():
-        old = json.loads(index.read_text("utf-8"))
-        theirs = old.get("experiment", {})
-        if theirs.get("name") != exp.name:
-            raise UserError(f"{sweep_dir} holds the sweep of experiment {theirs.get('name')!r} "
+    old = read_index(sweep_dir)
+    if old is not None:
+        theirs = old["experiment"]
+        if theirs["name"] != exp.name:
+            raise UserError(f"{sweep_dir} holds the sweep of experiment {theirs['name']!r} "
                             f"({theirs.get('file')}), not {exp.name!r}; choose another --out")
         return old
-    if sweep_dir.is_dir() and any(sweep_dir.iterdir()):
+    if sweep_dir.is_dir() and any(p.name != LOCK_NAME for p in sweep_dir.iterdir()):
         what = "a run directory" if (sweep_dir / DB_NAME).exists() else "not a sweep directory (no sweep.json)"
         raise UserError(f"{sweep_dir} is {what} and not empty; choose another --out")
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(sweep_dir)
     return {}
 
 
@@ -82,21 +101,19 @@ class Index:
         self.write()
 
     def write(self) -> None:
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        os.replace(tmp, self.path)
+        write_json(self.path, self.data, indent=2, ensure_ascii=False)
 
 
 def run_dirs(path: Path) -> list[Path]:
     """A sweep directory's finished run directories, in sweep order; any other path as it is."""
-    index = Path(path) / INDEX
-    if not index.is_file():
+    data = read_index(Path(path))
+    if data is None:
         return [Path(path)]
-    data = json.loads(index.read_text("utf-8"))
-    dirs = [Path(path) / r["dir"] for r in data.get("runs", [])]
-    found = [d for d in dirs if (d / "summary.json").is_file()]
+    dirs = [Path(path) / r["dir"] for r in data["runs"]]
+    found = [d for d in dirs if (d / SUMMARY).is_file()]
     if not found:
-        raise UserError(f"sweep {path} has no finished run yet; run `bailbench sweep {data['experiment']['file']}`")
+        raise UserError(f"sweep {path} has no finished run yet; run `bailbench sweep "
+                        f"{data['experiment'].get('file') or 'FILE'}`")
     return found
 
 

@@ -10,15 +10,15 @@ limits and the refusal classifier apply within it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomllib
-
 from ..backends.registry import BackendOptions, split_spec
 from ..errors import UserError
 from ..methods import resolve_methods
+from ..safe_io import parse_toml, read_bytes
 
 BAILBENCH, REALDATA = "bailbench", "realdata"
 OWN, NO_PREFIX = "own", "none"
@@ -60,7 +60,16 @@ MODEL_KEYS = {
     "throughput": (float, "samples/s of one worker, measured, for --plan"),
     "options": (dict, "a table of backend options"),
 }
-OPTION_KEYS = {"n_ctx", "gpu_layers", "device", "dtype", "batch_size", "base_url", "concurrency", "timeout"}
+OPTION_KEYS = {"n_ctx": (int, "an integer"), "gpu_layers": (int, "an integer (-1 = all)"), "device": (str, "a device name"),
+               "dtype": (str, "a dtype name"), "batch_size": (int, "an integer >= 1"),
+               "base_url": (str, "a server address"), "concurrency": (int, "an integer >= 1"),
+               "timeout": (float, "seconds, a number > 0")}
+# (lowest, highest) of every number a file may set: a value outside is a typo, not a setting
+BIG = 10**9
+RANGES = {"samples": (1, 10_000), "limit": (0, BIG), "max_tokens": (1, 10**7), "temperature": (0.0, 100.0),
+          "seed": (-(2**63), 2**63 - 1), "max_context": (1, 10**8), "gpus": (0.0, 1024.0), "cpus": (0.0, 4096.0),
+          "workers": (1, 10_000), "tensor_parallel": (1, 1024), "throughput": (1e-9, 1e9), "n_ctx": (1, 10**8),
+          "gpu_layers": (-1, 10_000), "batch_size": (1, 10**6), "concurrency": (1, 10**5), "timeout": (1e-3, 1e6)}
 EXPERIMENT_KEYS = {"name": (str, "a name"), "description": (str, "text"), "reproduces": (_LIST, "paper figure files")}
 TOP_KEYS = {"experiment", "runs", "models"}
 
@@ -154,9 +163,12 @@ class _Checker:
                 self.fail(line, f"{key} must be {what}")
             return [str(x) for x in v]
         if kind is float and isinstance(v, int) and not isinstance(v, bool):
-            return float(v)
+            v = float(v)
         if kind is int and isinstance(v, bool) or not isinstance(v, kind):
-            self.fail(line, f"{key} must be {what}, not {v!r}")
+            self.fail(line, f"{key} must be {what}, not {str(v)[:40]!r}")
+        low, high = RANGES.get(key, (None, None))
+        if low is not None and not ((not isinstance(v, float) or math.isfinite(v)) and low <= v <= high):
+            self.fail(line, f"{key} = {str(v)[:40]} is outside {low} to {high}; {key} must be {what}")
         return v
 
 
@@ -172,10 +184,8 @@ def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label:
                 resolve_methods(",".join(out[key]))
             elif key == "kind" and value not in (BAILBENCH, REALDATA):
                 raise UserError(f"kind must be {BAILBENCH} or {REALDATA}, not {value!r}")
-            elif key in ("samples", "max_tokens") and value < 1:
-                raise UserError(f"{key} must be at least 1")
-            elif key == "limit" and value < 0:
-                raise UserError("limit must be 0 (every prompt) or more")
+            elif key == "fraction" and not 0 < out[key] <= 1:
+                raise UserError(f"fraction must be in (0, 1], not {out[key]}")
             elif key == "bail_prompt_mode" and value not in ("logprob", "sample"):
                 raise UserError(f"bail_prompt_mode must be logprob or sample, not {value!r}")
             elif key == "protocol" and value not in ("default", "paper"):
@@ -198,6 +208,7 @@ def _model(c: _Checker, table: dict, index: int, runs_keys: set) -> Model:
         c.fail(c.where.of_key("models", "spec", index), str(exc))
     opts = vals.get("options", {})
     c.keys(opts, OPTION_KEYS, "models", index, f"options of {label}")
+    opts = {k: c.value(opts, k, *OPTION_KEYS[k], "models", index) for k in opts}
     tp = vals.get("tensor_parallel", 1)
     try:
         options = BackendOptions(**{**opts, "tensor_parallel": tp})
@@ -222,12 +233,9 @@ def load_experiment(path: Path) -> Experiment:
 
     if not path.is_file():
         raise UserError(f"experiment file {path} not found")
-    raw = path.read_bytes()
+    raw = read_bytes(path, "an experiment file", limit=2**20)
     text = raw.decode("utf-8", errors="replace")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path}: not valid TOML ({exc})") from exc
+    data = parse_toml(text, str(path))
     c = _Checker(path, text)
     for key in data:
         if key not in TOP_KEYS:

@@ -7,7 +7,6 @@ string reply, which under the Journal ablation holds its journal) goes with the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ..errors import UserError
 from ..keys import SampleKey
 from ..methods import PROMPT_METHODS, ROLLOUT
 from ..methods.thinking import strip_thinking
-from ..store import Store
+from ..store import Store, read_summary
 from .store import TaxonomyStore
 
 CONTEXT_CHARS = 2400  # the tail of a long context the summarizer sees
@@ -44,12 +43,7 @@ def load_runs(paths: list[Path]) -> list[RunInfo]:
     """Read each run's summary; refuse runs over different datasets (their cases would not line up)."""
     if not paths:
         raise UserError("give at least one run directory (bailbench taxonomy RUN...), or --dataset NAME")
-    runs = []
-    for p in paths:
-        f = p / "summary.json"
-        if not f.is_file():
-            raise UserError(f"{p} has no summary.json: pass run directories written by `bailbench run` or `realdata`")
-        runs.append(RunInfo(p, json.loads(f.read_text("utf-8"))))
+    runs = [RunInfo(p, read_summary(p)) for p in paths]
     kinds = {(r.realdata, r.dataset) for r in runs}
     if len(kinds) > 1:
         names = ", ".join(f"{r.path} ({r.summary.get('dataset')})" for r in runs)

@@ -93,6 +93,7 @@ def _print_tree(tree: dict, console) -> None:
 
 def _dataset(dataset, data_dir, limit, summarizer, embedder, out, seed, options, reporter) -> None:
     from .. import console
+    from ..safe_io import write_json
     from .embed import Embedder
     from .llm import Asker
     from .pipeline import NONE
@@ -119,7 +120,7 @@ def _dataset(dataset, data_dir, limit, summarizer, embedder, out, seed, options,
     result = {"dataset": v.dataset, "n_prompts": v.n_all, "summarized": v.n_prompts, "summarizer": summarizer,
               "embedder": emb.id, "seed": seed, "garbage_summaries": v.garbage, "results": v.rows,
               "model_requests": asker.asked if asker else 0, "model_answers_reused": asker.reused if asker else 0}
-    (out / "validation.json").write_text(json.dumps(result, indent=1) + "\n", "utf-8")
+    write_json(out / "validation.json", result, indent=1)
     console.out.print(f"written: {out / 'validation.json'}")
     if asker:
         asker.close()

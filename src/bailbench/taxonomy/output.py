@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..errors import UserError
+from ..safe_io import NUMBER, ListOf, MapOf, Opt, check_shape, read_json, write_text
 from ..store import Store
-from .hierarchy import Node
+
+if TYPE_CHECKING:
+    from .hierarchy import Node
 
 EXAMPLES = 3
 GARBAGE_SHOWN = 50
@@ -105,8 +111,42 @@ def write(tax, base: list[Node], top: list[Node], stats: dict) -> dict:
                  "size": total, "bail_rates": _rates(all_ctx, counts, tax.runs),
                  "children": sorted(children, key=lambda k: -k["size"])},
     }
-    (tax.out / "taxonomy.json").write_text(json.dumps(tree, ensure_ascii=False) + "\n", "utf-8")
-    (tax.out / "taxonomy.md").write_text(markdown(tree), "utf-8")
+    write_text(tax.out / "taxonomy.json", json.dumps(tree, ensure_ascii=False) + "\n")
+    write_text(tax.out / "taxonomy.md", markdown(tree))
+    return tree
+
+
+# What the report reads of a taxonomy.json (its numbers are numbers, its text is text).
+_RATES = MapOf(MapOf({"rate": Opt(NUMBER), "bails": int, "n": int}))
+_NODE: dict = {"id": str, "name": str, "size": int, "description": Opt(Opt(str)), "named_by": Opt(Opt(str)),
+               "bail_rates": Opt(_RATES), "members": Opt(ListOf(list)),
+               "examples": Opt(ListOf({"run": int, "key": str, "summary": str}))}
+_NODE["children"] = Opt(ListOf(_NODE))
+TREE_SHAPE = {"kind": str, "runs": ListOf({"path": str}), "summarizer": str, "embedder": str, "n_cases": int,
+              "base_clusters": int, "garbage_summaries": Opt({"count": int}), "tree": {"children": ListOf(_NODE)}}
+
+
+def _check_refs(node: dict, n_runs: int, where: str) -> None:
+    """Members and examples name runs of the tree by index, and samples by key."""
+    stack = list(node["children"])
+    while stack:
+        n = stack.pop()
+        refs = [tuple(m) for m in n.get("members", [])] + [(e["run"], e["key"]) for e in n.get("examples", [])]
+        for ref in refs:
+            if len(ref) != 2 or not (isinstance(ref[0], int) and 0 <= ref[0] < n_runs) or not isinstance(ref[1], str):
+                raise UserError(f"{where}: node {n['id'][:40]!r} names a case {str(list(ref))[:60]} that is not "
+                                "[run index, sample key]; rebuild it with `bailbench taxonomy`")
+        stack += n.get("children", [])
+
+
+def read_tree(path: Path) -> dict:
+    """A taxonomy.json as `bailbench taxonomy` writes it, checked before anything shows it."""
+    fix = "rebuild it with `bailbench taxonomy`"
+    tree = read_json(path, "a taxonomy", fix)
+    if not isinstance(tree, dict) or tree.get("kind") != "bail_taxonomy":
+        raise UserError(f"{path} is not a taxonomy.json written by `bailbench taxonomy`")
+    check_shape(tree, TREE_SHAPE, str(path), f"it is damaged; {fix}")
+    _check_refs(tree["tree"], len(tree["runs"]), str(path))
     return tree
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import weakref
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from ..errors import UserError
+from ..safe_io import lock_dir, make_dir, refuse_link, unlock_dir
 
 DB_NAME = "taxonomy.sqlite"
 
@@ -31,19 +33,27 @@ def sha(text: str) -> str:
 
 
 class TaxonomyStore:
+    """The taxonomy folder's store; held by one process at a time (as a run's store is)."""
+
     def __init__(self, out: Path):
-        out.mkdir(parents=True, exist_ok=True)
+        make_dir(out)
         self.path = out / DB_NAME
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            refuse_link(Path(f"{self.path}{suffix}"))
+        self._unlock = weakref.finalize(self, unlock_dir, lock_dir(out))
         try:
             self.db = sqlite3.connect(self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise UserError(f"{self.path} is not a taxonomy store ({exc}); choose another --out") from exc
+        except sqlite3.Error as exc:
+            self._unlock()
+            raise UserError(f"{self.path} is not a taxonomy store, or cannot be written ({exc}); choose another "
+                            "--out") from None
 
     def close(self) -> None:
         self.db.close()
+        self._unlock()
 
     # -- model answers ----------------------------------------------------------------
     def answers(self, shas: Iterable[str], model: str) -> dict[str, str]:
