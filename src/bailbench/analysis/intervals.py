@@ -435,10 +435,11 @@ def plan_power(p: float, difference: float, *, icc: float, samples: int, power: 
                correlation: float = 0.0) -> int:
     """Prompts needed to tell a rate p from p + difference (two-sided level alpha, the given
     power): G = (z_{1-alpha/2} + z_power)^2 (Va + Vb - 2 rho sqrt(Va Vb)) / difference^2, with
-    V = p(1-p)(1 + (m-1) ICC) / m per prompt of m samples (the design effect). correlation: of
-    the two rates' per-prompt shares on the same prompts (paired: a pilot's Difference.correlation);
-    0 for two independent sets of G prompts each (unpaired). Prompt-level clustering only:
-    subcategory effects need more prompts."""
+    V = p(1-p)(1 + (m-1) ICC) / m per prompt of m samples (Kish's design effect; ICC: a pilot's
+    Interval.icc). correlation: of the two rates' per-prompt shares on the same prompts (paired:
+    a pilot's Difference.correlation with the prompts as PSUs, no groups); 0 for two independent
+    sets of G prompts each (unpaired). Prompt-level clustering only: subcategory effects, which the
+    summary's intervals take in, need more prompts."""
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     return int(np.ceil(z * z * _paired_variance(p, difference, icc, samples, correlation) / difference ** 2))
 
