@@ -231,6 +231,12 @@ def test_few_informative_prompts_take_the_worst_case():
     assert 1 < many.design_effect < 2
 
 
+def test_no_samples_no_interval():
+    r = iv.proportion([0, 0], [0, 0])
+    assert all(math.isnan(x) for x in (r.estimate, r.ci_low, r.ci_high, r.wilson_low, r.wilson_high))
+    assert iv.proportion([2], [5]).interval == "worst case (ICC 1), Clopper-Pearson, 1 unit"
+
+
 def test_mean_and_cluster_mean():
     values = np.array([[0.2, 0.4], [0.9, 0.7], [0.1, 0.0]])
     r = iv.mean(values.sum(1), np.full(3, 2), squares=(values ** 2).sum(1))

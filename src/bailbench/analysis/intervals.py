@@ -120,9 +120,9 @@ def design(units: int, groups=None, strata=None) -> Design:
     psu = psu.ravel()
     n_strata = len(np.unique(s))
     by_group = int(len(np.unique(psu[many]))) if groups is not None else 0
-    parts = [f"{by_group} groups"] if by_group else []
+    parts = [f"{by_group} group" + "s" * (by_group > 1)] if by_group else []
     if by_group < cells.shape[1]:
-        parts.append(f"{cells.shape[1] - by_group} units")
+        parts.append(f"{cells.shape[1] - by_group} unit" + "s" * (cells.shape[1] - by_group > 1))
     label = " + ".join(parts) + (f", {n_strata} strata" if n_strata > 1 else "")
     return Design(psu, _one_hot(cells[0]), cells.shape[1] - n_strata, label)
 
@@ -188,7 +188,8 @@ def _shows(ty, tw, variance):
 def _worst(tw) -> np.ndarray:
     """The worst case's sample size: each PSU all bails or none (ICC 1) makes the rate a binomial
     of Kish's effective number of PSUs, (sum n_j)^2 / sum n_j^2 (G for equal PSUs)."""
-    return tw.sum(-1) ** 2 / (tw * tw).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return tw.sum(-1) ** 2 / (tw * tw).sum(-1)
 
 
 def _clopper_pearson(p, n, level: float):
@@ -231,6 +232,7 @@ def _ratio(y, w, samples, squares, d: Design, level: float) -> Interval:
     worst_lo, worst_hi = _clopper_pearson(p, worst, level)
     capped = ~_shows(ty, tw, variance) | ~(hi - lo <= worst_hi - worst_lo)
     lo, hi = np.where(capped, worst_lo, lo), np.where(capped, worst_hi, hi)
+    lo, hi = np.where(np.isnan(p), np.nan, lo), np.where(np.isnan(p), np.nan, hi)  # no samples
     n_eff, df, n = np.where(capped, worst, n_eff), np.where(capped, np.inf, df), samples.sum(-1)
     z = stats.norm.ppf((1 + level) / 2)
     wlo, whi = _wilson(p, n, z)
