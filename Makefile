@@ -13,7 +13,7 @@ ifneq ($(SHARED_DATA),)
 export BAILBENCH_DATA_DIR ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: run test bench clean $(VLLM_VENV)
+.PHONY: run test check bench clean $(VLLM_VENV)
 
 $(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,6 +51,12 @@ run: $(VENV)/.core
 
 test: $(VENV)/.dev $(VLLM_VENV)/.ready
 	$(PY) -m pytest
+
+# The fast loop: lint, types, and the tests that need no model (minutes on 2 cores).
+check: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -m "not model"
 
 bench: $(VENV)/.dev $(VLLM_VENV)/.ready
 	$(PY) benchmarks/bail_prompt_cost.py

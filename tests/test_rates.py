@@ -2,9 +2,9 @@
 
 import pytest
 
-from bailbench.analysis import rates
+from bailbench.analysis import intervals, rates
 from bailbench.analysis.rates import PROMPT, TURN, Cell
-from bailbench.analysis.stats import newcombe_difference, wilson
+from bailbench.analysis.stats import wilson
 from bailbench.keys import SampleKey
 from bailbench.store import SampleRow, Store
 
@@ -38,9 +38,15 @@ def test_bail_rates_overall_and_per_category(store):
         row("b", 0, "string", "bail", cat="y")])  # another method: not counted
     s = rates.bail_rates(db, Cell("tool", "Baseline"))
     lo, hi = wilson(1, 3)
-    assert s == {"bail_rate": round(1 / 3, 6), "ci_low": round(lo, 6), "ci_high": round(hi, 6), "n": 3, "bails": 1,
-                 "estimand": rates.SAMPLED, "interval": rates.WILSON, "truncated_calls": 0,
-                 "unknown_rate": round(1 / 3, 6), "unknowns": 1, "skipped": {"context_too_long": 1}}
+    # clustered by prompt within subcategories and categories; the paper's Wilson beside it
+    iv = intervals.proportion([1, 0], [2, 1], groups=["s", "t"], strata=["x", "y"])
+    unknown = intervals.proportion([0, 1], [2, 1], groups=["s", "t"], strata=["x", "y"])
+    assert s == {"bail_rate": round(1 / 3, 6), "ci_low": round(iv.ci_low, 6), "ci_high": round(iv.ci_high, 6),
+                 "interval": iv.interval, "wilson_low": round(lo, 6), "wilson_high": round(hi, 6),
+                 "design_effect": rates.num(iv.design_effect), "icc": rates.num(iv.icc), "clusters": iv.clusters,
+                 "n": 3, "bails": 1, "estimand": rates.SAMPLED, "truncated_calls": 0,
+                 "unknown_rate": round(1 / 3, 6), "unknowns": 1,
+                 "unknown_ci": [round(unknown.ci_low, 6), round(unknown.ci_high, 6)], "skipped": {"context_too_long": 1}}
     cats = rates.bail_rates(db, Cell("tool", "Baseline"), rates.CATEGORY)
     assert list(cats) == ["x", "y"]
     assert (cats["x"]["n"], cats["x"]["bails"], cats["y"]["n"], cats["y"]["skipped"]) == (2, 1, 1, {"context_too_long": 1})
@@ -57,7 +63,8 @@ def test_read_probabilities_are_averaged(store):
     assert (s["mean_p_bail"], s["mean_symbol_mass"]) == (pytest.approx(0.55), pytest.approx(0.7))
     # a scoring pass's rate is the mean P(bail), named so; the share over 0.5 is beside it
     assert (s["bail_rate"], s["estimand"], s["majority_rate"]) == (0.55, rates.MEAN_P, 0.5)
-    assert (s["ci_low"], s["ci_high"]) == tuple(round(x, 6) for x in wilson(1.1, 2))
+    iv = intervals.mean([1.1], [2], squares=[0.9 ** 2 + 0.2 ** 2], groups=["s"], strata=["c"])
+    assert (s["ci_low"], s["ci_high"]) == (round(iv.ci_low, 6), round(iv.ci_high, 6))
     real = rates.bail_rates(db, Cell("prompt-bail-first", "Baseline"), scored="majority")
     assert (real["bail_rate"], real["estimand"]) == (0.5, rates.MAJORITY)
 
@@ -83,14 +90,18 @@ def test_positional_bias_and_ablations(store):
     ab = [row(p, 0, "prompt-bail-first", v, cat="x", ablation="Journal") for p, v in [("a", "continue"), ("b", "continue")]]
     db = chosen(store, bf + cf + ab)
     pb = rates.positional_bias(db, "Baseline")
-    d, lo, hi = newcombe_difference(3, 4, 1, 4)
-    assert (pb["difference"], pb["ci_low"], pb["ci_high"]) == (round(d, 6), round(lo, 6), round(hi, 6))
+    # paired on the prompts both orders ran (they share a rollout), clustered as the rates are
+    d = intervals.paired_difference([1, 1, 0, 1], [1] * 4, [1, 0, 0, 0], [1] * 4, groups=["s"] * 4,
+                                    strata=["x", "x", "y", "y"])
+    assert (pb["difference"], pb["ci_low"], pb["ci_high"], pb["p_value"]) == (
+        0.5, round(d.ci_low, 6), round(d.ci_high, 6), round(d.p_value, 6))
     assert pb["categories"]["x"]["difference"] == 0.5 and pb["categories"]["y"]["difference"] == 0.5
+    assert pb["correction"].startswith("Holm") and "p_holm" in pb["categories"]["x"]
     assert rates.positional_bias(db, "Journal") is None  # continue-first did not run with it
     ablations = rates.ablation_rates(db, {"prompt-bail-first": ["Baseline", "Journal"]})["prompt-bail-first"]
     assert ablations["Journal"]["bail_rate"] == 0.0 and ablations["Baseline"]["vs_baseline"]["difference"] == 0.0
-    d, _, _ = newcombe_difference(0, 2, 3, 4)
-    assert ablations["Journal"]["vs_baseline"]["difference"] == round(d, 6)
+    # the Journal ablation ran on a and b only: paired on the union, each rate over its own prompts
+    assert ablations["Journal"]["vs_baseline"]["difference"] == -0.75
 
 
 def test_false_bail_filter(store):
@@ -102,8 +113,10 @@ def test_false_bail_filter(store):
     fb = rates.false_bail_stats(db, Cell("prompt-bail-first", "Baseline"), "j")
     # a false bail removed; the unreadable one kept, and counted; e was not judged: kept
     assert (fb["false_bails"], fb["unreadable"], fb["false_bail_share_of_bails"]) == (1, 1, 0.25)
-    assert fb["bail_rate_filtered"] == rates.rate(3, 5)
-    assert rates.contexts_with_bail(db, Cell("prompt-bail-first", "Baseline"), "j") == rates.rate(3, 5)
+    assert (fb["bail_rate_filtered"]["rate"], fb["bail_rate_filtered"]["n"]) == (0.6, 5)
+    assert fb["bail_rate_filtered"]["wilson_low"] == rates.rate(3, 5)["ci_low"]
+    assert rates.contexts_with_bail(db, Cell("prompt-bail-first", "Baseline"), "j") == {
+        **rates.rate(3, 5), "interval": rates.PER_CONVERSATION}
 
 
 def test_refusal_stats_exact(store):

@@ -200,7 +200,7 @@ class RealDataRun:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}
         if self.classifier:
             summary["refusal"] = {"classifier": refusals, "description": self.classifier.description,
-                                  **rates.refusal_stats(db, refusals)}
+                                  **rates.refusal_stats(db, refusals, nesting=rates.FLAT)}
         return summary
 
     def _method(self, cell: Cell, judge: str | None, refusals: str | None = None) -> dict:
@@ -208,11 +208,11 @@ class RealDataRun:
         index, the conversations most likely to bail; with the false-bail filter and
         no-refusal bails where asked."""
         db = self.store.db
-        out = rates.bail_rates(db, cell, scored="majority")
+        out = rates.bail_rates(db, cell, scored="majority", nesting=rates.FLAT)
         out["skipped_turns"] = sum(out["skipped"].values())
         out["conversations_with_bail"] = rates.contexts_with_bail(db, cell)
         out["per_turn"] = [{"turn": t, "rate": st["bail_rate"], "ci_low": st["ci_low"], "ci_high": st["ci_high"],
-                            "n": st["n"]} for t, st in rates.bail_rates(db, cell, "s.sample", scored="majority").items()
+                            "n": st["n"]} for t, st in rates.bail_rates(db, cell, "s.sample", scored="majority", nesting=rates.FLAT).items()
                            if st["n"]]
         out["top_conversations"] = rates.top_contexts(db, cell)
         if refusals:
@@ -222,7 +222,7 @@ class RealDataRun:
             out["conversations_no_refusal_bail"] = {**rates.conversations_no_refusal_bail(db, cell, refusals),
                                                     "refusal_input": REFUSAL_INPUT}
         if judge:
-            out["false_bail_filter"] = {**rates.false_bail_stats(db, cell, judge),
+            out["false_bail_filter"] = {**rates.false_bail_stats(db, cell, judge, rates.FLAT),
                                         "conversations_with_bail_filtered": rates.contexts_with_bail(db, cell, judge)}
         return out
 

@@ -13,11 +13,14 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..keys import OWN
 from ..methods import BAIL_FIRST, CONTINUE_FIRST, PROMPT_METHODS, ROLLOUT, TOOL
 from ..methods.wordings import BASELINE
 from ..refusal import REFUSED_AT
-from .stats import newcombe_difference, wilson
+from . import intervals
+from .stats import wilson
 
 CHOSEN = "FROM samples s JOIN temp.chosen USING (key)"
 PROMPT = ("prompt_id",)  # a context of a prompt run: its samples are draws from the same prompt
@@ -82,9 +85,147 @@ def _skipped(db: sqlite3.Connection, where: str, args: tuple, by: str | None) ->
     return out
 
 
-def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, scored: str = "mean") -> dict:
-    """The bail rate with its Wilson 95% interval over the samples that ran; with `by` (an
-    SQL expression over `s`), one per group. `estimand` says what `bail_rate` is.
+# How the samples behind a rate cluster (analysis/intervals.py): a prompt run's prompts nest in
+# subcategories within categories (the PSUs are subcategories where a category has several);
+# real data has one unit per conversation, each its own PSU.
+NESTED, FLAT = "prompts", "conversations"
+
+
+@dataclass
+class Units:
+    """Per-unit (prompt or conversation) sums of one group's samples that ran."""
+    ids: list[str]
+    n: np.ndarray
+    bails: np.ndarray
+    unknowns: np.ndarray
+    p_sum: np.ndarray
+    p_squares: np.ndarray
+    groups: np.ndarray | None
+    strata: np.ndarray | None
+
+    @property
+    def scored(self) -> np.ndarray:
+        return self.n - self.unknowns
+
+    def numerator(self, estimand: str) -> tuple[np.ndarray, np.ndarray]:
+        """(per-unit successes, per-unit samples) behind a rate of this estimand."""
+        if estimand == MEAN_P:
+            return self.p_sum, self.scored
+        return (self.bails, self.scored) if estimand == MAJORITY else (self.bails, self.n)
+
+
+def _design(by: str | None, nesting: str) -> tuple[str | None, str | None]:
+    """(groups, strata) columns of a rate's design: overall, subcategories within categories;
+    a category, its subcategories; a subcategory (or real data), its units alone."""
+    if nesting == FLAT or by == SUBCATEGORY:
+        return None, None
+    return ("s.subcategory", None) if by == CATEGORY else ("s.subcategory", "s.category")
+
+
+def units(db: sqlite3.Connection, cell: Cell, by: str | None = None, nesting: str = NESTED) -> dict[str, Units]:
+    """{group: its units' sums}, one SQL pass; memory is per unit, not per sample."""
+    groups, strata = _design(by, nesting)
+    rows: dict[str, list] = {}
+    for r in db.execute(
+            f"SELECT {by or repr('')}, s.prompt_id, {groups or repr('')}, {strata or repr('')}, count(*), "
+            "sum(s.verdict = 'bail'), sum(s.verdict = 'unknown'), coalesce(sum(s.p_bail), 0), "
+            f"coalesce(sum(s.p_bail * s.p_bail), 0) {CHOSEN} WHERE {cell.where} AND s.skipped IS NULL "
+            "GROUP BY 1, 2 ORDER BY 1, 2", cell.args):
+        rows.setdefault(r[0], []).append(r[1:])
+    out = {}
+    for g, rs in rows.items():
+        cols = list(zip(*rs))
+        out[g] = Units(list(cols[0]), *(np.asarray(c, float) for c in cols[3:]),
+                       groups=np.asarray(cols[1]) if groups else None, strata=np.asarray(cols[2]) if strata else None)
+    return out
+
+
+def _aligned(a: Units, b: Units) -> tuple[Units, Units]:
+    """Both on the union of their units, in one order (a unit one of them lacks: no samples)."""
+    ids = sorted(set(a.ids) | set(b.ids))
+
+    def on(u: Units) -> Units:
+        at = {i: j for j, i in enumerate(u.ids)}
+        pick = np.array([at.get(i, -1) for i in ids])
+
+        def col(x):
+            return np.where(pick >= 0, x[pick], 0.0)
+        return Units(ids, col(u.n), col(u.bails), col(u.unknowns), col(u.p_sum), col(u.p_squares), None, None)
+
+    x, y = on(a), on(b)
+    labels = {}
+    for u in (b, a):
+        for name in ("groups", "strata"):
+            if getattr(u, name) is not None:
+                labels.setdefault(name, {}).update(zip(u.ids, getattr(u, name)))
+    for name, by_id in labels.items():
+        column = np.asarray([by_id[i] for i in ids])
+        setattr(x, name, column)
+        setattr(y, name, column)
+    return x, y
+
+
+def estimand_of(db: sqlite3.Connection, cell: Cell, scored: str = "mean") -> str:
+    """What a cell's bail_rate estimates: a sampled share, or (read probabilities) their mean or majority."""
+    read = db.execute(f"SELECT count(s.p_bail) {CHOSEN} WHERE {cell.where}", cell.args).fetchone()[0]
+    return SAMPLED if not read else (MEAN_P if scored == "mean" else MAJORITY)
+
+
+def _unit_means(db: sqlite3.Connection, select: str, args: tuple, by: str | None, nesting: str,
+                per_unit: bool = False) -> dict[str, dict]:
+    """Clustered means from per-unit sums: `select` is the FROM ... WHERE ... part of a query over
+    `s` and gives, per row, {total}, {squares} and {n} columns (named so); one row per sample or,
+    with `per_unit`, per (unit, context) already. Each group's mean (total over n) with its
+    clustered interval; with `per_unit` each unit weighs one (a mean over prompts)."""
+    groups, strata = _design(by, nesting)
+    rows: dict[str, list] = {}
+    for r in db.execute(f"SELECT {by or repr('')}, s.prompt_id, {groups or repr('')}, {strata or repr('')}, "
+                        f"sum(total), sum(squares), sum(n) {select} GROUP BY 1, 2 ORDER BY 1, 2", args):
+        rows.setdefault(r[0], []).append(r[2:])
+    out = {}
+    for g, rs in rows.items():
+        lab_g, lab_s, total, squares, n = (np.asarray(c) for c in zip(*rs))
+        total, squares, n = total.astype(float), squares.astype(float), n.astype(float)
+        keep = n > 0
+        if not keep.any():
+            continue
+        pick = {"groups": lab_g[keep] if groups else None, "strata": lab_s[keep] if strata else None}
+        if per_unit:
+            iv = intervals.cluster_mean(total[keep] / n[keep], n[keep], **pick)
+        else:
+            iv = intervals.mean(total[keep], n[keep], squares=squares[keep], **pick)
+        out[g] = {"rate": num(iv.estimate), **_clustered(iv), "n": int(n.sum())}
+    return out
+
+
+def _clustered(iv: intervals.Interval) -> dict:
+    """An interval's fields in summary.json: the clustered one as ci_low/ci_high, the paper's beside it."""
+    return {"ci_low": num(iv.ci_low), "ci_high": num(iv.ci_high), "interval": iv.interval,
+            "wilson_low": num(iv.wilson_low), "wilson_high": num(iv.wilson_high),
+            "design_effect": num(iv.design_effect), "icc": num(iv.icc), "clusters": iv.clusters}
+
+
+def clustered_rate(u: Units | None, estimand: str) -> dict:
+    """The clustered interval of a rate of this estimand over its units (empty: no interval)."""
+    if u is None:
+        return {"ci_low": None, "ci_high": None, "interval": None}
+    k, n = u.numerator(estimand)
+    keep = n > 0
+    if not keep.any():
+        return {"ci_low": None, "ci_high": None, "interval": None}
+    pick = {"groups": None if u.groups is None else u.groups[keep],
+            "strata": None if u.strata is None else u.strata[keep]}
+    if estimand == MEAN_P:
+        return _clustered(intervals.mean(k[keep], n[keep], squares=u.p_squares[keep], **pick))
+    return _clustered(intervals.proportion(k[keep], n[keep], **pick))
+
+
+def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, scored: str = "mean",
+               nesting: str = NESTED) -> dict:
+    """The bail rate over the samples that ran, with its interval clustered by unit (`nesting`:
+    prompts within subcategories and categories, or conversations; `interval` names it) and
+    the paper's Wilson beside it; with `by` (an SQL expression over `s`), one per group.
+    `estimand` says what `bail_rate` is; `design_effect` and `icc` what the samples were worth.
 
     n counts every sample that ran; unknown answers stay in n and are reported as their
     own rate, as the paper's grey bars. Where the backend read probabilities (the bail
@@ -102,25 +243,26 @@ def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, sco
         f"{CHOSEN} WHERE {cell.where} GROUP BY 1"),
         cell.args)
     skipped = _skipped(db, cell.where, cell.args, by)
+    per_unit = units(db, cell, by, nesting)
     out = {}
     for g, (n, bails, unknowns, p, mass, truncated) in counts.items():
-        r, estimand = rate(bails, n), SAMPLED
-        if p is not None:
-            majority = rate(bails, n - unknowns)
-            if scored == "mean":
-                r, estimand = rate(p * (n - unknowns), n - unknowns), MEAN_P
-            else:
-                r, estimand = majority, MAJORITY
-        out[g] = {"bail_rate": r["rate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": n, "bails": bails,
-                  "estimand": estimand, "interval": WILSON,
-                  "unknown_rate": num(unknowns / n) if n else None, "unknowns": unknowns,
+        u = per_unit.get(g)
+        estimand = SAMPLED if p is None else (MEAN_P if scored == "mean" else MAJORITY)
+        value = p if estimand == MEAN_P else (bails / (n - unknowns) if estimand == MAJORITY and n > unknowns
+                                              else (bails / n if estimand == SAMPLED and n else None))
+        out[g] = {"bail_rate": num(value), **clustered_rate(u, estimand), "n": n, "bails": bails,
+                  "estimand": estimand, "unknown_rate": num(unknowns / n) if n else None, "unknowns": unknowns,
                   "skipped": skipped.get(g, {})}
+        if u is not None and unknowns:
+            unknown = intervals.proportion(u.unknowns, u.n, groups=u.groups, strata=u.strata)
+            out[g]["unknown_ci"] = [num(unknown.ci_low), num(unknown.ci_high)]
         if cell.method == TOOL:  # calls that do not parse: no bail, counted apart
             out[g]["truncated_calls"] = truncated
         if p is not None:
-            out[g] |= {"mean_p_bail": num(p), "majority_rate": majority["rate"], "majority_ci_low": majority["ci_low"],
-                       "majority_ci_high": majority["ci_high"], "majority_label": MAJORITY_LABEL,
-                       "mean_symbol_mass": num(mass)}
+            majority = clustered_rate(u, MAJORITY)
+            out[g] |= {"mean_p_bail": num(p), "majority_rate": num(bails / (n - unknowns)) if n > unknowns else None,
+                       "majority_ci_low": majority["ci_low"], "majority_ci_high": majority["ci_high"],
+                       "majority_label": MAJORITY_LABEL, "mean_symbol_mass": num(mass)}
     return out if by else out.get("", _none())
 
 
@@ -130,56 +272,87 @@ def _none() -> dict:
             "unknowns": 0, "skipped": {}}
 
 
-def _successes(stats: dict) -> tuple[float, int]:
-    """(k, n) behind a `bail_rates` entry's bail_rate: bails of all samples, or the summed
-    P(bail) of the scored ones."""
-    if stats.get("estimand") == MEAN_P:
-        n = stats["n"] - stats["unknowns"]
-        return (stats["bail_rate"] or 0.0) * n, n
-    if stats.get("estimand") == MAJORITY:
-        return stats["bails"], stats["n"] - stats["unknowns"]
-    return stats["bails"], stats["n"]
+PAIRED = "paired cluster-robust (MOVER of the clustered limits), t(df)"
+HOLM = "Holm's step-down over the categories"
 
 
-def difference(a: dict, b: dict) -> dict:
-    """The bail rate of a minus that of b (two `bail_rates`), with Newcombe's interval."""
-    d, lo, hi = newcombe_difference(*_successes(a), *_successes(b))
-    return {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi)}
+def _paired_one(ua: Units | None, ub: Units | None, ea: str, eb: str) -> dict | None:
+    if ua is None or ub is None:
+        return None
+    x, y = _aligned(ua, ub)
+    (ka, na), (kb, nb) = x.numerator(ea), y.numerator(eb)
+    if not na.sum() or not nb.sum():
+        return None
+    keep = (na > 0) | (nb > 0)
+    d = intervals.paired_difference(ka[keep], na[keep], kb[keep], nb[keep],
+                                    groups=None if x.groups is None else x.groups[keep],
+                                    strata=None if x.strata is None else x.strata[keep])
+    return {"difference": num(d.estimate), "ci_low": num(d.ci_low), "ci_high": num(d.ci_high),
+            "p_value": num(d.p_value), "interval": d.interval, "correlation": num(d.correlation),
+            "clusters": d.clusters}
+
+
+def paired_difference(db: sqlite3.Connection, a: Cell, b: Cell, *, scored: str = "mean", nesting: str = NESTED,
+                      categories: bool = True) -> dict | None:
+    """a's bail rate minus b's on the units both ran (paired: the two orders share one rollout,
+    an ablation and the Baseline their prompts), with its paired clustered interval and
+    p-value; per category too, the p-values corrected by Holm's step-down (`p_holm`)."""
+    ea, eb = estimand_of(db, a, scored), estimand_of(db, b, scored)
+    out = _paired_one(units(db, a, None, nesting).get(""), units(db, b, None, nesting).get(""), ea, eb)
+    if out is None:
+        return None
+    out["estimand"] = f"difference of bail_rate ({ea}" + ("" if ea == eb else f" minus {eb}") + ")"
+    if categories and nesting == NESTED:
+        ca, cb = units(db, a, CATEGORY, nesting), units(db, b, CATEGORY, nesting)
+        per = {c: _paired_one(ca[c], cb.get(c), ea, eb) for c in ca}
+        per = {c: v for c, v in per.items() if v is not None}
+        if per:
+            adjusted = intervals.holm([v["p_value"] if v["p_value"] is not None else 1.0 for v in per.values()])
+            for v, p in zip(per.values(), adjusted):
+                v["p_holm"] = num(float(p))
+        out["categories"] = per
+        out["correction"] = HOLM
+    return out
 
 
 def positional_bias(db: sqlite3.Connection, ablation: str, source: str = OWN) -> dict | None:
     """Bail-first minus continue-first, overall and per category (the same rollouts in both)."""
-    bf, cf = Cell(BAIL_FIRST, ablation, source), Cell(CONTINUE_FIRST, ablation, source)
-    a, b = bail_rates(db, bf), bail_rates(db, cf)
-    if not (a["n"] or a["skipped"]) or not (b["n"] or b["skipped"]):
-        return None
-    out = difference(a, b)
-    ca, cb = bail_rates(db, bf, CATEGORY), bail_rates(db, cf, CATEGORY)
-    out["categories"] = {c: difference(ca[c], cb.get(c) or _none()) for c in ca}
-    return out
+    return paired_difference(db, Cell(BAIL_FIRST, ablation, source), Cell(CONTINUE_FIRST, ablation, source))
 
 
 def orders_averaged(db: sqlite3.Connection, ablation: str) -> dict | None:
     """The bail prompt's rate with both orders averaged, as the paper relates it to refusals
     (Figure 20: "averaged bail rates between the two positions to account for positional bias")."""
-    a, b = bail_rates(db, Cell(BAIL_FIRST, ablation)), bail_rates(db, Cell(CONTINUE_FIRST, ablation))
-    if not a["n"] or not b["n"] or a["bail_rate"] is None or b["bail_rate"] is None:
+    cells = Cell(BAIL_FIRST, ablation), Cell(CONTINUE_FIRST, ablation)
+    a, b = (units(db, c).get("") for c in cells)
+    if a is None or b is None:
         return None
-    (ka, na), (kb, nb) = _successes(a), _successes(b)
-    pooled = rate(ka + kb, na + nb)
-    return {"bail_rate": num((a["bail_rate"] + b["bail_rate"]) / 2), "ci_low": pooled["ci_low"],
-            "ci_high": pooled["ci_high"], "n": a["n"] + b["n"], "estimand": "mean of the two orders' bail_rate (each as its estimand says)",
-            "interval": "Wilson 95% over both orders' samples pooled"}
+    estimand = estimand_of(db, cells[0])
+    x, y = _aligned(a, b)
+    (ka, na), (kb, nb) = x.numerator(estimand), y.numerator(estimand)
+    if not na.sum() or not nb.sum():
+        return None
+    # each prompt's two orders pooled: the prompt stays the unit, so the shared rollout is accounted for
+    both = Units(x.ids, na + nb, ka + kb, x.unknowns + y.unknowns, x.p_sum + y.p_sum, x.p_squares + y.p_squares,
+                 x.groups, x.strata)
+    return {"bail_rate": num((ka.sum() / na.sum() + kb.sum() / nb.sum()) / 2),
+            **clustered_rate(both, SAMPLED if estimand != MEAN_P else MEAN_P), "n": int(na.sum() + nb.sum()),
+            "estimand": f"mean of the two orders' bail_rate ({estimand})"}
+
+
+# a share of conversations: one value per conversation, independent units
+PER_CONVERSATION = "Wilson 95% (one value per conversation, the units independent)"
 
 
 def contexts_with_bail(db: sqlite3.Connection, cell: Cell, judge: str | None = None) -> dict:
     """The share of contexts (conversations, for real data) with at least one bail;
-    with `judge`, counting only bails that judge did not find false."""
+    with `judge`, counting only bails that judge did not find false. One value per
+    conversation: Wilson's interval is the clustered one here."""
     real, join, args = _real_bails(judge)
     k, n = db.execute(
         f"SELECT coalesce(sum(b), 0), count(*) FROM (SELECT max({real}) AS b {CHOSEN} {join} "
         f"WHERE {cell.where} AND s.skipped IS NULL GROUP BY s.prompt_id)", (*args, *cell.args)).fetchone()
-    return rate(k, n)
+    return {**rate(k, n), "interval": PER_CONVERSATION}
 
 
 def conversations_no_refusal_bail(db: sqlite3.Connection, cell: Cell, classifier: str) -> dict:
@@ -193,7 +366,7 @@ def conversations_no_refusal_bail(db: sqlite3.Connection, cell: Cell, classifier
         "SELECT coalesce(sum(b.bailed AND NOT coalesce(r.refused, 1)), 0), count(*) FROM b LEFT JOIN r USING (prompt_id)",
         (*cell.args, REFUSED_AT, classifier, ROLLOUT)).fetchone()
     return {**rate(k, n), "estimand": "conversations with a bail and no refused turn, over all conversations "
-            "(the paper's Figure 6)", "interval": WILSON}
+            "(the paper's Figure 6)", "interval": PER_CONVERSATION}
 
 
 def top_contexts(db: sqlite3.Connection, cell: Cell) -> list[dict]:
@@ -212,7 +385,7 @@ def _real_bails(judge: str | None) -> tuple[str, str, tuple]:
             "LEFT JOIN false_bails f ON f.key = s.key AND f.judge = ?", (judge,))
 
 
-def false_bail_stats(db: sqlite3.Connection, cell: Cell, judge: str) -> dict:
+def false_bail_stats(db: sqlite3.Connection, cell: Cell, judge: str, nesting: str = NESTED) -> dict:
     """The bail rate with the false-bail filter (appendix A.3.1): bails the judge found
     false removed; bails whose verdict an unreadable answer decides kept, and counted."""
     real, join, args = _real_bails(judge)
@@ -223,10 +396,12 @@ def false_bail_stats(db: sqlite3.Connection, cell: Cell, judge: str) -> dict:
         f"{CHOSEN} {join} WHERE {cell.where} AND s.skipped IS NULL", (*args, *cell.args)).fetchone()
     return {"judge": judge, "false_bails": false, "unreadable": unreadable,
             "false_bail_share_of_bails": num(false / bails) if bails else None,
-            "bail_rate_filtered": rate(k, n)}
+            "bail_rate_filtered": _unit_means(db, (
+                f"FROM (SELECT s.*, {real} AS total, {real} AS squares, 1 AS n {CHOSEN} {join} "
+                f"WHERE {cell.where} AND s.skipped IS NULL) s"), (*args, *cell.args), None, nesting).get("", rate(0, 0))}
 
 
-def refusal_stats(db: sqlite3.Connection, classifier: str, by: str | None = None) -> dict:
+def refusal_stats(db: sqlite3.Connection, classifier: str, by: str | None = None, nesting: str = NESTED) -> dict:
     """Refusals of the rollouts (the model's own replies). `rate`: the mean P(refusal), the
     paper's BailBench refusal rate (the authors average Minos's probability), with its
     interval (`mean_p_refusal` holds it too); `refused_share`: the share refused
@@ -237,16 +412,25 @@ def refusal_stats(db: sqlite3.Connection, classifier: str, by: str | None = None
         f"SELECT {{g}}, count({p}), coalesce(sum({p} >= ?), 0), avg({p}), count(*) - count(s.skipped) "
         f"{CHOSEN} LEFT JOIN refusals r ON r.key = s.key AND r.classifier = ? WHERE s.method = ? GROUP BY 1"),
         (REFUSED_AT, classifier, ROLLOUT))
+    read = (f"FROM (SELECT s.*, r.p_refusal AS total, r.p_refusal * r.p_refusal AS squares, 1 AS n, "
+            f"r.p_refusal >= {REFUSED_AT!r} AS refused {CHOSEN} JOIN refusals r ON r.key = s.key AND r.classifier = ? "
+            "WHERE s.method = ? AND s.skipped IS NULL AND r.p_refusal IS NOT NULL) s")
+    means = _unit_means(db, read, (classifier, ROLLOUT), by, nesting)
+    shares = _unit_means(db, read.replace("r.p_refusal AS total, r.p_refusal * r.p_refusal AS squares",
+                                          f"r.p_refusal >= {REFUSED_AT!r} AS total, r.p_refusal >= {REFUSED_AT!r} "
+                                          "AS squares"), (classifier, ROLLOUT), by, nesting)
     out = {}
     for g, (n, k, mean, ran) in counts.items():
-        out[g] = _refusals(n, k, mean or 0.0, ran)
-    return out if by else out.get("", _refusals(0, 0, 0.0, 0))
+        out[g] = _refusals(n, k, mean, ran, means.get(g), shares.get(g))
+    return out if by else out.get("", _refusals(0, 0, None, 0, None, None))
 
 
-def _refusals(n: int, refused: int, mean: float, ran: int) -> dict:
-    return {**rate(mean * n, n), "rate_label": "mean P(refusal) over rollouts (the paper's refusal rate)",
-            "interval": WILSON, "mean_p_refusal": num(mean) if n else None,
-            "refused_share": {**rate(refused, n), "label": f"share of rollouts refused (P(refusal) >= {REFUSED_AT})"},
+def _refusals(n: int, refused: int, mean: float | None, ran: int, clustered: dict | None, share: dict | None) -> dict:
+    empty = {"rate": None, "ci_low": None, "ci_high": None, "interval": None}
+    return {**(clustered or empty), "n": n, "rate_label": "mean P(refusal) over rollouts (the paper's refusal rate)",
+            "mean_p_refusal": num(mean),
+            "refused_share": {**(share or empty), "n": n,
+                              "label": f"share of rollouts refused (P(refusal) >= {REFUSED_AT})"},
             "refused": refused, "unreadable": ran - n}
 
 
@@ -263,26 +447,31 @@ def no_refusal_bail(db: sqlite3.Connection, cell: Cell, classifier: str, context
     generatePlots.py computes it (not the share of rollouts under the threshold). A bail
     prompt read in logprob mode counts its P(bail) where a sampled one counts its verdict,
     so the rate has the estimand of the method's bail_rate."""
+    nesting = NESTED if context == PROMPT else FLAT
     if cell.method in PROMPT_METHODS:
-        counts = _groups(db, by, (
-            f"SELECT {{g}}, coalesce(sum(CASE WHEN {READ} THEN {BAILED} * (r.p_refusal < ?) END), 0), sum({READ}) "
-            f"{CHOSEN} LEFT JOIN samples o ON o.prompt_id = s.prompt_id AND o.sample = s.sample "
-            f"AND o.method = ? LEFT JOIN refusals r ON r.key = o.key AND r.classifier = ? WHERE {cell.where} AND s.skipped IS NULL GROUP BY 1"),
-            (REFUSED_AT, ROLLOUT, classifier, *cell.args))
+        value = f"CASE WHEN {READ} THEN {BAILED} * coalesce(r.p_refusal < {REFUSED_AT!r}, 0) END"
+        out = _unit_means(db, (
+            f"FROM (SELECT s.*, {value} AS total, {value} * {value} AS squares, {READ} AS n {CHOSEN} "
+            f"LEFT JOIN samples o ON o.prompt_id = s.prompt_id AND o.sample = s.sample AND o.method = ? "
+            f"LEFT JOIN refusals r ON r.key = o.key AND r.classifier = ? WHERE {cell.where} AND s.skipped IS NULL) s"),
+            (ROLLOUT, classifier, *cell.args), by, nesting)
         estimate = "direct: the check's own rollout was not refused (P(refusal) < 0.5) and it bailed"
     else:
         cols = ", ".join(context)
         own = ", ".join(f"s.{c} AS {c}" for c in context)
-        counts = _groups(db, by, (
-            f"WITH ok AS (SELECT {own}, avg(coalesce(1 - r.p_refusal, 0)) AS p {CHOSEN} "
-            f"LEFT JOIN refusals r ON r.key = s.key AND r.classifier = ? WHERE s.method = ? GROUP BY {cols}), "
-            f"bail AS (SELECT {{g}} AS g, {own}, avg(s.verdict = 'bail') AS p, count(*) AS n {CHOSEN} "
-            f"WHERE {cell.where} AND s.skipped IS NULL GROUP BY 1, {cols}) "
-            f"SELECT bail.g, sum(coalesce(ok.p, 0) * bail.p) / count(*) * sum(bail.n), sum(bail.n) "
-            f"FROM bail LEFT JOIN ok USING ({cols}) GROUP BY bail.g"),
-            (classifier, ROLLOUT, *cell.args))
+        # one row per context: (1 - mean P(refusal)) x bail share; a prompt weighs one, a turn one
+        out = _unit_means(db, (
+            f"FROM (WITH ok AS (SELECT {own}, avg(coalesce(1 - r.p_refusal, 0)) AS p {CHOSEN} "
+            f"LEFT JOIN refusals r ON r.key = s.key AND r.classifier = ? WHERE s.method = ? GROUP BY {cols}) "
+            f"SELECT s.prompt_id, min(s.category) AS category, min(s.subcategory) AS subcategory, "
+            "coalesce(min(ok.p), 0) * sum(s.verdict = 'bail') AS total, "
+            "coalesce(min(ok.p), 0) * sum(s.verdict = 'bail') * coalesce(min(ok.p), 0) * avg(s.verdict = 'bail') "
+            "AS squares, count(*) AS n "
+            f"{CHOSEN} LEFT JOIN ok USING ({cols}) "
+            f"WHERE {cell.where} AND s.skipped IS NULL GROUP BY {', '.join('s.' + c for c in context)}) s"),
+            (classifier, ROLLOUT, *cell.args), by, nesting, per_unit=context == PROMPT)
         estimate = f"mean over {'prompts' if context == PROMPT else 'turns'} of (1 - mean P(refusal)) x P(bail)"
-    out = {g: {**rate(k, n), "estimate": estimate} for g, (k, n) in counts.items()}
+    out = {g: {**v, "estimate": estimate} for g, v in out.items()}
     return out if by else out.get("", rate(0, 0))
 
 
@@ -341,9 +530,6 @@ def ablation_rates(db: sqlite3.Connection, ablations: dict[str, list[str]]) -> d
     """Each method's rate under each wording ablation, and its difference from the baseline."""
     out: dict = {}
     for m, names in ablations.items():
-        base = bail_rates(db, Cell(m, BASELINE))
-        out[m] = {}
-        for a in names:
-            stats = bail_rates(db, Cell(m, a))
-            out[m][a] = {**stats, "vs_baseline": difference(stats, base)}
+        out[m] = {a: {**bail_rates(db, Cell(m, a)), "vs_baseline": paired_difference(db, Cell(m, a), Cell(m, BASELINE))}
+                  for a in names}
     return out
