@@ -209,3 +209,26 @@ def test_a_read_only_store_is_summarised_without_being_changed(store, tmp_path):
     ro.close()
     assert (tmp_path / "samples.sqlite").read_bytes() == before
     assert (tmp_path / "out.csv").read_text().splitlines()[1].startswith("a|0|tool|Baseline|")
+
+
+def test_methods_of_one_run_agree_or_not(store):
+    rows = []
+    for i, (t, st) in enumerate([("bail", "bail"), ("bail", "continue"), ("continue", "continue"), ("continue", "continue")]):
+        rows += [row(f"p{i}", 0, "tool", t), row(f"p{i}", 0, "string", st)]
+    got = rates.method_agreement(chosen(store, rows), ["tool", "string"], "Baseline")["tool ~ string"]
+    direct = intervals.agreement([1, 1, 0, 0], [1] * 4, [1, 0, 0, 0], [1] * 4, groups=["s"] * 4, strata=["c"] * 4)
+    assert (got["kappa"], got["spearman"], got["bailed_both"], got["prompts"]) == (
+        0.5, rates.num(direct.spearman), 1, 4)
+    assert got["kappa_ci"] == [rates.num(direct.kappa_low), rates.num(direct.kappa_high)]
+
+
+def test_the_joint_refusal_x_bail_table_of_the_bail_prompt(store):
+    rollouts = [row(p, 0, "rollout") for p in "abcd"]
+    checks = [row(p, 0, "prompt-bail-first", v) for p, v in zip("abcd", ["bail", "continue", "bail", "bail"])]
+    db = chosen(store, rollouts + checks)
+    store.add_refusals("h", {rollouts[0].key: 0.9, rollouts[1].key: 0.8, rollouts[2].key: 0.1, rollouts[3].key: None})
+    t = rates.refusal_bail_table(db, Cell("prompt-bail-first", "Baseline"), "h")
+    # a and b refused (a bailed), c complied and bailed, d unreadable: left out
+    assert (t["refused_bailed"], t["refused_stayed"], t["complied_bailed"], t["complied_stayed"]) == (1, 1, 1, 0)
+    assert (t["bail_given_refused"]["rate"], t["bail_given_complied"]["rate"]) == (0.5, 1.0)
+    assert rates.refusal_bail_table(db, Cell("tool", "Baseline"), "h") is None

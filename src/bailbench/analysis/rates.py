@@ -475,6 +475,64 @@ def no_refusal_bail(db: sqlite3.Connection, cell: Cell, classifier: str, context
     return out if by else out.get("", rate(0, 0))
 
 
+def method_agreement(db: sqlite3.Connection, methods: list[str], ablation: str) -> dict:
+    """Every pair of a run's bail methods on the same prompts (appendix B's first open question:
+    do the methods agree on what a model leaves?): Spearman of per-prompt rates and Cohen's
+    kappa of the prompts bailed on (a majority of their samples), cluster-bootstrap intervals."""
+    per = {m: units(db, Cell(m, ablation)).get("") for m in methods}
+    est = {m: estimand_of(db, Cell(m, ablation)) for m in methods}
+    out = {}
+    for i, a in enumerate(methods):
+        for b in methods[i + 1:]:
+            if per[a] is None or per[b] is None:
+                continue
+            x, y = _aligned(per[a], per[b])
+            (ka, na), (kb, nb) = x.numerator(est[a]), y.numerator(est[b])
+            if ((na > 0) & (nb > 0)).sum() < 3:
+                continue
+            g = intervals.agreement(ka, na, kb, nb, groups=x.groups, strata=x.strata)
+            out[f"{a} ~ {b}"] = {"spearman": num(g.spearman), "spearman_ci": [num(g.spearman_low), num(g.spearman_high)],
+                                 "kappa": num(g.kappa), "kappa_ci": [num(g.kappa_low), num(g.kappa_high)],
+                                 "bailed_a": g.bailed_a, "bailed_b": g.bailed_b, "bailed_both": g.bailed_both,
+                                 "prompts": g.units, "interval": g.interval,
+                                 "bailed_on": "a majority of the prompt's samples bailed (P(bail) > 0.5 on average)"}
+    return out
+
+
+def refusal_bail_table(db: sqlite3.Connection, cell: Cell, classifier: str) -> dict | None:
+    """The bail prompt's joint refusal x bail (its check follows its own rollout): bails among
+    refused and among complied rollouts (appendix M's "no-bail refusals"), P(bail | refused) and
+    P(bail | complied) with clustered intervals and their paired difference. A rollout whose
+    refusal could not be read is left out."""
+    if cell.method not in PROMPT_METHODS:
+        return None
+    groups, strata = _design(None, NESTED)
+    refused = f"(r.p_refusal >= {REFUSED_AT!r})"
+    rows = db.execute(
+        f"SELECT s.prompt_id, {groups}, {strata}, sum({refused} * {BAILED}), sum({refused}), "
+        f"sum((NOT {refused}) * {BAILED}), sum(NOT {refused}) {CHOSEN} JOIN samples o ON o.prompt_id = s.prompt_id "
+        "AND o.sample = s.sample AND o.method = ? JOIN refusals r ON r.key = o.key AND r.classifier = ? "
+        f"WHERE {cell.where} AND s.skipped IS NULL AND {READ} AND r.p_refusal IS NOT NULL GROUP BY 1 ORDER BY 1",
+        (ROLLOUT, classifier, *cell.args)).fetchall()
+    if not rows:
+        return None
+    _, g, st, *sums = (np.asarray(c) for c in zip(*rows))
+    rb, rf, cb, cf = (x.astype(float) for x in sums)
+    t = intervals.two_by_two(rb, rf, cb, cf, groups=g, strata=st)
+
+    def cond(k: float, n: float, iv: intervals.Interval) -> dict:
+        return {"rate": num(k / n) if n else None, **(_clustered(iv) if n else {"ci_low": None, "ci_high": None}),
+                "n": int(n)}
+    return {"refused_bailed": num(t.refused_bailed), "refused_stayed": num(t.refused - t.refused_bailed),
+            "complied_bailed": num(t.complied_bailed), "complied_stayed": num(t.complied - t.complied_bailed),
+            "bail_given_refused": cond(t.refused_bailed, t.refused, t.bail_given_refused),
+            "bail_given_complied": cond(t.complied_bailed, t.complied, t.bail_given_complied),
+            "difference": {"estimate": num(t.difference.estimate), "ci_low": num(t.difference.ci_low),
+                           "ci_high": num(t.difference.ci_high), "p_value": num(t.difference.p_value),
+                           "interval": t.difference.interval},
+            "counts": "samples (a logprob check counts its P(bail))"}
+
+
 def bail_vector(db: sqlite3.Connection, method: str, ablation: str, mode: str, samples: int) -> dict[str, float]:
     """Each prompt's bail probability (appendix D): the mean P(bail) where it was read, else
     the share of its samples that bailed; bail prompts read in `mode` only. Over the whole
@@ -515,12 +573,15 @@ def prompt_rates(db: sqlite3.Connection, methods: list[str], ablation: str, *, j
             nr = no_refusal_bail(db, cell, classifier, PROMPT)
             stats["no_refusal_bail_rate"] = nr["rate"]
             stats["no_refusal_bail"] = nr
+            if (table := refusal_bail_table(db, cell, classifier)) is not None:
+                stats["refusal_x_bail"] = table
             per_category = no_refusal_bail(db, cell, classifier, PROMPT, CATEGORY)
             for c, cs in stats["categories"].items():
                 cs["no_refusal_bail"] = per_category.get(c, rate(0, 0))
         out[m] = stats
     summary = {"methods": out, "positional_bias": positional_bias(db, ablation),
-               "bail_prompt_orders_averaged": orders_averaged(db, ablation), "rollout": rollout_stats(db)}
+               "bail_prompt_orders_averaged": orders_averaged(db, ablation), "rollout": rollout_stats(db),
+               "method_agreement": method_agreement(db, methods, ablation)}
     if classifier:
         summary["refusal"] = {**refusal_stats(db, classifier), "categories": refusal_stats(db, classifier, CATEGORY)}
     return summary
