@@ -389,3 +389,13 @@ def test_conversations_of_unequal_length():
     r = iv.proportion(k, np.broadcast_to(turns, k.shape))
     assert 0.94 <= covers(r, 0.15) <= 0.96
     assert wilson_covers(r, 0.15) < 0.8
+
+
+def test_strata_of_one_psu_are_collapsed_so_a_quick_run_has_an_interval():
+    # the quick run: one prompt in each of 14 categories, each its own subcategory
+    k, n = [1, 0] * 7, [2] * 14
+    cats = [f"c{i}" for i in range(14)]
+    d = iv.design(14, cats, cats)
+    assert d.df == 13 and "collapsed" in d.label
+    diff = iv.paired_difference(k, n, [0] * 14, n, groups=cats, strata=cats)
+    assert diff.ci_low is not None and diff.ci_low < 0.25 < diff.ci_high

@@ -123,8 +123,26 @@ def design(units: int, groups=None, strata=None) -> Design:
     parts = [f"{by_group} group" + "s" * (by_group > 1)] if by_group else []
     if by_group < cells.shape[1]:
         parts.append(f"{cells.shape[1] - by_group} unit" + "s" * (cells.shape[1] - by_group > 1))
+    stratum = _collapsed(cells[0])
+    n_strata = len(np.unique(stratum))
     label = " + ".join(parts) + (f", {n_strata} strata" if n_strata > 1 else "")
-    return Design(psu, _one_hot(cells[0]), cells.shape[1] - n_strata, label)
+    if n_strata < len(np.unique(cells[0])):
+        label += " (strata of one PSU collapsed)"
+    return Design(psu, _one_hot(_codes(stratum)), cells.shape[1] - n_strata, label)
+
+
+def _collapsed(stratum: np.ndarray) -> np.ndarray:
+    """Each PSU's stratum, strata that hold a single PSU pooled into one (collapsed strata, Wolter
+    2007 §2.5: a conservative variance; one PSU alone shows none, and a stratified run of one
+    prompt per category, as the quick run, would otherwise have no interval at all). A lone
+    single-PSU stratum joins the largest other stratum."""
+    sizes = np.bincount(stratum)
+    single = sizes[stratum] == 1
+    if single.sum() >= 2:
+        return np.where(single, -1, stratum)
+    if single.any() and not single.all():
+        return np.where(single, np.argmax(np.where(sizes > 1, sizes, 0)), stratum)
+    return stratum
 
 
 def _covariance(ta: np.ndarray, tb: np.ndarray, d: Design) -> np.ndarray:
