@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from . import console
 from .chat.template import generic_tool_text
@@ -99,6 +100,9 @@ def run(
     prefix: Optional[str] = typer.Option(None, help="Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. DAN, Hi, DeveloperModeQ3) or a JSON file of messages."),
     rollouts_from: Optional[Path] = typer.Option(None, help="Cross-model: put the bail prompt after this run's rollouts instead of the model's own."),
     false_bail_filter: Optional[str] = FALSE_BAIL_FILTER,
+    plan: bool = typer.Option(False, "--plan", help="Run nothing: print the prompts needed to detect --detect, and what this run's size can detect."),
+    pilot: Optional[Path] = typer.Option(None, help="--plan: a finished run whose rates and intra-prompt correlations the plan uses [stated assumptions]."),
+    detect: float = typer.Option(0.02, help="--plan: the difference in bail rate to detect (0.02 = 2 points), at 80% power."),
 ) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
     from . import api
@@ -108,6 +112,8 @@ def run(
     if limit is not None and limit < 0:
         fail(f"--limit {limit} is negative: give a number of prompts, or 0 for every prompt")
     lim = sizes["limit"] if limit is None else (None if limit == 0 else limit)
+    if plan:
+        return _plan(dataset, data_dir, lim, sizes["samples"] if samples is None else samples, pilot, detect)
     result = with_progress(
         api.run, model=model, dataset=dataset, methods=methods, ablation=ablation,
         samples=sizes["samples"] if samples is None else samples, limit=lim,
@@ -132,6 +138,37 @@ def run(
     if not full and limit is None and samples is None and max_tokens is None:
         console.out.print("This was a quick look (14 prompts, 2 samples, 256 tokens). The paper's protocol on "
                           f"every prompt: bailbench run --model {model} --full")
+
+
+def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, pilot: Path | None,
+          detect: float) -> None:
+    """`run --plan`: the power of the planned run, from a pilot or stated assumptions."""
+    from . import api
+    from .analysis.power import ASSUMED_ICC, ASSUMED_RATE, power_rows
+    from .datasets.records import stratified
+    from .datasets.registry import load_dataset
+
+    if not 0 < detect < 1:
+        fail(f"--detect {detect} is not a difference in rate: give a number between 0 and 1, e.g. 0.02")
+    try:
+        prompts = len(stratified(load_dataset(dataset, data_dir).prompts, limit))
+        summary = api.load(pilot).summary if pilot else None
+    except UserError as exc:
+        fail(str(exc))
+    rows = power_rows(summary, prompts=prompts, samples=samples, difference=detect)
+    t = Table(title=escape(f"Power at 80%, two-sided 5%: {prompts} prompts x {samples} samples; "
+                                           f"detect {100 * detect:.1f} points"))
+    for col in ("method", "rate", "ICC", "from", "prompts needed (two models)", "prompts needed (paired)",
+                "this run detects"):
+        t.add_column(col, justify="left" if col in ("method", "from") else "right")
+    for r in rows:
+        t.add_row(r.method, f"{100 * r.rate:.1f}%", f"{r.icc:.2f}", r.source, str(r.prompts_needed),
+                  str(r.prompts_needed_paired), f"+{100 * r.detectable:.1f} pts")
+    t.caption = escape(
+        "Kish's design effect 1 + (m-1) ICC at the prompt level (subcategory effects need more prompts); paired: "
+        "the same prompts, correlation 0.5 assumed" + ("" if summary else
+                                                        f"; no --pilot: rate {ASSUMED_RATE}, ICC {ASSUMED_ICC} assumed"))
+    console.out.print(t)
 
 
 @app.command()
