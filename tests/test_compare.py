@@ -65,3 +65,26 @@ def test_a_run_after_another_models_rollouts_is_set_beside_its_own(tmp_path):
     got = compare([own, cross], permutations=10)["cross_model_change"]
     assert len(got) == 1 and got[0]["rollouts_of"] == "openai:gpt-4"
     assert got[0]["methods"]["prompt-bail-first"]["percent_increase"] == pytest.approx(100.0)
+
+
+def test_paired_runs_on_the_same_prompts(tmp_path):
+    from bailbench.analysis import intervals
+    from bailbench.keys import SampleKey
+    from bailbench.store import SampleRow
+
+    def made(name, verdicts):
+        d = run_dir(tmp_path, name, {"tool": rates(sum(v == "bail" for v in verdicts) / 4, 4)})
+        store = Store(d)
+        store.add([SampleRow(key=SampleKey(p, 0, "tool", "Baseline").text, prompt_id=p, category="c", subcategory="s",
+                             method="tool", ablation="Baseline", mode="", sample=0, seed=0, rendered="", reply="",
+                             verdict=v, p_bail=None, mass=None, prompt_tokens=0, completion_tokens=0, finish_reason="",
+                             seconds=0.0, skipped=None) for p, v in zip("abcd", verdicts)])
+        store.close()
+        return d
+
+    a = made("a", ["bail", "continue", "continue", "continue"])
+    b = made("b", ["bail", "bail", "bail", "continue"])
+    got = compare([a, b], permutations=10, paired=True)["paired"][0]
+    d = intervals.paired_difference([1, 1, 1, 0], [1] * 4, [1, 0, 0, 0], [1] * 4, groups=["s"] * 4, strata=["c"] * 4)
+    assert (got["run"], got["minus"]) == ("b", "a")
+    assert got["methods"]["tool"]["difference"] == 0.5 and got["methods"]["tool"]["ci_low"] == round(d.ci_low, 6)

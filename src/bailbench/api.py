@@ -99,9 +99,9 @@ def load(path: Path | str) -> Run:
     return Run(path, json.loads(summary.read_text("utf-8")))
 
 
-def compare(runs: Iterable[Run | Path | str], *, permutations: int = 10_000, seed: int = 0) -> dict:
+def compare(runs: Iterable[Run | Path | str], *, permutations: int = 10_000, seed: int = 0, paired: bool = False) -> dict:
     """Runs side by side: rates, refusal vs bail across models, bail-vector similarity."""
     from .analysis.compare import compare as compare_runs
 
     return compare_runs([r.path if isinstance(r, Run) else Path(r) for r in runs],
-                        permutations=permutations, seed=seed)
+                        permutations=permutations, seed=seed, paired=paired)

@@ -258,21 +258,32 @@ def compare(
     permutations: int = typer.Option(10_000, help="Permutations for the p-values."),
     seed: int = typer.Option(0, help="Seed of the permutations."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the comparison to this JSON file."),
+    paired: bool = typer.Option(False, "--paired", help="Each run minus the first on the prompts both ran: paired differences, clustered, Holm over methods."),
 ) -> None:
     """Compare runs: models x methods, refusal vs bail across models, bail-vector similarity."""
     from .analysis.compare import compare as compare_runs
     from .sweep import expand_run_dirs
 
     try:
-        result = compare_runs(expand_run_dirs(runs), permutations=permutations, seed=seed)
+        result = compare_runs(expand_run_dirs(runs), permutations=permutations, seed=seed, paired=paired)
     except UserError as exc:
         fail(str(exc))
     for table in console.compare_tables(result):
         console.out.print(table)
+    for p in result["paired"] or []:
+        for m, d in p["methods"].items():
+            console.out.print(escape(
+                f"{p['run']} minus {p['minus']}, {m}: {100 * d['difference']:+.1f} points "
+                f"[{_pts(d['ci_low'])}, {_pts(d['ci_high'])}], p = {d['p_value']}, Holm {d.get('p_holm')} ({d['interval']})"),
+                highlight=False)
     for w in result["warnings"]:
         console.err.print(f"[yellow]warning:[/] {w}")
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def _pts(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:+.1f}"
 
 
 @app.command()

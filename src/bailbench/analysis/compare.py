@@ -15,8 +15,9 @@ from ..errors import UserError
 from ..methods import BAIL_METHODS
 from ..methods.wordings import BASELINE
 from ..store import Store, check_same_run, read_summary
+from . import intervals
 from .correlation import refusal_bail_association
-from .rates import bail_vector, num
+from .rates import Cell, bail_vector, estimand_of, num, paired_units, units
 from .stats import Z95, newcombe_difference
 
 
@@ -120,6 +121,40 @@ def _cross_model(runs: list[RunView], methods: list[str]) -> list[dict]:
     return out
 
 
+def _run_units(r: RunView) -> tuple[dict, dict]:
+    """A run's per-prompt sums and estimand per method, over its own samples and bail-prompt mode."""
+    s = r.summary
+    ablation = BASELINE if s["ablation"] == "all" else s["ablation"]
+    store = Store(r.path, create=False)
+    try:
+        store.choose_where("SELECT key FROM samples WHERE sample < ? AND (mode = ? OR method NOT LIKE 'prompt-%') "
+                           "ORDER BY key", (s["samples"], s.get("bail_prompt_mode") or ""))
+        per = {m: units(store.db, Cell(m, ablation)).get("") for m in s["methods"]}
+        est = {m: estimand_of(store.db, Cell(m, ablation)) for m in s["methods"]}
+    finally:
+        store.close()
+    return per, est
+
+
+def paired_runs(runs: list[RunView], methods: list[str]) -> list[dict]:
+    """Each run against the first on the prompts both ran (models on the same prompts, a prefix
+    against none, another model's rollouts against the model's own): the paired difference of
+    every method, clustered as the rates are, the p-values Holm-corrected over the methods."""
+    base_units, base_est = _run_units(runs[0])
+    out = []
+    for r in runs[1:]:
+        per, est = _run_units(r)
+        diffs = {m: paired_units(per.get(m), base_units.get(m), est.get(m, ""), base_est.get(m, "")) for m in methods}
+        diffs = {m: d for m, d in diffs.items() if d is not None}
+        if diffs:
+            for d, p in zip(diffs.values(), intervals.holm([d["p_value"] if d["p_value"] is not None else 1.0
+                                                            for d in diffs.values()])):
+                d["p_holm"] = num(float(p))
+        out.append({"run": r.label, "minus": runs[0].label, "methods": diffs,
+                    "correction": "Holm's step-down over the methods"})
+    return out
+
+
 def _medians(table: list[dict], methods: list[str]) -> dict:
     """§3.1's medians: per method across the runs, and over every run and method."""
     per = {m: [row["methods"][m]["bail_rate"] for row in table
@@ -138,7 +173,7 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float | None:
     return float(x @ y / denom) if denom > 0 else None
 
 
-def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> dict:
+def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0, paired: bool = False) -> dict:
     if permutations < 1:
         raise UserError(f"--permutations {permutations}: the permutation p-values need at least 1 permutation "
                         "(the default is 10000)")
@@ -212,5 +247,6 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0) -> 
     return {"runs": table, "methods": methods, "refusal_vs_bail": association, "bail_vector_cosine": similarity,
             "method_cosine": within, "medians": _medians(table, methods),
             "cross_model_change": _cross_model(runs, methods),
+            "paired": paired_runs(runs, methods) if paired else None,
             "warnings": warnings, "permutations": permutations, "seed": seed,
             "refusal_classifier": next(iter(classifiers)) if len(classifiers) == 1 else None}

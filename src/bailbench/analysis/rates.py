@@ -276,7 +276,8 @@ PAIRED = "paired cluster-robust (MOVER of the clustered limits), t(df)"
 HOLM = "Holm's step-down over the categories"
 
 
-def _paired_one(ua: Units | None, ub: Units | None, ea: str, eb: str) -> dict | None:
+def paired_units(ua: Units | None, ub: Units | None, ea: str, eb: str) -> dict | None:
+    """Rate a (estimand ea) minus rate b over the union of their units, paired and clustered."""
     if ua is None or ub is None:
         return None
     x, y = _aligned(ua, ub)
@@ -298,13 +299,13 @@ def paired_difference(db: sqlite3.Connection, a: Cell, b: Cell, *, scored: str =
     an ablation and the Baseline their prompts), with its paired clustered interval and
     p-value; per category too, the p-values corrected by Holm's step-down (`p_holm`)."""
     ea, eb = estimand_of(db, a, scored), estimand_of(db, b, scored)
-    out = _paired_one(units(db, a, None, nesting).get(""), units(db, b, None, nesting).get(""), ea, eb)
+    out = paired_units(units(db, a, None, nesting).get(""), units(db, b, None, nesting).get(""), ea, eb)
     if out is None:
         return None
     out["estimand"] = f"difference of bail_rate ({ea}" + ("" if ea == eb else f" minus {eb}") + ")"
     if categories and nesting == NESTED:
         ca, cb = units(db, a, CATEGORY, nesting), units(db, b, CATEGORY, nesting)
-        per = {c: _paired_one(ca[c], cb.get(c), ea, eb) for c in ca}
+        per = {c: paired_units(ca[c], cb.get(c), ea, eb) for c in ca}
         per = {c: v for c, v in per.items() if v is not None}
         if per:
             adjusted = intervals.holm([v["p_value"] if v["p_value"] is not None else 1.0 for v in per.values()])
