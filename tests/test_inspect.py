@@ -19,6 +19,7 @@ pytest.importorskip("inspect_ai")
 
 from inspect_ai.log import read_eval_log  # noqa: E402
 
+from bailbench.analysis import intervals  # noqa: E402
 from bailbench.analysis.stats import wilson  # noqa: E402
 from bailbench.backends.registry import embedded_gguf  # noqa: E402
 from bailbench.methods import BAIL, UNKNOWN  # noqa: E402
@@ -106,13 +107,22 @@ def _verdicts(log) -> list[str]:
 
 
 def _check_metrics(log, verdicts: list[str]) -> None:
-    """Inspect's metrics are bailbench's: the bail rate over every epoch, Wilson 95%,
-    per category, and the unknown share for the bail prompt."""
+    """Inspect's metrics are bailbench's: the bail rate over every epoch, its interval clustered
+    by sample id (the epochs of a prompt), the paper's Wilson beside it, per category, and the
+    unknown share for the bail prompt."""
     metrics = log.results.scores[0].metrics
     n, k = len(verdicts), verdicts.count(BAIL)
     lo, hi = wilson(k, n)
     assert metrics["bail_rate"].value == pytest.approx(k / n)
-    assert (metrics["ci_low"].value, metrics["ci_high"].value) == (pytest.approx(lo), pytest.approx(hi))
+    assert (metrics["wilson_low"].value, metrics["wilson_high"].value) == (pytest.approx(lo), pytest.approx(hi))
+    units: dict = {}
+    for s, v in zip(log.samples, verdicts):
+        u = units.setdefault(s.id, [0, 0, s.metadata.get("subcategory", ""), s.metadata["category"]])
+        u[0] += v == BAIL
+        u[1] += 1
+    kk, nn, g, st = zip(*units.values())
+    iv = intervals.proportion(kk, nn, groups=g, strata=st)
+    assert (metrics["ci_low"].value, metrics["ci_high"].value) == (pytest.approx(iv.ci_low), pytest.approx(iv.ci_high))
     if "unknown_rate" in metrics:
         assert metrics["unknown_rate"].value == pytest.approx(verdicts.count(UNKNOWN) / n)
     for cat in {s.metadata["category"] for s in log.samples}:

@@ -4,8 +4,10 @@ The scorers only hand the reply to bailbench's own readers (`read_tool`, `read_s
 `read_sampled`, each stripping thinking with `strip_thinking`): one implementation of the
 verdict rules. A score's value is 1 for a bail and 0 otherwise; its answer is the verdict
 (bail, continue, unknown). The metrics see every epoch as its own sample (bailbench's n is
-prompts x samples), and give the bail rate with a Wilson 95% interval overall and per
-category, and for the bail prompt the unknown share.
+prompts x samples), and give the bail rate with its interval clustered as bailbench's
+summaries cluster it (the epochs of one sample id are one unit, nested in subcategories within
+categories: analysis/intervals.py) overall and per category, the paper's Wilson beside it, and
+for the bail prompt the unknown share.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import defaultdict
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
 from inspect_ai.solver import TaskState
 
-from ..analysis.stats import wilson
+from ..analysis import intervals
 from ..methods import BAIL, STRING, TOOL, UNKNOWN
 from ..methods.prompt import read_sampled
 from ..methods.string import read_string
@@ -32,11 +34,23 @@ def _verdicts(scores: list[SampleScore]) -> list[str]:
     return [str(s.score.answer) for s in scores]
 
 
-def _rate(verdicts: list[str], which: str) -> tuple[float, float, float]:
+def _rate(verdicts: list[str], which: str) -> float:
     n = len(verdicts)
-    k = sum(v == which for v in verdicts)
-    lo, hi = wilson(k, n)
-    return (k / n if n else math.nan), lo, hi
+    return sum(v == which for v in verdicts) / n if n else math.nan
+
+
+def _clustered(scores: list[SampleScore], which: str, nested: bool = True) -> intervals.Interval | None:
+    """The rate of `which` over the scores, clustered by sample id (its epochs) as bailbench's runs are."""
+    units: dict[str, list] = {}
+    for s in scores:
+        meta = s.sample_metadata or {}
+        u = units.setdefault(str(s.sample_id), [0, 0, str(meta.get("subcategory", "")), str(meta.get("category", ""))])
+        u[0] += str(s.score.answer) == which
+        u[1] += 1
+    if not units:
+        return None
+    k, n, groups, strata = zip(*units.values())
+    return intervals.proportion(k, n, groups=groups if nested else None, strata=strata if nested else None)
 
 
 @metric(scores="unreduced")
@@ -44,18 +58,20 @@ def bail_rate() -> Metric:
     """Bailed samples / all samples (every epoch counts)."""
 
     def compute(scores: list[SampleScore]) -> float:
-        return _rate(_verdicts(scores), BAIL)[0]
+        return _rate(_verdicts(scores), BAIL)
 
     return compute
 
 
 @metric(scores="unreduced")
 def bail_rate_ci() -> Metric:
-    """The Wilson score 95% interval of the bail rate (bailbench.analysis.stats.wilson)."""
+    """The bail rate's interval clustered by sample id (ci_low, ci_high) and the paper's Wilson."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        _, lo, hi = _rate(_verdicts(scores), BAIL)
-        return {"ci_low": lo, "ci_high": hi}
+        iv = _clustered(scores, BAIL)
+        if iv is None:
+            return {"ci_low": math.nan, "ci_high": math.nan, "wilson_low": math.nan, "wilson_high": math.nan}
+        return {"ci_low": iv.ci_low, "ci_high": iv.ci_high, "wilson_low": iv.wilson_low, "wilson_high": iv.wilson_high}
 
     return compute
 
@@ -65,25 +81,25 @@ def unknown_rate() -> Metric:
     """The share of bail-prompt answers with neither symbol (kept in n, never dropped)."""
 
     def compute(scores: list[SampleScore]) -> float:
-        return _rate(_verdicts(scores), UNKNOWN)[0]
+        return _rate(_verdicts(scores), UNKNOWN)
 
     return compute
 
 
 @metric(scores="unreduced")
 def category_bail_rate() -> Metric:
-    """Per category (sample metadata): the bail rate and its Wilson interval."""
+    """Per category (sample metadata): the bail rate and its clustered interval."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        by: dict[str, list[str]] = defaultdict(list)
+        by: dict[str, list[SampleScore]] = defaultdict(list)
         for s in scores:
-            by[str((s.sample_metadata or {}).get("category", ""))].append(str(s.score.answer))
+            by[str((s.sample_metadata or {}).get("category", ""))].append(s)
         out: dict[str, float] = {}
         for cat in sorted(by):
-            rate, lo, hi = _rate(by[cat], BAIL)
-            out[cat] = rate
-            out[f"{cat} ci_low"] = lo
-            out[f"{cat} ci_high"] = hi
+            iv = _clustered(by[cat], BAIL)
+            out[cat] = _rate(_verdicts(by[cat]), BAIL)
+            out[f"{cat} ci_low"] = iv.ci_low if iv else math.nan
+            out[f"{cat} ci_high"] = iv.ci_high if iv else math.nan
         return out
 
     return compute

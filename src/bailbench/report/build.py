@@ -27,13 +27,13 @@ from .tables import (
 )
 
 CAPTIONS = {
-    "bail_rates": "Bail rate per run and method with Wilson 95% intervals; grey: outputs in no bail format (unknown).",
+    "bail_rates": "Bail rate per run and method with 95% intervals clustered by prompt (README, Error bars; the paper's Wilson is in rates.csv); grey: outputs in no bail format (unknown).",
     "no_refusal_bails": "Bails that came without a refusal (bail prompt: counted directly; tool and string: "
                         "P(no refuse) x P(bail) per prompt, averaged).",
     "categories": "Bail rate by category, per run and method.",
-    "ablations": "Each wording ablation against Baseline, Wilson 95% intervals.",
+    "ablations": "Each wording ablation against Baseline, 95% intervals clustered by prompt.",
     "realdata": "Share of conversations with at least one bail, Wilson 95% intervals.",
-    "per_turn": "Bail rate by user turn, Wilson 95% bands.",
+    "per_turn": "Bail rate by user turn, 95% bands clustered by conversation.",
     "refusal_vs_bail": "Refusal rate against bail rate across runs, with Pearson r, Kendall tau and distance "
                        "correlation and their permutation p-values.",
     "bail_vector_similarity": "Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).",
@@ -135,7 +135,7 @@ def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportR
         write_parquet(rows, cols, out / f"{stem}.parquet")
         result.files += [out / f"{stem}.csv", out / f"{stem}.parquet"]
     write_latex(rates, out / "rates.tex", caption=f"Bail rates ({', '.join(r.label for r in runs)}), "
-                                                  "Wilson 95% intervals.")
+                                                  "95% intervals clustered by prompt (conversation for real data).")
     result.files.append(out / "rates.tex")
     n = export_samples(runs, out / "samples.csv", out / "samples.parquet")
     result.files += [out / "samples.csv", out / "samples.parquet"]

@@ -25,7 +25,7 @@ def _pct(x):
 
 
 def _grouped(ax, labels, methods, values, lows, highs, *, unknown=None):
-    """Bars per label (group) and method, Wilson error bars, unknown share stacked in grey."""
+    """Bars per label (group) and method, clustered error bars, unknown share stacked in grey."""
     width = 0.8 / max(1, len(methods))
     x = np.arange(len(labels))
     for j, m in enumerate(methods):
@@ -59,7 +59,7 @@ def bail_rates(runs: list[ReportRun]):
     fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(runs) + 3), 4))
     _grouped(ax, data["labels"], methods, data["bail_rate"], data["ci_low"], data["ci_high"],
              unknown=data["unknown_rate"])
-    ax.set_title(f"Bail rate on {runs[0].summary['dataset']} (Wilson 95% CI)")
+    ax.set_title(f"Bail rate on {runs[0].summary['dataset']} (95% CI, clustered)")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig, data
@@ -205,7 +205,7 @@ def realdata_rates(runs: list[ReportRun]):
                for k, src in (("conversations_with_bail", "rate"), ("ci_low", "ci_low"), ("ci_high", "ci_high"))}}
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(groups) + 3), 4))
     _grouped(ax, data["labels"], methods, data["conversations_with_bail"], data["ci_low"], data["ci_high"])
-    ax.set_title(f"Conversations with a bail: {runs[0].summary['dataset']} (Wilson 95% CI)")
+    ax.set_title(f"Conversations with a bail: {runs[0].summary['dataset']} (95% CI, clustered)")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig, data
@@ -229,7 +229,7 @@ def per_turn(runs: list[ReportRun]):
             data[f"{r.label} · {m}"] = {"turn": x, "bail_rate": y, "ci_low": lo, "ci_high": hi}
     ax.set_xlabel("user turn")
     ax.set_ylabel("bail rate %")
-    ax.set_title("Bail rate by turn (Wilson 95% CI)")
+    ax.set_title("Bail rate by turn (95% CI, clustered)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()

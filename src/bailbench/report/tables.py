@@ -27,7 +27,10 @@ def rate_rows(runs: list[ReportRun]) -> list[dict]:
             rows.append({
                 "run": r.label, "model": s["model"], "dataset": s["dataset"], "method": m,
                 "bail_prompt_mode": s["bail_prompt_mode"] if m.startswith("prompt-") else "",
-                "bail_rate": st["bail_rate"], "ci_low": st["ci_low"], "ci_high": st["ci_high"], "n": st["n"],
+                "protocol": s.get("protocol", "default"), "estimand": st.get("estimand", ""),
+                "bail_rate": st["bail_rate"], "ci_low": st["ci_low"], "ci_high": st["ci_high"],
+                "interval": st.get("interval") or "Wilson 95%", "wilson_low": st.get("wilson_low", st["ci_low"]),
+                "wilson_high": st.get("wilson_high", st["ci_high"]), "n": st["n"],
                 "unknown_rate": st["unknown_rate"], "refusal_classifier": ref.get("classifier", ""),
                 "refusal_rate": ref.get("rate"), "no_refusal_bail_rate": st.get("no_refusal_bail_rate"),
                 "conversations_with_bail": conv.get("rate"), "conversations_ci_low": conv.get("ci_low"),
@@ -85,7 +88,7 @@ def latex_escape(text: str) -> str:
 
 
 def write_latex(rows: list[dict], path: Path, caption: str) -> None:
-    """A booktabs table of bail rates with Wilson intervals (percent)."""
+    """A booktabs table of bail rates with their (clustered) intervals, in percent."""
     lines = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{llrrr}", r"\toprule",
              r"Run & Method & Bail rate (\%) & 95\% CI & $n$ \\", r"\midrule"]
     for row in rows:
