@@ -276,6 +276,14 @@ def test_an_experiment_named_dotdot_and_a_sweep_index_pointing_out_stay_inside(t
     (sweep / "runs" / "a").symlink_to(outside)
     (sweep / "sweep.json").write_text(json.dumps({"experiment": {"name": "x"}, "runs": [{"id": "a", "dir": "runs/a"}]}))
     one_line(*cli("report", sweep)[::2], "outside the sweep")
+    planted = tmp_path / "planted"  # a sweep whose runs/ is a link: the sweep would run into where it points
+    planted.mkdir()
+    (planted / "sweep.json").write_text(json.dumps({"experiment": {"name": "x"}, "runs": []}))
+    (planted / "runs").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    f.write_text('[experiment]\nname = "x"\n[runs]\nlimit = 1\nsamples = 1\nmax_tokens = 4\nmethods = ["string"]\n'
+                 '[[models]]\nspec = "smollm2"\n')
+    one_line(*cli("sweep", f, "--out", planted)[::2], "symbolic link")
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_dollar_signs_and_markup_in_names_are_text(tmp_path):

@@ -106,7 +106,7 @@ def read_bytes(path: Path, what: str, *, limit: int | None = MAX_BYTES) -> bytes
             data = b"" if too_large else f.read()
     except OSError as exc:
         raise UserError(f"cannot read {what} {path} ({exc.strerror or exc}); pass a readable file") from None
-    if too_large or limit is not None and len(data) > limit:
+    if limit is not None and (too_large or len(data) > limit):
         raise UserError(f"{path}: larger than {limit // 2**20} MiB, too large for {what}; the file is damaged "
                         "or not what it claims to be")
     return data

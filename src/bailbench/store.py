@@ -145,7 +145,8 @@ def read_summary(run_dir: Path) -> dict:
 def check_same_run(run_dir: Path, summary: dict, identity: dict | None) -> None:
     """summary.json must describe the run the store holds (a directory pieced together
     from two runs would mix their numbers)."""
-    differ = [k for k in _SHARED if k in summary and k in (identity or {}) and summary[k] != identity[k]]
+    identity = identity or {}
+    differ = [k for k in _SHARED if k in summary and k in identity and summary[k] != identity[k]]
     if differ:
         detail = "; ".join(f"{k}: {summary[k]!r} in {SUMMARY}, {identity[k]!r} in {DB_NAME}" for k in differ)
         raise UserError(f"{run_dir}: {SUMMARY} and {DB_NAME} come from different runs ({detail}); rerun the "

@@ -44,7 +44,7 @@ def check_completion(resp: object, where: str) -> dict:
     answered something else (a web page, an error page with status 200, another API)."""
     choices = resp.get("choices") if isinstance(resp, dict) else None
     first = choices[0] if isinstance(choices, list) and choices else None
-    if not (isinstance(first, dict) and isinstance(first.get("message"), dict)):
+    if not (isinstance(resp, dict) and isinstance(first, dict) and isinstance(first.get("message"), dict)):
         what = "no JSON object" if not isinstance(resp, dict) else "no choices with a message"
         raise UserError(f"{where} answered with {what}, not an OpenAI chat completion; check --base-url (an "
                         "OpenAI-compatible server's address, usually ending in /v1)")

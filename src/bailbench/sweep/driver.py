@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..safe_io import lock_dir, unlock_dir
+from ..safe_io import lock_dir, refuse_link, unlock_dir
 from .cost import Estimate, estimate
 from .engine import execute
 from .index import Index, claim, read_index, stored_samples
-from .plan import PlannedRun, expand
+from .plan import RUNS_DIR, PlannedRun, expand
 from .progress import SweepProgress
 from .spec import Experiment, load_experiment
 
@@ -59,6 +59,7 @@ def run_sweep(path: Path, *, engine: str = "local", out: Path | None = None, ray
         raise UserError(f"unknown engine {engine!r}: use local or ray")
     exp, sweep_dir, runs = prepare(path, out)
     previous = claim(sweep_dir, exp)
+    refuse_link(sweep_dir / RUNS_DIR)  # the runs go inside the sweep, not where a planted link points
     lock = lock_dir(sweep_dir)  # one sweep process per directory
     try:
         return _run(exp, sweep_dir, runs, previous, engine, ray_address, quiet, object_store_memory)

@@ -25,7 +25,7 @@ DONE, PENDING, FAILED, INCOMPLETE, BLOCKED = "done", "pending", "failed", "incom
 
 
 INDEX_SHAPE = {"experiment": {"name": str, "file": Opt(str)},
-               "runs": ListOf({"id": str, "dir": str, "status": Opt(str)})}
+               "runs": Opt(ListOf({"id": str, "dir": str, "status": Opt(str)}))}
 
 
 def read_index(sweep_dir: Path) -> dict | None:
@@ -38,7 +38,7 @@ def read_index(sweep_dir: Path) -> dict | None:
     data = read_json(index, "a sweep index", fix)
     check_shape(data, INDEX_SHAPE, str(index), fix)
     root = sweep_dir.resolve()
-    for r in data["runs"]:
+    for r in data.setdefault("runs", []):
         if not (sweep_dir / r["dir"]).resolve().is_relative_to(root):
             raise UserError(f"{index}: run {r['id'][:40]!r} names the directory {r['dir'][:80]!r}, outside the "
                             f"sweep; {fix}")
