@@ -11,6 +11,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -58,7 +59,7 @@ class RichReporter:
             TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}", markup=False), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=err, transient=False, disable=not err.is_terminal)
-        self.task = None
+        self.task: TaskID | None = None
         self._logged = 0.0
 
     def start(self, total: int | None, description: str) -> None:
@@ -137,8 +138,8 @@ def method_table(summary: dict) -> Table:
         if scored:
             cells += [pct(s.get("majority_rate")), f"{s['mean_symbol_mass']:.2f}" if "mean_symbol_mass" in s else "-"]
         t.add_row(*cells, str(s["n"]), pct(s["unknown_rate"]), str(sum(s["skipped"].values())), read_by)
-    notes = [f"protocol {summary.get('protocol', 'default')}; interval: "
-             f"{next(iter(summary['methods'].values()), {}).get('interval', 'Wilson 95%')}"]
+    first: dict = next(iter(summary["methods"].values()), {})
+    notes = [f"protocol {summary.get('protocol', 'default')}; interval: {first.get('interval', 'Wilson 95%')}"]
     if scored:
         notes += ["bail % of a logprob bail prompt: mean P(bail) (the paper sampled it: --bail-prompt-mode sample)",
                   "mass: p(🔄)+p(🟢) after <wellbeing>, how much the model answers with a symbol at all"]

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Protocol
 
-from .backends.base import EXACT, GREEDY, SAMPLE, Backend, Generation, GenerationRequest, LocalBackend
+from .backends.base import EXACT, GREEDY, SAMPLE, BackendLike, Generation, GenerationRequest, LocalBackend
 from .chat.types import Chat
 from .datasets.records import Prompt
 from .errors import UserError
@@ -81,7 +81,7 @@ class Unit:
         return self.id.mode
 
 
-def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Reporter) -> Mode:
+def resolve_mode(backend: BackendLike, wanted: str | None, spec: str, reporter: Reporter) -> Mode:
     """How the bail prompt is read: logprob where the backend gives logprobs, unless asked otherwise."""
     if wanted not in (None, LOGPROB, SAMPLE):
         raise UserError(f"unknown --bail-prompt-mode {wanted!r}: use logprob or sample")
@@ -109,7 +109,7 @@ def resolve_mode(backend: Backend, wanted: str | None, spec: str, reporter: Repo
 DEFAULT_TEMPERATURE = 1.0  # the vLLM default behind the paper's open-weight runs
 
 
-def temperature_for(backend: Backend, requested: float | None, spec: str) -> float:
+def temperature_for(backend: BackendLike, requested: float | None, spec: str) -> float:
     """The sampling temperature of a run: 1.0 unless asked. A backend whose API takes no
     temperature refuses an explicit one rather than record a setting it never sent."""
     if requested is not None and not backend.capabilities.temperature:
@@ -118,19 +118,19 @@ def temperature_for(backend: Backend, requested: float | None, spec: str) -> flo
     return DEFAULT_TEMPERATURE if requested is None else requested
 
 
-def sent_settings(backend: Backend, mode: str, temperature: float, protocol: str) -> dict:
+def sent_settings(backend: BackendLike, mode: str, temperature: float, protocol: str) -> dict:
     """What the summary says was actually sent, how the bail prompt was read, and which protocol."""
     sent = backend.capabilities.temperature
     return {"temperature": temperature if sent else None, "temperature_sent": sent,
             "bail_prompt_reading": reading_of(backend, mode), "protocol": protocol}
 
 
-def reading_of(backend: Backend, mode: str) -> str:
+def reading_of(backend: BackendLike, mode: str) -> str:
     """What the summary says about how the bail prompt was read."""
     return backend.capabilities.reading if mode == LOGPROB else SAMPLE
 
 
-def model_name(backend: Backend, spec: str, override: str | None, protocol: str = "default") -> str:
+def model_name(backend: BackendLike, spec: str, override: str | None, protocol: str = "default") -> str:
     """The name the model knows itself by: given, or read from its id, spec or metadata (under
     the `paper` protocol, the name the authors' code gave it where it knew the model)."""
     if override:
@@ -154,7 +154,7 @@ def rollout_key(prompt_id: str, sample: int) -> str:
 
 
 class Executor:
-    def __init__(self, backend: Backend, store: Store, reporter: Reporter, *, model_name: str, mode: str,
+    def __init__(self, backend: BackendLike, store: Store, reporter: Reporter, *, model_name: str, mode: str,
                  temperature: float, max_tokens: int, protocol: str = "default", spec: str = ""):
         self.backend = backend
         self.protocol = protocol
@@ -228,11 +228,14 @@ class Executor:
         rows: list[SampleRow] = []
         runnable = []
         for u in units:
-            r = None if u.reply is not None else rollouts[u.id.rollout().text]
-            if r is not None and r.skipped:
-                rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
-                continue
-            reply = u.reply if r is None else (r.reply or self.empty_rollout)
+            if u.reply is not None:
+                reply = u.reply
+            else:
+                r = rollouts[u.id.rollout().text]
+                if r.skipped:
+                    rows.append(self._gen_row(u, Generation(rendered="", skipped=r.skipped), None))
+                    continue
+                reply = r.reply or self.empty_rollout
             runnable.append((u, bail_prompt_chat(u.prompt.messages, reply, u.method, u.ablation, forced_tag=exact)))
         if not runnable:
             return rows
@@ -243,12 +246,17 @@ class Executor:
             else:
                 scores = self.backend.score(chats, symbols)
             for (u, _), s in zip(runnable, scores):
-                p, mass = p_bail(*s.logprobs) if not s.skipped else (None, None)
+                p: float | None = None
+                mass: float | None = None
+                verdict: str | None = None
+                if not s.skipped:
+                    p, mass = p_bail(*s.logprobs)
+                    verdict = read_scored(p)
                 rows.append(SampleRow(
                     key=u.key, prompt_id=u.prompt.id, category=u.prompt.category,
                     subcategory=u.prompt.subcategory, method=u.method, ablation=u.ablation, mode=u.mode,
                     sample=u.sample, seed=u.seed, rendered=s.rendered, reply=s.text,
-                    verdict=None if s.skipped else read_scored(p), p_bail=p, mass=mass,
+                    verdict=verdict, p_bail=p, mass=mass,
                     prompt_tokens=s.prompt_tokens, completion_tokens=0, finish_reason="",
                     seconds=round(s.seconds, 4), skipped=s.skipped, prompt=u.prompt.content, source=u.id.source))
         else:

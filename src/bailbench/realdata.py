@@ -18,7 +18,7 @@ from typing import Iterator
 
 from .analysis import rates
 from .analysis.rates import Cell
-from .backends.base import Backend
+from .backends.base import BackendLike
 from .chat.types import Chat
 from .datasets.conversations import Conversation, StreamStats, read_jsonl, stream
 from .datasets.files import sha256_file
@@ -90,7 +90,7 @@ class RealDataRun:
     """One invocation over real conversations: its contexts are every user turn, with the
     dataset's own earlier turns; the rest is the shared session."""
 
-    def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: Backend | None = None):
+    def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
         self.cfg = cfg
         if cfg.limit is not None and cfg.limit < 1:
             raise UserError("--limit must be at least 1 (or omit it for every conversation)")
@@ -199,8 +199,8 @@ class RealDataRun:
         if judge:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}
         if self.classifier:
-            summary["refusal"] = {"classifier": refusals, "description": self.classifier.description,
-                                  **rates.refusal_stats(db, refusals, nesting=rates.FLAT)}
+            summary["refusal"] = {"classifier": self.classifier.spec, "description": self.classifier.description,
+                                  **rates.refusal_stats(db, self.classifier.spec, nesting=rates.FLAT)}
         return summary
 
     def _method(self, cell: Cell, judge: str | None, refusals: str | None = None) -> dict:
@@ -231,6 +231,6 @@ class RealDataRun:
         self.store.write_csv(self.out / "samples.csv")
 
 
-def run_realdata(cfg: RealDataConfig, reporter: Reporter | None = None, backend: Backend | None = None) -> RealDataResult:
+def run_realdata(cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RealDataResult:
     """Run (or resume) bail measurement on real conversations; the library entry point."""
     return RealDataRun(cfg, reporter, backend).execute()

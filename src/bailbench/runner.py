@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import estimate
 from .analysis.rates import ablation_rates, prompt_rates
-from .backends.base import Backend
+from .backends.base import BackendLike
 from .datasets.jailbreaks import load_prefix
 from .datasets.records import Dataset, Prompt, stratified
 from .datasets.registry import load_dataset
@@ -74,7 +74,7 @@ class Run:
     """One invocation over a prompt dataset: its contexts are the prompts (after a jailbreak
     prefix, if any) times the samples; the rest is the shared session."""
 
-    def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None):
+    def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
         self.cfg = cfg
         if cfg.samples < 1:
             raise UserError("--samples must be at least 1")
@@ -92,10 +92,15 @@ class Run:
         self.model_name, self.temperature = session.model_name, session.temperature
         session.open({"dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
                       "prefix": prefix_hash and {"name": self.prefix_name, "sha256": prefix_hash},
-                      "rollouts_from": self.source and {"run": str(cfg.rollouts_from.resolve()),
-                                                         "model": self.source.identity()["model"]}},
+                      "rollouts_from": self._source_identity()},
                      f"{slug(cfg.model)}-{slug(self.dataset.name)}", self.reporter)
         self.identity, self.out, self.store = session.identity, session.out, session.store
+
+    def _source_identity(self) -> dict | None:
+        if self.source is None or self.cfg.rollouts_from is None:
+            return None
+        # _rollout_source checked that the source has an identity
+        return {"run": str(self.cfg.rollouts_from.resolve()), "model": (self.source.identity() or {})["model"]}
 
     def _rollout_source(self, prefix_hash: str | None) -> Store | None:
         """The run whose rollouts the bail prompt follows instead of this model's own."""
@@ -152,7 +157,7 @@ class Run:
         missing = len(all_keys) - len(self.store.done_keys(all_keys))
         if missing:  # cannot happen unless the store was edited under us
             raise RuntimeError(f"{missing} planned samples are missing from {self.store.path}")
-        if self.judge:  # bails stored by another engine (Ray workers) are judged here
+        if self.judge and self.cfg.false_bail_filter:  # bails stored by another engine (Ray workers) are judged here
             judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
                             [u for g in groups for u in g if u.method in PROMPT_METHODS])
         if self.classifier:  # rollouts imported from another run, or stored by another engine
@@ -168,6 +173,7 @@ class Run:
 
     def import_rollouts(self, units: list[Unit]) -> None:
         """Copy the rollouts of --rollouts-from into this run's store (the checks follow them)."""
+        assert self.source is not None, "import_rollouts needs --rollouts-from"
         theirs = self.source.get(u.key for u in units)
         lacking = [u for u in units if u.key not in theirs]
         if lacking:
@@ -201,7 +207,7 @@ class Run:
             "prefix": self.prefix_name,
             "rollouts_from": self.identity["rollouts_from"],
             **prompt_rates(db, bails, main_ablation, judge=judge,
-                           classifier=self.classifier and self.classifier.spec),
+                           classifier=self.classifier.spec if self.classifier else None),
             "skipped_rows": dict(self.dataset.skipped),
             "skipped_lines": self.dataset.skipped_lines,  # the first few, to find them in the file
             "new_samples": new,
@@ -219,7 +225,7 @@ class Run:
         self.store.write_csv(self.out / "samples.csv")
 
 
-def run(cfg: RunConfig, reporter: Reporter | None = None, backend: Backend | None = None) -> RunResult:
+def run(cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RunResult:
     """Run (or resume) a BailBench-style measurement; the library entry point.
 
     `backend` overrides `cfg.model` with a backend object built by the caller (any

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .backends.base import Backend
+from .backends.base import BackendLike
 from .backends.registry import BackendOptions, load_backend
 from .datasets.records import Prompt
 from .errors import UserError
@@ -72,7 +72,7 @@ def slug(text: str) -> str:
 
 
 class Session:
-    def __init__(self, cfg: CommonConfig, reporter: Reporter | None, backend: Backend | None, *,
+    def __init__(self, cfg: CommonConfig, reporter: Reporter | None, backend: BackendLike | None, *,
                  options: BackendOptions | None = None, all_ablations: bool = False, sampled_check: bool = False):
         """`sampled_check`: the `paper` protocol samples the bail prompt here (BailBench: the
         authors sampled it there; on real data they read logprobs)."""
@@ -87,10 +87,11 @@ class Session:
         self.classifier = load_classifier(cfg.refusal_classifier) if cfg.refusal_classifier else None
         self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
         self._own_backend = backend is None
-        self.backend: Backend = backend or load_backend(cfg.model, options or cfg.options)
-        if cfg.max_tokens >= getattr(self.backend, "n_ctx", math.inf):
+        self.backend: BackendLike = backend or load_backend(cfg.model, options or cfg.options)
+        n_ctx = getattr(self.backend, "n_ctx", math.inf)  # local backends know their context window
+        if cfg.max_tokens >= n_ctx:
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
-                            f"{self.backend.n_ctx} tokens; lower it")
+                            f"{n_ctx} tokens; lower it")
         self.protocol = resolve_protocol(cfg.protocol)
         if TOOL in self.methods:  # a syntax bailbench cannot read must never become a silent 0
             check_tool_format(self.backend.tool_format, cfg.model)
@@ -136,7 +137,7 @@ class Session:
             pending = [u for u in pending if u.key not in gone]
         if pending:
             self.executor.run_batch(pending)
-        if self.judge:
+        if self.judge and self.cfg.false_bail_filter:  # the judge is loaded from this spec
             judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
                             [u for u in units if u.method in PROMPT_METHODS])
         if self.classifier:

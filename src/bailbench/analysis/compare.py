@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def cross_model_change(cross: dict, own: dict) -> dict | None:
         return None
     (k1, n1), (k2, n2) = _successes(cross), _successes(own)
     d, lo, hi = newcombe_difference(k1, n1, k2, n2)
-    out = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "percent_increase": None}
+    out: dict[str, object] = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "percent_increase": None}
     if k1 > 0 and k2 > 0:
         log_ratio = np.log((k1 / n1) / (k2 / n2))
         se = np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)
@@ -104,7 +105,7 @@ def cross_model_change(cross: dict, own: dict) -> dict | None:
     return out
 
 
-def _cross_model(runs: list[RunView], methods: list[str]) -> list[dict]:
+def _cross_model(runs: list[RunView], methods: Sequence[str]) -> list[dict]:
     """Each run after another model's rollouts beside the same model's own run (same prefix)."""
     out = []
     for r in runs:
@@ -136,7 +137,7 @@ def _run_units(r: RunView) -> tuple[dict, dict]:
     return per, est
 
 
-def paired_runs(runs: list[RunView], methods: list[str]) -> list[dict]:
+def paired_runs(runs: list[RunView], methods: Sequence[str]) -> list[dict]:
     """Each run against the first on the prompts both ran (models on the same prompts, a prefix
     against none, another model's rollouts against the model's own): the paired difference of
     every method, clustered as the rates are, the p-values Holm-corrected over the methods."""
@@ -144,8 +145,8 @@ def paired_runs(runs: list[RunView], methods: list[str]) -> list[dict]:
     out = []
     for r in runs[1:]:
         per, est = _run_units(r)
-        diffs = {m: paired_units(per.get(m), base_units.get(m), est.get(m, ""), base_est.get(m, "")) for m in methods}
-        diffs = {m: d for m, d in diffs.items() if d is not None}
+        paired = {m: paired_units(per.get(m), base_units.get(m), est.get(m, ""), base_est.get(m, "")) for m in methods}
+        diffs = {m: d for m, d in paired.items() if d is not None}
         if diffs:
             for d, p in zip(diffs.values(), intervals.holm([d["p_value"] if d["p_value"] is not None else 1.0
                                                             for d in diffs.values()])):
@@ -155,7 +156,7 @@ def paired_runs(runs: list[RunView], methods: list[str]) -> list[dict]:
     return out
 
 
-def _medians(table: list[dict], methods: list[str]) -> dict:
+def _medians(table: list[dict], methods: Sequence[str]) -> dict:
     """§3.1's medians: per method across the runs, and over every run and method."""
     per = {m: [row["methods"][m]["bail_rate"] for row in table
                if row["methods"].get(m) and row["methods"][m]["bail_rate"] is not None] for m in methods}

@@ -182,7 +182,7 @@ def _df(d: Design, *totals) -> np.ndarray:
     with a_j = n_j q_j (1 - q_j) the binomial working variance of PSU j's total (q_j its own rate;
     summed over the rates of a pair), between 1 and PSUs minus strata. G equal PSUs give G - 1; a
     PSU without a bail (or without a non-bail) adds nothing: it tells nothing of how bails cluster."""
-    a = 0
+    a = np.zeros(())
     for ty, tw in totals:
         q = np.divide(ty, tw, out=np.zeros_like(ty), where=tw > 0)
         a = a + tw * q * (1 - q)
@@ -257,8 +257,9 @@ def _ratio(y, w, samples, squares, d: Design, level: float) -> Interval:
     icc = np.full(np.shape(p), np.nan) if squares is None else _icc(y, w, np.asarray(squares, float))
     with np.errstate(divide="ignore", invalid="ignore"):
         deff = n / n_eff
-    return Interval(*map(_value, (p, lo, hi, wlo, whi)), f"{_name(df)}, {d.label}",
-                    *map(_value, (df, deff, icc, n)), d.clusters)
+    estimate, ci_low, ci_high, wilson_low, wilson_high = map(_value, (p, lo, hi, wlo, whi))
+    return Interval(estimate, ci_low, ci_high, wilson_low, wilson_high, f"{_name(df)}, {d.label}",
+                    _value(df), _value(deff), _value(icc), _value(n), d.clusters)
 
 
 def proportion(k, n, *, groups=None, strata=None, level: float = 0.95) -> Interval:
@@ -313,7 +314,7 @@ def paired_difference(ka, na, kb, nb, *, groups=None, strata=None, level: float 
     ka, na, kb, nb = (np.asarray(a, float) for a in (ka, na, kb, nb))
     d = design(ka.shape[-1], groups, strata)
     (pa, za, va, ta), (pb, zb, vb, tb) = _fit(ka, na, d), _fit(kb, nb, d)
-    sa, sb = _shows(*ta, va), _shows(*tb, vb)
+    sa, sb = _shows(ta[0], ta[1], va), _shows(tb[0], tb[1], vb)
     df = _df(d, ta, tb)
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(sa & sb, _covariance(za, zb, d) / np.sqrt(va * vb), 0.0)
@@ -331,7 +332,8 @@ def paired_difference(ka, na, kb, nb, *, groups=None, strata=None, level: float 
         q_lo, q_hi = np.where(excludes, q, q_lo), np.where(excludes, q_hi, q)
     p_value = np.where(diff == 0, 1.0, 2 * stats.t.sf(q_lo, df))
     name = f"paired cluster-robust t({df:.0f}) (MOVER form)" if np.ndim(df) == 0 else "paired cluster-robust t(df)"
-    return Difference(*map(_value, (diff, lo, hi, p_value)), f"{name}, {d.label}", *map(_value, (df, r)), d.clusters)
+    estimate, ci_low, ci_high, p = map(_value, (diff, lo, hi, p_value))
+    return Difference(estimate, ci_low, ci_high, p, f"{name}, {d.label}", _value(df), _value(r), d.clusters)
 
 
 def holm(p_values) -> np.ndarray:
@@ -437,7 +439,8 @@ def two_by_two(refused_bailed, refused, complied_bailed, complied, *, groups=Non
     their difference is paired."""
     arrays = [np.asarray(v, float) for v in (refused_bailed, refused, complied_bailed, complied)]
     kw = {"groups": groups, "strata": strata, "level": level}
-    return Table(*(float(v.sum()) for v in arrays), proportion(arrays[0], arrays[1], **kw),
+    rb, r, cb, c = (float(v.sum()) for v in arrays)
+    return Table(rb, r, cb, c, proportion(arrays[0], arrays[1], **kw),
                  proportion(arrays[2], arrays[3], **kw), paired_difference(*arrays, **kw))
 
 

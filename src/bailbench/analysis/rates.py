@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,7 +136,8 @@ def units(db: sqlite3.Connection, cell: Cell, by: str | None = None, nesting: st
     out = {}
     for g, rs in rows.items():
         cols = list(zip(*rs))
-        out[g] = Units(list(cols[0]), *(np.asarray(c, float) for c in cols[3:]),
+        n, bails, unknowns, p_sum, p_squares = (np.asarray(c, float) for c in cols[3:])
+        out[g] = Units(list(cols[0]), n, bails, unknowns, p_sum, p_squares,
                        groups=np.asarray(cols[1]) if groups else None, strata=np.asarray(cols[2]) if strata else None)
     return out
 
@@ -153,7 +155,7 @@ def _aligned(a: Units, b: Units) -> tuple[Units, Units]:
         return Units(ids, col(u.n), col(u.bails), col(u.unknowns), col(u.p_sum), col(u.p_squares), None, None)
 
     x, y = on(a), on(b)
-    labels = {}
+    labels: dict[str, dict] = {}
     for u in (b, a):
         for name in ("groups", "strata"):
             if getattr(u, name) is not None:
@@ -189,11 +191,11 @@ def _unit_means(db: sqlite3.Connection, select: str, args: tuple, by: str | None
         keep = n > 0
         if not keep.any():
             continue
-        pick = {"groups": lab_g[keep] if groups else None, "strata": lab_s[keep] if strata else None}
+        pick_g, pick_s = lab_g[keep] if groups else None, lab_s[keep] if strata else None
         if per_unit:
-            iv = intervals.cluster_mean(total[keep] / n[keep], n[keep], **pick)
+            iv = intervals.cluster_mean(total[keep] / n[keep], n[keep], groups=pick_g, strata=pick_s)
         else:
-            iv = intervals.mean(total[keep], n[keep], squares=squares[keep], **pick)
+            iv = intervals.mean(total[keep], n[keep], squares=squares[keep], groups=pick_g, strata=pick_s)
         out[g] = {"rate": num(iv.estimate), **_clustered(iv), "n": int(n.sum())}
     return out
 
@@ -213,11 +215,11 @@ def clustered_rate(u: Units | None, estimand: str) -> dict:
     keep = n > 0
     if not keep.any():
         return {"ci_low": None, "ci_high": None, "interval": None}
-    pick = {"groups": None if u.groups is None else u.groups[keep],
-            "strata": None if u.strata is None else u.strata[keep]}
+    pick_g = None if u.groups is None else u.groups[keep]
+    pick_s = None if u.strata is None else u.strata[keep]
     if estimand == MEAN_P:
-        return _clustered(intervals.mean(k[keep], n[keep], squares=u.p_squares[keep], **pick))
-    return _clustered(intervals.proportion(k[keep], n[keep], **pick))
+        return _clustered(intervals.mean(k[keep], n[keep], squares=u.p_squares[keep], groups=pick_g, strata=pick_s))
+    return _clustered(intervals.proportion(k[keep], n[keep], groups=pick_g, strata=pick_s))
 
 
 def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, scored: str = "mean",
@@ -305,8 +307,8 @@ def paired_difference(db: sqlite3.Connection, a: Cell, b: Cell, *, scored: str =
     out["estimand"] = f"difference of bail_rate ({ea}" + ("" if ea == eb else f" minus {eb}") + ")"
     if categories and nesting == NESTED:
         ca, cb = units(db, a, CATEGORY, nesting), units(db, b, CATEGORY, nesting)
-        per = {c: paired_units(ca[c], cb.get(c), ea, eb) for c in ca}
-        per = {c: v for c, v in per.items() if v is not None}
+        paired = {c: paired_units(ca[c], cb.get(c), ea, eb) for c in ca}
+        per = {c: v for c, v in paired.items() if v is not None}
         if per:
             adjusted = intervals.holm([v["p_value"] if v["p_value"] is not None else 1.0 for v in per.values()])
             for v, p in zip(per.values(), adjusted):
@@ -476,7 +478,7 @@ def no_refusal_bail(db: sqlite3.Connection, cell: Cell, classifier: str, context
     return out if by else out.get("", rate(0, 0))
 
 
-def method_agreement(db: sqlite3.Connection, methods: list[str], ablation: str) -> dict:
+def method_agreement(db: sqlite3.Connection, methods: Sequence[str], ablation: str) -> dict:
     """Every pair of a run's bail methods on the same prompts (appendix B's first open question:
     do the methods agree on what a model leaves?): Spearman of per-prompt rates and Cohen's
     kappa of the prompts bailed on (a majority of their samples), cluster-bootstrap intervals."""
@@ -485,9 +487,10 @@ def method_agreement(db: sqlite3.Connection, methods: list[str], ablation: str) 
     out = {}
     for i, a in enumerate(methods):
         for b in methods[i + 1:]:
-            if per[a] is None or per[b] is None:
+            ua, ub = per[a], per[b]
+            if ua is None or ub is None:
                 continue
-            x, y = _aligned(per[a], per[b])
+            x, y = _aligned(ua, ub)
             (ka, na), (kb, nb) = x.numerator(est[a]), y.numerator(est[b])
             if ((na > 0) & (nb > 0)).sum() < 3:
                 continue
@@ -557,7 +560,7 @@ def rollout_stats(db: sqlite3.Connection) -> dict | None:
     return {"n": n, "mean_completion_tokens": num(tokens), "truncated_rate": num(truncated), "skipped": skipped}
 
 
-def prompt_rates(db: sqlite3.Connection, methods: list[str], ablation: str, *, judge: str | None = None,
+def prompt_rates(db: sqlite3.Connection, methods: Sequence[str], ablation: str, *, judge: str | None = None,
                  classifier: str | None = None) -> dict:
     """The rates of a prompt run's summary.json: per method (overall, per category and
     subcategory; with the false-bail filter and no-refusal bails where asked), the

@@ -104,9 +104,11 @@ def paper_key(summary: dict, keys) -> str | None:
 
 
 def _cell(stats: dict | None, scale: float = 100.0) -> dict | None:
-    if not stats or stats.get("bail_rate", stats.get("rate")) is None:
+    if not stats:
         return None
     rate = stats.get("bail_rate", stats.get("rate"))
+    if rate is None:
+        return None
     estimand = stats.get("estimand") or "share of samples that bailed"
     return {"measured": scale * rate, "ci_low": scale * stats["ci_low"], "ci_high": scale * stats["ci_high"],
             "n": stats.get("n"), "estimand": estimand, "interval": stats.get("interval") or PAPER_INTERVAL,
@@ -123,18 +125,18 @@ def _compare(cell: dict | None, paper: float | None, **where) -> dict | None:
             "inside": inside, "difference": cell["measured"] - paper}
 
 
-def _measured(summary: dict) -> dict[str, dict]:
+def _measured(summary: dict) -> dict[str, dict | None]:
     """Per method: the bail rate (BailBench) or the share of conversations with a bail (real data)."""
-    out = {}
+    out: dict[str, dict | None] = {}
     for m, s in summary.get("methods", {}).items():
         out[m] = _cell(s.get("conversations_with_bail") if summary.get("kind") == "realdata" else s)
     return out
 
 
-def _no_refusal(summary: dict) -> dict[str, dict]:
+def _no_refusal(summary: dict) -> dict[str, dict | None]:
     """No-refusal bail rates of BailBench runs. (Real-data runs count them per turn; the
     paper's Figure 6 counts conversations, so those are not set beside it.)"""
-    out = {}
+    out: dict[str, dict | None] = {}
     if summary.get("kind") == "realdata":
         return out
     for m, s in summary.get("methods", {}).items():
@@ -172,7 +174,7 @@ def compare_run(path: Path) -> dict:
     source = (summary.get("rollouts_from") or {}).get("model")
     source_names = model_names({"model": source}) if source else []
     source_model = next((n for n in source_names if n.lower() in CROSS), source)
-    rows: list[dict] = []
+    found: list[dict | None] = []
     measured, no_ref = _measured(summary), _no_refusal(summary)
     ablation = summary.get("ablation", "Baseline")
     for condition, figures, row_key in _conditions(summary, source_model):
@@ -184,15 +186,15 @@ def compare_run(path: Path) -> dict:
             if ablation not in ("Baseline", "all") and condition == "BailBench":
                 break  # a single wording ablation: compared below, not with the baseline figure
             for m in BAIL_METHODS:
-                rows.append(_compare(measured.get(m), models[key].get(m), figure=fig, paper_model=key,
-                                     condition=condition, method=m, measure="bail"))
+                found.append(_compare(measured.get(m), models[key].get(m), figure=fig, paper_model=key,
+                                      condition=condition, method=m, measure="bail"))
                 nr_models = _figure(no_refuse(fig))
                 if m in no_ref and key in nr_models:
-                    rows.append(_compare(no_ref[m], nr_models[key].get(m), figure=no_refuse(fig), paper_model=key,
-                                         condition=condition, method=m, measure="no-refusal bail"))
+                    found.append(_compare(no_ref[m], nr_models[key].get(m), figure=no_refuse(fig), paper_model=key,
+                                          condition=condition, method=m, measure="no-refusal bail"))
             break
-    rows += _ablation_rows(summary)
-    rows = [r for r in rows if r is not None]
+    found += _ablation_rows(summary)
+    rows = [r for r in found if r is not None]
     result = {"run": str(path), "model": summary.get("model"), "dataset": summary.get("dataset"),
               "kind": summary.get("kind", "bailbench"), "ablation": ablation, "prefix": summary.get("prefix"),
               "protocol": summary.get("protocol", "default"), "paper_protocol": "paper (the authors' pipeline)",
@@ -240,7 +242,7 @@ def _ablation_rows(summary: dict) -> list[dict | None]:
     return rows
 
 
-def nearest(summary: dict, measured: dict[str, dict]) -> list[dict]:
+def nearest(summary: dict, measured: dict[str, dict | None]) -> list[dict]:
     """The published rows of comparable baseline figures closest to the run's bail rates."""
     if summary.get("kind") == "realdata":
         figures = list(REAL.values())

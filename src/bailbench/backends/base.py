@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Protocol, Sequence
 
 from ..chat.template import ChatTemplate, TemplateError
 from ..chat.types import Chat
@@ -118,6 +118,25 @@ class Backend(ABC):
         pass
 
 
+class BackendLike(Protocol):
+    """What a run uses of a backend: a Backend, or a stand-in for one (a backend lent to one
+    run of a sweep, or a Ray worker's model described on the driver)."""
+
+    spec: str
+    model_id: str
+    capabilities: Capabilities
+    tool_format: str
+    batch_size: int
+    name_hints: list[str]
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]: ...
+    def read_greedy(self, chats: Sequence[Chat], continuations: Sequence[str], opening: str) -> list[Score]: ...
+    def count_tokens(self, chat: Chat) -> int | None: ...
+    def identity(self) -> dict: ...
+    def close(self) -> None: ...
+
+
 @dataclass
 class Prepared:
     """A request rendered and tokenised by a local backend."""
@@ -125,8 +144,20 @@ class Prepared:
     index: int  # position in the caller's list
     rendered: str
     tokens: list[int]
-    request: GenerationRequest | None = None
-    continuations: list[list[int]] | None = None  # scoring: each continuation's tokens
+
+
+@dataclass
+class PreparedRequest(Prepared):
+    """A generation request, ready to run."""
+
+    request: GenerationRequest
+
+
+@dataclass
+class PreparedScore(Prepared):
+    """A chat to score: `tokens` is its prefix, `continuations` each continuation's tokens."""
+
+    continuations: list[list[int]]
 
 
 class LocalBackend(Backend):
@@ -151,23 +182,23 @@ class LocalBackend(Backend):
         return len(self.tokens(self.render(chat)))
 
     def prepare_generation(self, requests: Sequence[GenerationRequest]
-                           ) -> tuple[list[Generation | None], list[Prepared]]:
+                           ) -> tuple[list[Generation | None], list[PreparedRequest]]:
         """(results with too-long contexts filled in as skipped, the requests left to run)."""
         out: list[Generation | None] = [None] * len(requests)
-        work = []
+        work: list[PreparedRequest] = []
         for i, req in enumerate(requests):
             rendered = self.render(req.chat)
             toks = self.tokens(rendered)
             if len(toks) >= self.n_ctx:
                 out[i] = Generation(rendered, prompt_tokens=len(toks), skipped=CONTEXT_TOO_LONG)
             else:
-                work.append(Prepared(i, rendered, toks, request=req))
+                work.append(PreparedRequest(i, rendered, toks, request=req))
         return out, work
 
     def prepare_scoring(self, chats: Sequence[Chat], continuations: Sequence[str], alone=None
-                        ) -> tuple[list[Score | None], list[Prepared]]:
+                        ) -> tuple[list[Score | None], list[PreparedScore]]:
         out: list[Score | None] = [None] * len(chats)
-        work = []
+        work: list[PreparedScore] = []
         for i, chat in enumerate(chats):
             rendered = self.render(chat)
             prefix = self.tokens(rendered)
@@ -175,5 +206,5 @@ class LocalBackend(Backend):
             if len(prefix) + max(len(c) for c in conts) > self.n_ctx:
                 out[i] = Score(rendered, [float("nan")] * len(conts), len(prefix), skipped=CONTEXT_TOO_LONG)
             else:
-                work.append(Prepared(i, rendered, prefix, continuations=conts))
+                work.append(PreparedScore(i, rendered, prefix, continuations=conts))
         return out, work

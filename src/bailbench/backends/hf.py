@@ -25,7 +25,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import check_format
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
+from .base import Generation, GenerationRequest, LocalBackend, PreparedRequest, PreparedScore, Score
 
 
 def _torch():
@@ -63,7 +63,7 @@ class HFBackend(LocalBackend):
         except OSError as exc:
             raise UserError(f"could not load {name} with transformers ({str(exc).splitlines()[0]}); "
                             "give a local folder, a .gguf file, or a hub id with network access") from exc
-        self.model.to(self.device).eval()
+        self.model.to(self.device).eval()  # type: ignore[arg-type]  # transformers' stubs wrap .to() and lose its device argument
         # transformers 5 renamed the KV-cache argument and output from past_key_values to cache
         self._cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         template = ChatTemplate.from_tokenizer(self.tok.chat_template, bos_token=self.tok.bos_token or "",
@@ -119,7 +119,7 @@ class HFBackend(LocalBackend):
     def _logprobs(logits):
         return logits.float().log_softmax(-1)
 
-    def _generate_batch(self, chunk: list[Prepared]) -> list[Generation]:
+    def _generate_batch(self, chunk: list[PreparedRequest]) -> list[Generation]:
         """Sampling by inverse CDF with one uniform per row and step, drawn from the row's
         own seeded stream: rows sample independently of what shares their batch, and a
         step needs one device sync for the whole batch."""
@@ -164,12 +164,13 @@ class HFBackend(LocalBackend):
                 fed += 1
         self._keep(cache, chunk, new, ids.shape[1], fed)
         seconds = (time.perf_counter() - start) / len(reqs)
-        return [Generation(p.rendered, text=p.request.chat.assistant_prefix + self.tok.decode(toks_new),
+        # transformers types decode() as str | list[str]; one sequence of ids decodes to a str
+        return [Generation(p.rendered, text=p.request.chat.assistant_prefix + self.tok.decode(toks_new),  # type: ignore[operator]
                            prompt_tokens=len(p.tokens), completion_tokens=len(toks_new), finish_reason=fin,
                            seconds=seconds)
                 for p, toks_new, fin in zip(chunk, new, finish)]
 
-    def _keep(self, cache, chunk: list[Prepared], new: list[list[int]], width: int, fed: int) -> None:
+    def _keep(self, cache, chunk: list[PreparedRequest], new: list[list[int]], width: int, fed: int) -> None:
         """Keep each row's prompt and fed reply tokens, and where their KV lies in the
         left-padded batch cache (kept whole until the next `generate`: no copy)."""
         layers = getattr(cache, "layers", None)
@@ -214,7 +215,7 @@ class HFBackend(LocalBackend):
         def padded(layer: int, part: int):
             rows = []
             for k, n in prefixes:
-                if n:
+                if k is not None and n:  # a prefix length n > 0 comes with its kept sequence
                     t = k.kv[layer][part][k.row:k.row + 1, :, k.start:k.start + n]
                     rows.append(torch.cat([t.new_zeros((*t.shape[:2], width - n, t.shape[3])), t], dim=2))
                 else:
@@ -222,7 +223,7 @@ class HFBackend(LocalBackend):
                     rows.append(t.new_zeros((1, t.shape[1], width, t.shape[3])))
             return torch.cat(rows)
 
-        any_kept = next(k for k, n in prefixes if n)
+        any_kept = next(k for k, n in prefixes if k is not None and n)
         data = [(padded(layer, 0), padded(layer, 1)) for layer in range(len(any_kept.kv))]
         return DynamicCache(ddp_cache_data=data), mask.to(self.device)
 
@@ -236,7 +237,7 @@ class HFBackend(LocalBackend):
                 out[p.index] = s
         return out  # type: ignore[return-value]
 
-    def _score_batch(self, chunk: list[Prepared]) -> list[Score]:
+    def _score_batch(self, chunk: list[PreparedScore]) -> list[Score]:
         """Each prefix from where its kept reply leaves off (batched, right-padded after the
         left-padded kept caches); then every continuation of every prefix in one pass on
         the prefix cache repeated per continuation."""

@@ -16,7 +16,7 @@ from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, NoReturn, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import ServiceError, UserError
@@ -131,7 +131,7 @@ def with_retries(call: Callable[[], R], policy: RetryPolicy, where: str) -> R:
 
 
 def raise_for_status(status: int, *, retry_after: str | None, where: str, model: str, key_hint: str,
-                     detail: str = "") -> None:
+                     detail: str = "") -> NoReturn:
     """Turn an API error status into a retry (429, 5xx, 529 overloaded) or a clear error."""
     if status in (429, 529) or status >= 500:
         raise Transient(f"HTTP {status}", parse_retry_after(retry_after))

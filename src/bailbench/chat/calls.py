@@ -54,7 +54,8 @@ def json_at(text: str, i: int = 0) -> tuple[object, int] | None:
 def json_values(text: str, separators: str = ",;") -> list:
     """The JSON objects and arrays a text starts with, one after another (separated by
     whitespace or `separators`). A value is never looked for inside another."""
-    values, i = [], 0
+    values: list = []
+    i = 0
     while True:
         while i < len(text) and (text[i].isspace() or text[i] in separators):
             i += 1

@@ -220,9 +220,11 @@ def read_apertus(text: str) -> Calls:
     out = NONE
     for _, body, _ in blocks(text, r"<\|tools_prefix\|>", r"<\|tools_suffix\|>"):
         got = json_at(body)
-        ok = got is not None and isinstance(got[0], list) and got[0]
-        ok = ok and all(isinstance(v, dict) and len(v) == 1 for v in got[0])  # type: ignore[union-attr]
-        out += Calls(tuple(next(iter(v)) for v in got[0])) if ok else CUT  # type: ignore[index,union-attr]
+        items = got[0] if got is not None else None
+        if isinstance(items, list) and items and all(isinstance(v, dict) and len(v) == 1 for v in items):
+            out += Calls(tuple(next(iter(v)) for v in items))
+        else:
+            out += CUT
     return out
 
 

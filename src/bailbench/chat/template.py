@@ -150,7 +150,7 @@ class _Source:
         tools = [_probe_schema()]
         for arguments in ({"why": "x"}, '{"why": "x"}'):
             call = {"id": "abc123def", "type": "function", "function": {"name": _PROBE_TOOL, "arguments": arguments}}
-            messages = [{"role": "user", "content": "\x01U"},
+            messages: list[dict] = [{"role": "user", "content": "\x01U"},
                         {"role": "assistant", "content": "", "tool_calls": [call]},
                         {"role": "tool", "tool_call_id": "abc123def", "name": _PROBE_TOOL,
                          "content": "bailbench_probe_result"}]

@@ -28,7 +28,7 @@ class Tool:
         """The tool as chat templates and OpenAI's API see it. The authors gave local models
         `"parameters": {}` with `"required": []` beside it (prompts/bailTool.py getBailTool),
         which a template that prints tool JSON shows the model as it is."""
-        function = {"name": self.name, "description": self.description}
+        function: dict[str, object] = {"name": self.name, "description": self.description}
         if self.authors_schema:
             function |= {"parameters": {}, "required": []}
         else:

@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from ..chat.types import Message
 from ..errors import UserError
@@ -47,7 +47,7 @@ class RawConversation:
     """What a loader read: roles and contents as they were, and any reason to skip it."""
 
     source_id: str
-    messages: list[tuple[object, object]]
+    messages: Sequence[tuple[object, object]]
     skip: str | None = None
 
 
@@ -65,7 +65,7 @@ class StreamStats:
                 "lost": dict(self.lost), "bad_lines": self.bad_lines}
 
 
-def normalize(raw: list[tuple[object, object]], fixes: Counter, *, max_chars: int = MAX_CHARS
+def normalize(raw: Sequence[tuple[object, object]], fixes: Counter, *, max_chars: int = MAX_CHARS
               ) -> tuple[tuple[Message, ...] | None, str | None]:
     """(messages, None) or (None, reason): the rules of the module docstring."""
     if not raw:
@@ -124,6 +124,7 @@ def stream(raws: Iterable[RawConversation], stats: StreamStats, *, fraction: flo
         if reason:
             stats.skipped[reason] += 1
             continue
+        assert messages is not None  # normalize gives messages exactly when it gives no reason
         stats.kept += 1
         yield Conversation(prompt_id(index, messages), raw.source_id, messages)
 

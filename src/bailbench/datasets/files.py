@@ -149,6 +149,7 @@ def load_jsonl(path: Path, *, name: str | None = None) -> Dataset:
             if len(bad_lines) < MAX_BAD_LINES_SHOWN:
                 bad_lines.append(lineno)
             continue
+        assert messages is not None  # _messages_from gives messages exactly when it gives no reason
         prompts.append(Prompt(prompt_id(index, messages), messages,
                               str(obj.get("category") or ""), str(obj.get("subcategory") or "")))
         index += 1

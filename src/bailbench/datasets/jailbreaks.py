@@ -39,7 +39,8 @@ def extract_prefixes(source: str) -> dict[str, list[dict]]:
     for node in ast.walk(ast.parse(source)):
         if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
                 and isinstance(node.test.left, ast.Name) and node.test.left.id == "evalType"
-                and len(node.test.comparators) == 1 and isinstance(node.test.comparators[0], ast.Constant)):
+                and len(node.test.comparators) == 1 and isinstance(node.test.comparators[0], ast.Constant)
+                and isinstance(name := node.test.comparators[0].value, str)):
             continue
         for stmt in node.body:
             if (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Subscript)
@@ -47,7 +48,7 @@ def extract_prefixes(source: str) -> dict[str, list[dict]]:
                     and stmt.targets[0].slice.value == "prefixMessages"):
                 messages = ast.literal_eval(stmt.value)
                 if messages:
-                    prefixes[node.test.comparators[0].value] = messages
+                    prefixes[name] = messages
     return prefixes
 
 
@@ -75,6 +76,7 @@ def _fetch() -> dict:
 
 
 def paper_prefixes(explicit_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    where: Path | str
     for folder in (data_dir(explicit_dir), cache_dir()):
         if folder is not None and (folder / FILENAME).is_file():
             where = folder / FILENAME

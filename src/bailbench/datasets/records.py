@@ -42,7 +42,7 @@ class Dataset:
         return list(dict.fromkeys(p.category for p in self.prompts))
 
     @property
-    def subcategories(self) -> list[str]:
+    def subcategories(self) -> list[tuple[str, str]]:
         return list(dict.fromkeys((p.category, p.subcategory) for p in self.prompts))
 
 

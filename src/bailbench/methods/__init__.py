@@ -6,6 +6,7 @@ input to refusal classification.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 
 from ..errors import UserError
@@ -15,8 +16,11 @@ class StrEnum(str, Enum):
     """Members are their strings everywhere (comparison, hashing, f-strings, JSON, SQLite),
     so stores and summaries hold plain text; as enum.StrEnum, which Python 3.10 lacks."""
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 class Method(StrEnum):
@@ -45,12 +49,12 @@ PROMPT_METHODS = (BAIL_FIRST, CONTINUE_FIRST)
 BAIL, CONTINUE, UNKNOWN, TRUNCATED_CALL = Verdict
 
 # Which section of paper_wordings.json holds each method's ablations.
-KIND = {TOOL: "tool", STRING: "string", BAIL_FIRST: "prompt", CONTINUE_FIRST: "prompt"}
+KIND: dict[str, str] = {TOOL: "tool", STRING: "string", BAIL_FIRST: "prompt", CONTINUE_FIRST: "prompt"}
 
 
 def resolve_methods(spec: str) -> list[Method]:
     """Parse a comma-separated method list; `all` is the four bail methods."""
-    out: list[str] = []
+    out: list[Method] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
@@ -65,7 +69,7 @@ def resolve_methods(spec: str) -> list[Method]:
     return out
 
 
-def check_ablation(methods: list[str], ablation: str) -> None:
+def check_ablation(methods: Sequence[str], ablation: str) -> None:
     """Every chosen bail method must have this ablation (the rollout has none)."""
     from .wordings import ablations
 

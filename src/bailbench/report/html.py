@@ -44,10 +44,10 @@ def _refusals(run: ReportRun, store) -> dict[tuple[str, int], float | None]:
 
 def write_samples(runs: list[ReportRun], out) -> dict:
     """Write the transcript blobs to `out` and return the index of every sample."""
-    index = {"runs": [r.label for r in runs], "methods": [], "categories": [], "ablations": [], "verdicts": VERDICTS,
+    index: dict[str, list] = {"runs": [r.label for r in runs], "methods": [], "categories": [], "ablations": [], "verdicts": VERDICTS,
              "run": [], "method": [], "category": [], "ablation": [], "verdict": [], "p": [], "refused": [],
              "turn": [], "chunk": [], "pos": [], "prompt": [], "key": []}
-    lookup = {k: {} for k in ("methods", "categories", "ablations")}
+    lookup: dict[str, dict[str, int]] = {k: {} for k in ("methods", "categories", "ablations")}
 
     def code(kind: str, value: str) -> int:
         table = lookup[kind]

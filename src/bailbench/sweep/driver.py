@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..safe_io import lock_dir, refuse_link, unlock_dir
 from .cost import Estimate, estimate
-from .engine import execute
+from .engine import Engine, execute
 from .index import Index, claim, read_index, stored_samples
 from .plan import RUNS_DIR, PlannedRun, expand
 from .progress import SweepProgress
@@ -74,6 +74,7 @@ def _run(exp: Experiment, sweep_dir: Path, runs: list[PlannedRun], previous: dic
     total = sum(r.samples or 0 for r in runs if not r.estimated)
     progress = SweepProgress(exp.name, len(runs), total, sum(v for r in runs if not r.estimated
                                                            for v in [stored[r.id]]), quiet=quiet)
+    runner: Engine
     if engine == "ray":
         try:
             import ray  # noqa: F401

@@ -7,12 +7,19 @@ to load fails its runs with the reason; the other models' runs still go.
 from __future__ import annotations
 
 import traceback
-from typing import Callable
+from typing import Callable, Protocol
 
 from ..errors import ServiceError, UserError
 from .index import BLOCKED, DONE, FAILED, INCOMPLETE, Index
 from .plan import PlannedRun
 from .progress import SweepProgress
+
+
+class Engine(Protocol):
+    """Runs one planned run and returns its summary (LocalEngine, RayEngine)."""
+
+    def __call__(self, r: PlannedRun) -> dict: ...
+    def close(self) -> None: ...
 
 
 class Incomplete(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UserError
 from ..safe_io import LOCK_NAME, ListOf, Opt, check_shape, make_dir, read_json, write_json
@@ -81,7 +81,7 @@ class Index:
     def __init__(self, sweep_dir: Path, exp: "Experiment", runs: "list[PlannedRun]", engine: str, previous: dict):
         self.path = sweep_dir / INDEX
         before = {r["id"]: r for r in previous.get("runs", [])}
-        self.data = {
+        self.data: dict[str, Any] = {
             "experiment": {"name": exp.name, "file": str(exp.path), "sha256": exp.sha256,
                            "description": exp.description, "reproduces": list(exp.reproduces)},
             "engine": engine,
@@ -89,7 +89,7 @@ class Index:
             "runs": [{**r.describe(), "status": before.get(r.id, {}).get("status", PENDING)} for r in runs],
             "workers": [],
         }
-        self.by_id = {r["id"]: r for r in self.data["runs"]}
+        self.by_id: dict[str, dict] = {r["id"]: r for r in self.data["runs"]}
         self.write()
 
     def update(self, run_id: str, **fields) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from ..backends.base import Backend
 from ..backends.registry import load_backend
 from ..errors import UserError
-from ..realdata import run_realdata
-from ..runner import run
+from ..realdata import RealDataConfig, run_realdata
+from ..runner import RunConfig, run
 from .plan import PlannedRun
 from .progress import SweepProgress
 from .spec import BAILBENCH
@@ -55,7 +55,9 @@ class LocalEngine:
     def __call__(self, r: PlannedRun) -> dict:
         try:
             if r.kind == BAILBENCH:
+                assert isinstance(r.config, RunConfig)
                 return run(r.config, self.progress.for_run(r.id), backend=Shared(self._backend(r))).summary
+            assert isinstance(r.config, RealDataConfig)
             return run_realdata(r.config, self.progress.for_run(r.id, counts_samples=False)).summary
         finally:
             if self.last_use[r.model.label] == self.order[r.id]:

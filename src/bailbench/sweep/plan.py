@@ -103,6 +103,7 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
             rid = "-".join(_slug(p) for p in parts) + "-" + _hash(ident)
             out = sweep_dir / RUNS_DIR / rid
             limit = s["limit"] or None
+            cfg: RunConfig | RealDataConfig
             if s["kind"] == BAILBENCH:
                 cfg = RunConfig(model=model.spec, dataset=dataset, methods=methods, ablation=ablation,
                                 samples=s["samples"], limit=limit, max_tokens=s["max_tokens"],
@@ -151,6 +152,7 @@ def _link_sources(runs: list[PlannedRun], sweep_dir: Path) -> list[PlannedRun]:
         if src is None and any(m.label == r.rollouts_from for m in (s.model for s in runs)):
             raise UserError(f"run {r.id} reads the rollouts of {r.rollouts_from}, which has no run over "
                             f"{r.dataset} with prefix {r.prefix or 'none'} of its own; add one")
+        assert isinstance(r.config, RunConfig), "only BailBench runs read another run's rollouts"
         if src is not None:
             r.depends_on = src.id
             r.config = replace(r.config, rollouts_from=src.config.out)

@@ -19,13 +19,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from ..backends.base import Capabilities, Generation, GenerationRequest, Score
 from ..backends.registry import BackendOptions
+from ..chat.types import Chat
 from ..execute import Executor, Silent, Unit, rollout_key
 from ..methods import PROMPT_METHODS
-from ..runner import Run
+from ..runner import Run, RunConfig
 from .engine import Incomplete
 from .local import LocalEngine
 from .plan import PlannedRun
@@ -92,12 +95,33 @@ class ModelWorker:
 class RemoteModel:
     """What the driver's Run needs of a backend, read from a worker: the model stays there."""
 
+    # set from the worker's snapshot of its backend (_snapshot)
+    spec: str
+    model_id: str
+    capabilities: Capabilities
+    tool_format: str
+    batch_size: int
+    name_hints: list[str]
+
     def __init__(self, info: dict):
         self.info = info
         self.__dict__.update(info["attributes"])
 
     def identity(self) -> dict:
         return self.info["identity"]
+
+    # The model runs on the workers; the driver's Run plans, stores and summarises.
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        raise RuntimeError(f"{self.spec} runs on the Ray workers, not on the driver")
+
+    def score(self, chats: Sequence[Chat], continuations: Sequence[str]) -> list[Score]:
+        raise RuntimeError(f"{self.spec} runs on the Ray workers, not on the driver")
+
+    def read_greedy(self, chats: Sequence[Chat], continuations: Sequence[str], opening: str) -> list[Score]:
+        raise RuntimeError(f"{self.spec} runs on the Ray workers, not on the driver")
+
+    def count_tokens(self, chat: Chat) -> int | None:
+        raise RuntimeError(f"{self.spec} runs on the Ray workers, not on the driver")
 
     def close(self) -> None:
         pass
@@ -121,7 +145,9 @@ class Pool:
                                                 max_task_retries=0)
         self.ray = ray
         self.model = model
-        self.workers, self.infos, self.error = [], [], None
+        self.workers: list = []
+        self.infos: list[dict] = []
+        self.error: Exception | None = None
         fits = _fits(ray.cluster_resources(), model)
         if fits < 1:
             self.error = RuntimeError(f"a worker needs {model.cpus:g} CPUs and {model.gpus:g} GPUs; the Ray cluster "
@@ -132,7 +158,7 @@ class Pool:
             progress.note(f"{model.label}: the cluster holds {fits} of its {model.workers} workers; running {fits}")
         nice = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
         self.workers = [actor.remote(model.spec, asdict(model.options), nice) for _ in range(min(fits, model.workers))]
-        infos = []
+        infos: list[dict] = []
         for w in self.workers:
             try:
                 infos.append(ray.get(w.info.remote()))
@@ -203,6 +229,7 @@ class RayEngine:
         if pool.error is not None:
             raise UserError(f"model {r.model.spec}: no Ray worker could hold it: {pool.load_error()}")
         reporter = self.progress.for_run(r.id)
+        assert isinstance(r.config, RunConfig), "the Ray engine runs BailBench runs only"
         run = Run(r.config, reporter, backend=RemoteModel(pool.infos[0]))
         groups = run.plan()
         if run.source:

@@ -28,10 +28,12 @@ def fit(chunks: Chunks, n: int, k: int, seed: int) -> np.ndarray:
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     if k <= 1:
-        total, count = None, 0
+        total: np.ndarray | None = None
+        count = 0
         for _, x in chunks():
             total = x.sum(0) if total is None else total + x.sum(0)
             count += len(x)
+        assert total is not None, "no cases to cluster"
         return (total / max(count, 1))[None, :].astype(np.float32)
     if n <= FULL_KMEANS_UP_TO:
         x = np.concatenate([c for _, c in chunks()])

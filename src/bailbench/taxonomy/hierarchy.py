@@ -89,8 +89,8 @@ def build_level(children: list[Node], target: int, level: int, asker, embedder, 
     if len(candidates) > target:  # deduplicate: near-identical proposals merge, the most central one stays
         labels = kmeans_labels(cvecs, target, seed)
         keep = []
-        for g in range(target):
-            idx = np.flatnonzero(labels == g)
+        for label in range(target):
+            idx = np.flatnonzero(labels == label)
             if len(idx):
                 centre = cvecs[idx].mean(0)
                 keep.append(idx[np.argmax(cvecs[idx] @ centre)])

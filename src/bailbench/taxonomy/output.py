@@ -64,12 +64,12 @@ def write(tax, base: list[Node], top: list[Node], stats: dict) -> dict:
         if node.level == 0:
             c = int(node.id[1:])
             mem, ctx = members[c], contexts[c]
-            kids = []
+            kids: list[dict] = []
             examples = [{"run": int(texts[i][1].split("|", 1)[0]), "key": texts[i][1].split("|", 1)[1],
                          "summary": texts[i][0], **({"garbage": texts[i][2]} if texts[i][2] else {})}
                         for i in node.cases[:EXAMPLES]]
         else:
-            kids, mem, ctx = [], [], set()
+            mem, ctx = [], set()
             for ch in node.children:
                 j, m, cx = node_json(ch)
                 kids.append(j)
