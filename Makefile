@@ -13,7 +13,7 @@ ifneq ($(SHARED_DATA),)
 export BAILBENCH_DATA_DIR ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: run test check bench clean $(VLLM_VENV)
+.PHONY: run test lint check bench clean $(VLLM_VENV)
 
 $(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
@@ -49,13 +49,16 @@ $(VLLM_VENV): $(VLLM_VENV)/.ready
 run: $(VENV)/.core
 	$(VENV)/bin/bailbench run
 
-test: $(VENV)/.dev $(VLLM_VENV)/.ready
+test: lint $(VLLM_VENV)/.ready
 	$(PY) -m pytest
 
-# The fast loop: lint, types, and the tests that need no model (minutes on 2 cores).
-check: $(VENV)/.dev
+# Lint and types (seconds); `make test` runs them first, so CI does too.
+lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+
+# The fast loop: lint, types, and the tests that need no model (minutes on 2 cores).
+check: lint
 	$(PY) -m pytest -q -m "not model"
 
 bench: $(VENV)/.dev $(VLLM_VENV)/.ready
