@@ -88,3 +88,11 @@ def test_paired_runs_on_the_same_prompts(tmp_path):
     d = intervals.paired_difference([1, 1, 1, 0], [1] * 4, [1, 0, 0, 0], [1] * 4, groups=["s"] * 4, strata=["c"] * 4)
     assert (got["run"], got["minus"]) == ("b", "a")
     assert got["methods"]["tool"]["difference"] == 0.5 and got["methods"]["tool"]["ci_low"] == round(d.ci_low, 6)
+
+
+def test_the_cross_model_change_keeps_the_clustering():
+    plain = cross_model_change(rates(0.3, 100), rates(0.1, 100))
+    clustered = cross_model_change(rates(0.3, 100, design_effect=4.0), rates(0.1, 100, design_effect=4.0))
+    d, lo, hi = newcombe_difference(7.5, 25, 2.5, 25)
+    assert (clustered["ci_low"], clustered["ci_high"]) == (round(lo, 6), round(hi, 6))
+    assert clustered["ci_high"] - clustered["ci_low"] > plain["ci_high"] - plain["ci_low"]

@@ -131,6 +131,8 @@ def run(
         if extra is not None:
             console.out.print(extra)
     console.out.print(console.category_table(s))
+    for line in console.agreement_lines(s):
+        console.out.print(line, highlight=False)
     if s["skipped_rows"]:
         console.out.print(f"rows skipped from the dataset: {s['skipped_rows']} (lines {s['skipped_lines']}...)")
     console.out.print(f"run directory: {result.path} ({s['new_samples']} new samples, {s['reused_samples']} reused)")

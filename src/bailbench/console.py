@@ -182,8 +182,26 @@ def bias_line(summary: dict) -> str | None:
     b = summary.get("positional_bias")
     if not b or b["difference"] is None:
         return None
-    return (f"positional bias (bail-first minus continue-first): {100 * b['difference']:+.1f} points "
-            f"(95% CI {ci(b)}, Newcombe)")
+    p = f", p = {b['p_value']:.3f}" if b.get("p_value") is not None else ""
+    return escape(f"positional bias (bail-first minus continue-first): {100 * b['difference']:+.1f} points "
+                  f"(95% CI {ci(b)}{p}, paired on the shared rollouts)")
+
+
+def agreement_lines(summary: dict) -> list[str]:
+    """Do the methods agree on what the model leaves, and does bailing go with refusing?"""
+    out = []
+    for pair, a in (summary.get("method_agreement") or {}).items():
+        kappa = "-" if a["kappa"] is None else f"{a['kappa']:.2f} [{a['kappa_ci'][0]}, {a['kappa_ci'][1]}]"
+        rho = "-" if a["spearman"] is None else f"{a['spearman']:.2f}"
+        out.append(escape(f"agreement {pair}: Spearman {rho}, kappa {kappa} over {a['prompts']} prompts "
+                          f"(bailed on by both: {a['bailed_both']})"))
+    for m, st in summary.get("methods", {}).items():
+        t = st.get("refusal_x_bail")
+        if t:
+            r, c = t["bail_given_refused"], t["bail_given_complied"]
+            out.append(escape(f"{m}: P(bail | refused) {pct(r['rate'])} ({ci(r)}), P(bail | complied) "
+                              f"{pct(c['rate'])} ({ci(c)}); refused without bailing: {t['refused_stayed']:g}"))
+    return out
 
 
 def category_table(summary: dict) -> Table:

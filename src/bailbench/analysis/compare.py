@@ -82,20 +82,26 @@ def vector_kind(summary: dict, method: str) -> str:
     return "mean P(bail) per prompt" if scored else "share of samples that bailed per prompt"
 
 
-def _successes(stats: dict) -> tuple[float, int]:
+def _successes(stats: dict) -> tuple[float, float]:
+    """(k, n) behind a rate, on Kish's effective sample size n / design effect, so that intervals
+    built from them keep the clustering of the run's own interval."""
     n = stats["n"] - (stats.get("unknowns", 0) if "mean_p_bail" in stats else 0)
-    return stats["bail_rate"] * n, n
+    deff = max(1.0, stats.get("design_effect") or 1.0)
+    return stats["bail_rate"] * n / deff, n / deff
 
 
 def cross_model_change(cross: dict, own: dict) -> dict | None:
     """Figures 17-18: the bail prompt after another model's rollouts against after the model's
     own. `difference` (Newcombe's interval) and `percent_increase` = (cross - own) / own, with
-    the log-ratio (Katz) interval of the ratio of two proportions."""
+    the log-ratio (Katz) interval of the ratio of two proportions; both on each rate's effective
+    n (n / its design effect), so the prompt clustering is kept (`compare --paired` pairs them
+    prompt by prompt)."""
     if not cross.get("n") or not own.get("n") or cross.get("bail_rate") is None or own.get("bail_rate") is None:
         return None
     (k1, n1), (k2, n2) = _successes(cross), _successes(own)
     d, lo, hi = newcombe_difference(k1, n1, k2, n2)
-    out: dict[str, object] = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "percent_increase": None}
+    out: dict[str, object] = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "percent_increase": None,
+                              "interval": "Newcombe / Katz on the effective n (n / design effect), 95%"}
     if k1 > 0 and k2 > 0:
         log_ratio = np.log((k1 / n1) / (k2 / n2))
         se = np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)

@@ -7,7 +7,7 @@ import math
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
-def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion; (nan, nan) when n == 0."""
     if n <= 0:
         return math.nan, math.nan
@@ -18,7 +18,7 @@ def wilson(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, center - half), min(1.0, center + half)
 
 
-def newcombe_difference(k1: float, n1: int, k2: float, n2: int, z: float = Z95) -> tuple[float, float, float]:
+def newcombe_difference(k1: float, n1: float, k2: float, n2: float, z: float = Z95) -> tuple[float, float, float]:
     """p1 - p2 with Newcombe's hybrid score interval (his method 10, from two Wilson
     intervals). Conservative for paired samples such as the two bail-prompt orders."""
     if n1 <= 0 or n2 <= 0:
