@@ -248,3 +248,22 @@ def test_ray_sweep_equals_local_and_finishes_after_killed_workers(ray_cluster, l
     got = rows(out / run["dir"])  # asserts one row per key
     want = rows(local.out / the_run(local.out)["dir"])
     assert len(got) == PLANNED and got == want  # same replies, verdicts and P(bail), key by key
+
+
+def test_an_experiment_file_sets_every_backend_option_and_the_protocol(tmp_path):
+    from bailbench.sweep.spec import load_experiment
+
+    exp = load_experiment(write(tmp_path, """[experiment]
+name = "x"
+[runs]
+datasets = ["bailbench"]
+protocol = "paper"
+[[models]]
+spec = "openai:gpt-4o"
+options = { base_url = "http://127.0.0.1:1/v1", api_key_env = "MY_KEY" }
+[[models]]
+spec = "smollm2"
+options = { tool_format = "hermes" }
+"""))
+    assert exp.models[0].options.api_key_env == "MY_KEY" and exp.models[1].options.tool_format == "hermes"
+    assert exp.runs["protocol"] == "paper"

@@ -63,7 +63,9 @@ MODEL_KEYS = {
 OPTION_KEYS = {"n_ctx": (int, "an integer"), "gpu_layers": (int, "an integer (-1 = all)"), "device": (str, "a device name"),
                "dtype": (str, "a dtype name"), "batch_size": (int, "an integer >= 1"),
                "base_url": (str, "a server address"), "concurrency": (int, "an integer >= 1"),
-               "timeout": (float, "seconds, a number > 0")}
+               "timeout": (float, "seconds, a number > 0"),
+               "api_key_env": (str, "the name of an environment variable"),
+               "tool_format": (str, "a tool-call format name (README, How tool calls are read)")}
 # (lowest, highest) of every number a file may set: a value outside is a typo, not a setting
 BIG = 10**9
 RANGES = {"samples": (1, 10_000), "limit": (0, BIG), "max_tokens": (1, 10**7), "temperature": (0.0, 100.0),
