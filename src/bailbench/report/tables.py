@@ -11,7 +11,8 @@ from ..safe_io import replacing, write_text
 from ..store import COLUMNS
 from .runs import ReportRun
 
-RATE_COLUMNS = ["run", "model", "dataset", "method", "bail_prompt_mode", "bail_rate", "ci_low", "ci_high", "n",
+RATE_COLUMNS = ["run", "model", "dataset", "method", "bail_prompt_mode", "protocol", "estimand", "bail_rate", "ci_low",
+                "ci_high", "interval", "wilson_low", "wilson_high", "n",
                 "unknown_rate", "refusal_classifier", "refusal_rate", "no_refusal_bail_rate",
                 "conversations_with_bail", "conversations_ci_low", "conversations_ci_high", "conversations"]
 
