@@ -37,8 +37,8 @@ MAX_BYTES = 256 * 2**20  # of a JSON file read whole (summaries, indexes, taxono
 _JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|-?[0-9][0-9.eE+\-]*')
 
 
-def scan_json(data: bytes, where: str) -> None:
-    """Refuse JSON text nested deeper than MAX_DEPTH or holding a number longer than
+def scan_json(data: bytes, where: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse JSON text nested deeper than `max_depth` or holding a number longer than
     MAX_NUMBER characters, without parsing it (strings are passed over whole)."""
     depth = 0
     for m in _JSON_TOKENS.finditer(data):
@@ -47,8 +47,8 @@ def scan_json(data: bytes, where: str) -> None:
             continue
         if first in b"[{":
             depth += 1
-            if depth > MAX_DEPTH:
-                raise UserError(f"{where}: nested deeper than {MAX_DEPTH} levels, as no file bailbench reads is; "
+            if depth > max_depth:
+                raise UserError(f"{where}: nested deeper than {max_depth} levels, as no file bailbench reads is; "
                                 "it is damaged or not what it claims to be")
         elif first in b"]}":
             depth -= 1

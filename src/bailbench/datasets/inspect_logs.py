@@ -36,6 +36,7 @@ from .conversations import RawConversation, StreamStats
 from .files import sha256_file
 
 MAX_LOG_BYTES = 2 * 2**30  # of a .json log, or of one member of an .eval log
+MAX_LOG_DEPTH = 500  # agents' logs nest deeper than bailbench's own files; Python's parser stops near 1000
 
 
 def _api():
@@ -79,7 +80,7 @@ def held_samples(path: Path) -> list[tuple]:
     crash Inspect's reader or exhaust memory in it is one line here."""
     if not zipfile.is_zipfile(path):  # a .json log
         data = read_bytes(path, "an Inspect log", limit=MAX_LOG_BYTES)
-        scan_json(data, str(path))
+        scan_json(data, str(path), MAX_LOG_DEPTH)
         try:
             log = json.loads(data)
         except (ValueError, RecursionError) as exc:
@@ -95,7 +96,7 @@ def held_samples(path: Path) -> list[tuple]:
                                     "for an Inspect log; the file is damaged")
                 with z.open(info) as f:
                     data = f.read()  # at most its file_size, checked above
-                scan_json(data, f"{path} ({info.filename})")
+                scan_json(data, f"{path} ({info.filename})", MAX_LOG_DEPTH)
                 if info.filename.startswith("samples/"):
                     held.append(_sample_key(json.loads(data)))
     except (zipfile.BadZipFile, OSError, ValueError, RecursionError) as exc:  # EOFError is an OSError here
