@@ -62,9 +62,19 @@ class BackendOptions:
     api_key_env: str | None = None  # openai, anthropic: the variable holding the key of a --base-url server
     tool_format: str | None = None  # gguf, hf, vllm: read tool calls in this format (chat.toolcalls.FORMATS)
 
+    def __post_init__(self) -> None:
+        """A value that cannot be meant is refused, never replaced by a default."""
+        for name in ("batch_size", "concurrency", "tensor_parallel", "n_ctx"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UserError(f"--{name.replace('_', '-')} {value} must be at least 1")
+
     def given(self) -> dict:
         """The options set to something other than their defaults."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+
+
+MIN_GGUF_CTX = 64
 
 
 def takes(*names: str):
@@ -97,6 +107,9 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
 def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .llamacpp import LlamaCppBackend
 
+    if options.n_ctx < MIN_GGUF_CTX:  # llama.cpp aborts below: the backend reserves 64 sequence ids
+        raise UserError(f"--n-ctx {options.n_ctx} is below {MIN_GGUF_CTX}, the least context the llama.cpp backend "
+                        "runs with; give a larger --n-ctx")
     return LlamaCppBackend(Path(name).expanduser(), spec=spec, n_ctx=options.n_ctx, n_gpu_layers=options.gpu_layers,
                            batch_size=options.batch_size, tool_format=options.tool_format)
 
