@@ -61,10 +61,10 @@ def write(tax, base: list[Node], top: list[Node], stats: dict) -> dict:
     texts = tax.summaries_of(example_ids)
 
     def node_json(node: Node) -> tuple[dict, list, set]:
+        kids: list[dict] = []
         if node.level == 0:
             c = int(node.id[1:])
             mem, ctx = members[c], contexts[c]
-            kids: list[dict] = []
             examples = [{"run": int(texts[i][1].split("|", 1)[0]), "key": texts[i][1].split("|", 1)[1],
                          "summary": texts[i][0], **({"garbage": texts[i][2]} if texts[i][2] else {})}
                         for i in node.cases[:EXAMPLES]]
