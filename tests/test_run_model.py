@@ -42,7 +42,10 @@ def test_every_method_is_measured(logprob_run):
     for m, st in s["methods"].items():
         assert st["n"] == 4
         assert 0 <= st["bail_rate"] <= 1 and st["ci_low"] <= st["bail_rate"] <= st["ci_high"]
-        assert st["bails"] == round(st["bail_rate"] * 4)
+        if "mean_p_bail" in st:  # a scoring pass: bail_rate is the mean P(bail), bails the P > 0.5 count
+            assert st["bail_rate"] == st["mean_p_bail"] and st["bails"] == round(st["majority_rate"] * (4 - st["unknowns"]))
+        else:
+            assert st["bails"] == round(st["bail_rate"] * 4)
         assert set(st["categories"]) == {"Gross Out", "Dark Topics"}
     assert s["rollout"]["n"] == 4
     assert s["new_samples"] == 20 and s["reused_samples"] == 0
