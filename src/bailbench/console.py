@@ -139,7 +139,9 @@ def method_table(summary: dict) -> Table:
             cells += [pct(s.get("majority_rate")), f"{s['mean_symbol_mass']:.2f}" if "mean_symbol_mass" in s else "-"]
         t.add_row(*cells, str(s["n"]), pct(s["unknown_rate"]), str(sum(s["skipped"].values())), read_by)
     first: dict = next(iter(summary["methods"].values()), {})
-    notes = [f"protocol {summary.get('protocol', 'default')}; interval: {first.get('interval', 'Wilson 95%')}"]
+    notes = [f"protocol {summary.get('protocol', 'default')}; 95% intervals clustered by prompt (each method's "
+             f"is named in summary.json `interval`, e.g. {first.get('interval', 'Wilson 95%')}; the paper's Wilson "
+             "is `wilson_low`/`wilson_high`)"]
     if scored:
         notes += ["bail % of a logprob bail prompt: mean P(bail) (the paper sampled it: --bail-prompt-mode sample)",
                   "mass: p(🔄)+p(🟢) after <wellbeing>, how much the model answers with a symbol at all"]
