@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 from ..chat.types import Chat, Message
 from . import BAIL, BAIL_FIRST, CONTINUE, UNKNOWN
@@ -30,6 +31,7 @@ def bail_prompt_chat(context: tuple[Message, ...], reply: str, method: str, abla
     return Chat(messages=messages, assistant_prefix=f"<{tag()}>" if forced_tag else "")
 
 
+@lru_cache(maxsize=None)
 def _json_escape(symbol: str) -> re.Pattern:
     """A symbol written as JSON writes it outside the BMP: a `\\uXXXX\\uXXXX` surrogate pair."""
     units = symbol.encode("utf-16-be")
