@@ -111,3 +111,26 @@ def test_an_empty_rollout_reaches_the_check_as_the_authors_replaced_it(tmp_path,
     rendered = store.db.execute("SELECT rendered FROM samples WHERE method = 'prompt-bail-first'").fetchone()[0]
     store.close()
     assert (EMPTY_ROLLOUT in rendered) is shown
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("Qwen-Qwen2.5-7B-Instruct.jinja", True),  # prints the tool JSON as sent
+    ("NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", False),  # prints `{}` for any schema without properties
+])
+def test_the_paper_protocol_shows_real_templates_the_authors_tool_json(name, shown):
+    from bailbench.chat.template import ChatTemplate
+    from bailbench.methods.tool import tool_chat
+
+    from .helpers import SHARED
+
+    path = SHARED / "data" / "templates" / name
+    if not path.is_file():
+        pytest.skip("the template zoo is in ../shared/data/templates")
+    template = ChatTemplate(path.read_text("utf-8"), bos_token="<BOS>", eos_token="<EOS>")
+    context = (Message("user", "Hello"),)
+    paper = template.render(tool_chat(context, "Baseline", "Qwen", "paper", authors_schema=True))
+    default = template.render(tool_chat(context, "Baseline", "Qwen"))
+    assert ('"parameters": {}, "required": []' in paper) is shown
+    assert (paper != default) is shown
+    ablated = template.render(tool_chat(context, "EndThisChat", "Qwen", "paper", authors_schema=True))
+    assert "terminate this instance of Qwen" in ablated
