@@ -108,7 +108,8 @@ def test_tool_call_written_and_parsed(worker, hf):
     from bailbench.backends.base import GenerationRequest
 
     tool = worker["tool"]
-    assert worker["tool_format"] == "hermes" and tool["text"].startswith(cases.TOOL_PREFIX)
+    # SmolLM2's template shows no tools: the tool is described in the generic in-prompt format, read as written
+    assert worker["tool_format"] == hf.tool_format == "generic" and tool["text"].startswith(cases.TOOL_PREFIX)
     names = parse_tool_calls(tool["text"], worker["tool_format"])
     assert names and names[0].startswith("switch"), tool["text"]
     ref = hf.generate([GenerationRequest(cases.tool_chat_forced(), seed=0, temperature=0.0, max_tokens=24)])[0]
