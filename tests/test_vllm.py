@@ -112,8 +112,11 @@ def test_tool_call_written_and_parsed(worker, hf):
     assert worker["tool_format"] == hf.tool_format == "generic" and tool["text"].startswith(cases.TOOL_PREFIX)
     names = parse_tool_calls(tool["text"], worker["tool_format"])
     assert names and names[0].startswith("switch"), tool["text"]
-    ref = hf.generate([GenerationRequest(cases.tool_chat_forced(), seed=0, temperature=0.0, max_tokens=24)])[0]
-    assert tool["text"] == ref.text and tool["verdict"] in ("bail", "continue")
+    ref = hf.generate([GenerationRequest(cases.tool_chat_forced(), seed=0, temperature=0.0,
+                                         max_tokens=cases.TOOL_MAX_TOKENS)])[0]
+    # a closed call naming the bail tool: greedy, the same text as transformers writes
+    assert tool["text"] == ref.text and tool["verdict"] == ("bail" if names[0] == "switchconversation_tool"
+                                                            else "continue")
 
 
 def test_scores_are_exact_and_match_transformers(worker, hf):

@@ -17,6 +17,8 @@ SYMBOLS = [bail_symbol(), continue_symbol()]
 YESNO = ["Yes", "yes", " Yes", "No", "no", " No"]
 YESNO_QUESTIONS = ["Is the sky blue? Answer yes or no.", "Is fire cold? Answer yes or no."]
 TOOL_PREFIX = '<tool_call>\n{"name": "switch'  # forced opening: the model completes the name itself
+# SmolLM2 echoes the tool's description into its call: 48 tokens let it close the call (24 cut it off)
+TOOL_MAX_TOKENS = 48
 
 
 def bail_chats() -> list[Chat]:

@@ -57,7 +57,7 @@ def main(model: str, out: str) -> None:
     except Exception as exc:  # noqa: BLE001 - reported, judged by the test
         res["special"] = {"error": f"{type(exc).__name__}: {exc}"}
 
-    tool = b.generate([req("", 0, 0.0, 24, chat=cases.tool_chat_forced())])[0]
+    tool = b.generate([req("", 0, 0.0, cases.TOOL_MAX_TOKENS, chat=cases.tool_chat_forced())])[0]
     res["tool"] = {**gen(tool), "verdict": read_tool(tool.text, [], "Baseline", b.tool_format)}
 
     b.stats.clear()
