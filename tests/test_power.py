@@ -31,3 +31,60 @@ def test_run_plan_prints_the_table_and_runs_nothing(tmp_path):
     assert not (tmp_path / "r").exists()
     bad = CliRunner().invoke(app, ["run", "--plan", "--detect", "2"])
     assert bad.exit_code == 2 and "--detect 2.0" in bad.output
+
+
+# 14 prompts x 10 samples of smollm2 under two prefixes (one size), 100 prompts of another
+# model, and real data (size known only after the run: no power table)
+SWEEP = """\
+[runs]
+methods = ["string"]
+samples = 10
+limit = 14
+
+[[models]]
+spec = "smollm2"
+prefixes = ["none", "Hi"]
+
+[[models]]
+spec = "gguf:/nonexistent/model.gguf"
+label = "other"
+limit = 100
+
+[[models]]
+spec = "smollm2"
+label = "chats"
+kind = "realdata"
+datasets = ["sharegpt"]
+"""
+
+
+def test_power_sizes_one_per_prompts_x_samples_realdata_left_out(tmp_path):
+    from bailbench.sweep.plan import expand, power_sizes
+    from bailbench.sweep.spec import load_experiment
+
+    path = tmp_path / "exp.toml"
+    path.write_text(SWEEP)
+    runs = expand(load_experiment(path), tmp_path / "sw")
+    assert len(runs) == 4
+    assert power_sizes(runs) == {(14, 10): ["smollm2 on bailbench"], (100, 10): ["other on bailbench"]}
+
+
+def test_sweep_plan_prints_the_power_of_each_size(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text(SWEEP)
+    pilot = tmp_path / "pilot"
+    pilot.mkdir()
+    (pilot / "summary.json").write_text(json.dumps({"methods": {"tool": {"bail_rate": 0.1, "icc": 0.4}}}))
+    res = CliRunner().invoke(app, ["sweep", str(path), "--plan", "--pilot", str(pilot), "--detect", "0.05",
+                                   "--out", str(tmp_path / "sw")], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "power of smollm2 on bailbench:" in res.output and "power of other on bailbench:" in res.output
+    assert "14 prompts x 10 samples; detect 5.0 points" in res.output and "100 prompts x 10 samples" in res.output
+    assert f" {intervals.plan_power(0.1, 0.05, icc=0.4, samples=10)} " in res.output
+    for prompts in (14, 100):
+        d = intervals.detectable_difference(0.1, icc=0.4, prompts=prompts, samples=10)
+        assert f"+{100 * d:.1f} pts" in res.output
+    assert "no --pilot" not in res.output and "tool" in res.output
+    assert not (tmp_path / "sw").exists()
+    bad = CliRunner().invoke(app, ["sweep", str(path), "--plan", "--detect", "0"])
+    assert bad.exit_code == 2 and "--detect 0.0" in bad.output

@@ -9,7 +9,6 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from . import console
 from .chat.template import generic_tool_text
@@ -146,7 +145,7 @@ def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, p
           detect: float) -> None:
     """`run --plan`: the power of the planned run, from a pilot or stated assumptions."""
     from . import api
-    from .analysis.power import ASSUMED_ICC, ASSUMED_RATE, power_rows
+    from .analysis.power import power_rows
     from .datasets.records import stratified
     from .datasets.registry import load_dataset
 
@@ -158,19 +157,8 @@ def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, p
     except UserError as exc:
         fail(str(exc))
     rows = power_rows(summary, prompts=prompts, samples=samples, difference=detect)
-    t = Table(title=escape(f"Power at 80%, two-sided 5%: {prompts} prompts x {samples} samples; "
-                                           f"detect {100 * detect:.1f} points"))
-    for col in ("method", "rate", "ICC", "from", "prompts needed (two models)", "prompts needed (paired)",
-                "this run detects"):
-        t.add_column(col, justify="left" if col in ("method", "from") else "right")
-    for r in rows:
-        t.add_row(r.method, f"{100 * r.rate:.1f}%", f"{r.icc:.2f}", r.source, str(r.prompts_needed),
-                  str(r.prompts_needed_paired), f"+{100 * r.detectable:.1f} pts")
-    t.caption = escape(
-        "Kish's design effect 1 + (m-1) ICC at the prompt level (subcategory effects need more prompts); paired: "
-        "the same prompts, correlation 0.5 assumed" + ("" if summary else
-                                                        f"; no --pilot: rate {ASSUMED_RATE}, ICC {ASSUMED_ICC} assumed"))
-    console.out.print(t)
+    console.out.print(console.power_table(rows, prompts, samples, detect,
+                                          assumed=any(r.source == "assumed" for r in rows)))
 
 
 @app.command()

@@ -206,6 +206,26 @@ def agreement_lines(summary: dict) -> list[str]:
     return out
 
 
+def power_table(rows: list, prompts: int, samples: int, detect: float, assumed: bool) -> Table:
+    """The power of a planned prompts x samples (analysis/power.py rows), for `run --plan`
+    and `sweep --plan` alike."""
+    from .analysis.power import ASSUMED_ICC, ASSUMED_RATE  # scipy: not on every command's start
+
+    t = Table(title=escape(f"Power at 80%, two-sided 5%: {prompts} prompts x {samples} samples; "
+                           f"detect {100 * detect:.1f} points"))
+    for col in ("method", "rate", "ICC", "from", "prompts needed (two models)", "prompts needed (paired)",
+                "this run detects"):
+        t.add_column(col, justify="left" if col in ("method", "from") else "right")
+    for r in rows:
+        t.add_row(escape(r.method), f"{100 * r.rate:.1f}%", f"{r.icc:.2f}", r.source, str(r.prompts_needed),
+                  str(r.prompts_needed_paired), f"+{100 * r.detectable:.1f} pts")
+    t.caption = escape(
+        "Kish's design effect 1 + (m-1) ICC at the prompt level (subcategory effects need more prompts); paired: "
+        "the same prompts, correlation 0.5 assumed" + (f"; no --pilot: rate {ASSUMED_RATE}, ICC {ASSUMED_ICC} assumed"
+                                                        if assumed else ""))
+    return t
+
+
 def category_table(summary: dict) -> Table:
     methods = [m for m in BAIL_METHODS if m in summary["methods"]]
     t = Table(title="Bail rate % by category (95% CI)")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .. import console
 from ..errors import ServiceError, UserError
+
+if TYPE_CHECKING:
+    from .plan import PlannedRun
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -20,22 +23,32 @@ def _fail(message: str, code: int = 2) -> None:
 def sweep(
     file: Path = typer.Argument(..., help="Experiment file (TOML); see experiments/."),
     engine: str = typer.Option("local", help="local (this process) or ray (a Ray cluster's workers)."),
-    plan: bool = typer.Option(False, "--plan", help="Print every run, its samples and estimated cost; run nothing."),
+    plan: bool = typer.Option(False, "--plan", help="Print every run, its samples and estimated cost, and the power "
+                                                    "of each model's prompts x samples; run nothing."),
     out: Optional[Path] = typer.Option(None, help="Sweep directory [sweeps/<experiment name>]; rerun into it to resume."),
     ray_address: Optional[str] = typer.Option(None, help="ray: address of a running cluster [a local one is started]."),
     gpus: int = typer.Option(1, help="--plan: GPUs the GPU work is spread over for the wall-time estimate."),
     throughput: Optional[float] = typer.Option(None, help="--plan: samples/s of one worker, for models with no "
                                                            "measured figure."),
+    pilot: Optional[Path] = typer.Option(None, help="--plan: a finished run whose rates and intra-prompt "
+                                                    "correlations the power plan uses [stated assumptions]."),
+    detect: float = typer.Option(0.02, help="--plan: the difference in bail rate to detect (0.02 = 2 points), "
+                                            "at 80% power."),
 ) -> None:
     """Run an experiment file: every run it describes, resuming what is stored; writes sweep.json."""
+    from .. import api
     from .driver import plan as plan_sweep
     from .driver import run_sweep
     from .tables import plan_table
 
     try:
         if plan:
+            if not 0 < detect < 1:
+                _fail(f"--detect {detect} is not a difference in rate: give a number between 0 and 1, e.g. 0.02")
             exp, sweep_dir, runs, est = plan_sweep(file, out, gpus, throughput)
+            summary = api.load(pilot).summary if pilot else None
             console.out.print(plan_table(exp.name, runs, est))
+            _print_power(runs, summary, detect)
             console.out.print(f"sweep directory: {sweep_dir}")
             return
         result = run_sweep(file, engine=engine, out=out, ray_address=ray_address)
@@ -54,6 +67,18 @@ def sweep(
     console.out.print(f"next: bailbench reproduce {result.out}; bailbench report {result.out}")
     if c["done"] < len(result.runs):
         raise typer.Exit(1)
+
+
+def _print_power(runs: list[PlannedRun], summary: dict | None, detect: float) -> None:
+    """One power table per prompts x samples of the sweep, naming the models of that size."""
+    from ..analysis.power import power_rows
+    from .plan import power_sizes
+
+    for (prompts, samples), names in power_sizes(runs).items():
+        rows = power_rows(summary, prompts=prompts, samples=samples, difference=detect)
+        console.out.print(f"power of {', '.join(names)}:", markup=False, highlight=False)
+        console.out.print(console.power_table(rows, prompts, samples, detect,
+                                              assumed=any(r.source == "assumed" for r in rows)))
 
 
 def reproduce(

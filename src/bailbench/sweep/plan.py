@@ -40,6 +40,7 @@ class PlannedRun:
     depends_on: str | None  # id of the run in this sweep that must finish first
     samples: int | None  # planned sample rows; for real data an estimate
     estimated: bool = False
+    prompts: int | None = None  # a BailBench run's prompts; None for real data
 
     def describe(self) -> dict:
         return {"id": self.id, "dir": f"{RUNS_DIR}/{self.id}", "kind": self.kind, "model": self.model.spec,
@@ -118,7 +119,7 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
                     raise UserError(f"model {model.label}: {exc}") from exc
                 samples = n * s["samples"] * units_per_group(list(methods), ablation,
                                                              bool(s["refusal_classifier"]))
-                estimated = False
+                estimated, prompts = False, n
             else:
                 cfg = RealDataConfig(dataset=dataset, model=model.spec, methods=methods, limit=limit,
                                      fraction=s["fraction"], english_only=s["english_only"],
@@ -133,10 +134,25 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
                 per_turn = units_per_group(list(methods), BASELINE, False) + (
                     sum(m in PROMPT_METHODS for m in methods) if s["cross_model"] else 0)
                 samples = round(convs * TURNS_PER_CONVERSATION.get(dataset, 3.0) * per_turn) or None
-                estimated = True
+                estimated, prompts = True, None
             runs.append(PlannedRun(rid, model, s["kind"], cfg, dataset, ablation, prefix, source, None, samples,
-                                   estimated))
+                                   estimated, prompts))
     return _order(_link_sources(runs, sweep_dir))
+
+
+def power_sizes(runs: list[PlannedRun]) -> dict[tuple[int, int], list[str]]:
+    """(prompts, samples per prompt) of the BailBench runs -> "model on dataset" of that size.
+    The power of a run depends on its size and the pilot alone, so one table serves every
+    model of one size; ablations and prefixes of a model repeat its size. Real data are
+    left out: their size is known only after the run."""
+    sizes: dict[tuple[int, int], list[str]] = {}
+    for r in runs:
+        if r.prompts is not None and isinstance(r.config, RunConfig):
+            names = sizes.setdefault((r.prompts, r.config.samples), [])
+            name = f"{r.model.label} on {r.dataset}"
+            if name not in names:
+                names.append(name)
+    return sizes
 
 
 def _link_sources(runs: list[PlannedRun], sweep_dir: Path) -> list[PlannedRun]:
