@@ -26,7 +26,7 @@ def cli(*args, env=None, **kw):
     (["--methods", "tool,tol"], "unknown method 'tol': choose from tool, string"),
     (["--ablation", "Nope"], "ablation 'Nope' does not exist for method tool"),
     (["--methods", "tool", "--ablation", "JustPrefer"], "it exists for prompt-bail-first, prompt-continue-first"),
-    (["--bail-prompt-mode", "maybe"], "unknown --bail-prompt-mode 'maybe'"),
+    (["--bail-prompt-mode", "maybe"], "--bail-prompt-mode 'maybe' is unknown: use logprob or sample"),
     (["--dataset", "nothing-here.csv"], "dataset file nothing-here.csv does not exist"),
     (["--dataset", "bailbenchh"], "unknown dataset 'bailbenchh'"),
     (["--max-tokens", "9000", "--n-ctx", "4096"], "--max-tokens 9000 does not fit the model's context"),

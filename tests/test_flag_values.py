@@ -7,15 +7,15 @@ from bailbench.cli import app
 
 
 @pytest.mark.parametrize("args, says", [
-    (["--samples", "0"], "--samples must be at least 1"),
-    (["--max-tokens", "0"], "--max-tokens must be at least 1"),
+    (["--samples", "0"], "--samples 0 must be at least 1"),
+    (["--max-tokens", "0"], "--max-tokens 0 must be at least 1"),
     (["--limit", "-1"], "--limit -1 is negative"),
     (["--batch-size", "0"], "--batch-size 0 must be at least 1"),
     (["--concurrency", "0"], "--concurrency 0 must be at least 1"),
     (["--n-ctx", "32"], "--n-ctx 32 is below 64"),
     (["--temperature", "nan"], "--temperature nan is not a temperature"),
     (["--temperature", "-1"], "--temperature -1.0 is not a temperature"),
-    (["--protocol", "authors"], "unknown --protocol 'authors'"),
+    (["--protocol", "authors"], "--protocol 'authors' is unknown: use default or paper"),
 ])
 def test_bad_flag_values_are_one_line(tmp_path, args, says):
     res = CliRunner().invoke(app, ["run", "--out", str(tmp_path / "r"), *args])

@@ -88,7 +88,7 @@ def test_false_bail_filter_with_a_judge(tmp_path):
 def test_bad_inputs(tmp_path):
     with pytest.raises(UserError, match="dataset 'nope.jsonl' not found"):
         run_realdata(cfg(tmp_path, dataset="nope.jsonl"))
-    with pytest.raises(UserError, match="--fraction must be in"):
+    with pytest.raises(UserError, match="--fraction 0 must be above 0"):
         run_realdata(cfg(tmp_path, fraction=0))
     with pytest.raises(UserError, match="ablation 'JustPrefer' does not exist for method tool"):
         run_realdata(cfg(tmp_path, methods=("tool", "prompt-bail-first"), ablation="JustPrefer"))

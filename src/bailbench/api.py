@@ -8,19 +8,24 @@
     bb.compare([r, bb.load("runs/other")])
 
 Keyword arguments are the flags of `bailbench run` / `bailbench realdata` with
-underscores (`max_tokens`, `refusal_classifier`, `base_url`, `batch_size` ...).
+underscores (`max_tokens`, `refusal_classifier`, `base_url`, `batch_size` ...), declared
+once with their defaults and checks in `RunConfig` / `RealDataConfig` and `BackendOptions`;
+a value the CLI refuses is refused here too, with the same message.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 from .backends.registry import BackendOptions
 from .errors import UserError
 from .execute import Reporter
+from .settings import keywords
+
+C = TypeVar("C")
 
 __all__ = ["Run", "run", "realdata", "load", "compare"]
 
@@ -54,21 +59,17 @@ class Run:
         return result.out / "report.html"
 
 
-def _split(config_type, kwargs: dict[str, Any]):
-    """kwargs -> (the run's config, backend options); unknown names are a clear error."""
-    own = {f.name for f in fields(config_type)} - {"options"}
-    backend = {f.name for f in fields(BackendOptions)}
-    unknown = set(kwargs) - own - backend
+def config(config_type: type[C], settings: dict[str, Any]) -> C:
+    """Keyword settings -> the run's config, its backend options split off; each value is
+    checked as it is declared (settings.py), an unknown name is a clear error."""
+    own = keywords(config_type)
+    backend = keywords(BackendOptions)
+    unknown = set(settings) - own - backend
     if unknown:
         raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; choose from "
                         f"{', '.join(sorted(own | backend))}")
-    cfg = {k: v for k, v in kwargs.items() if k in own}
-    if isinstance(cfg.get("methods"), str):
-        cfg["methods"] = tuple(cfg["methods"].split(","))
-    for k in ("out", "rollouts_from"):
-        if cfg.get(k) is not None:
-            cfg[k] = Path(cfg[k])
-    return config_type(**cfg, options=BackendOptions(**{k: v for k, v in kwargs.items() if k in backend}))
+    options = BackendOptions(**{k: v for k, v in settings.items() if k in backend})
+    return config_type(**{k: v for k, v in settings.items() if k in own}, options=options)  # type: ignore[call-arg]
 
 
 def run(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
@@ -78,7 +79,7 @@ def run(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
     from .runner import RunConfig
     from .runner import run as run_prompts
 
-    result = run_prompts(_split(RunConfig, kwargs), reporter, backend)
+    result = run_prompts(config(RunConfig, kwargs), reporter, backend)
     return Run(result.out, result.summary)
 
 
@@ -86,7 +87,7 @@ def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run
     """Run (or resume) a measurement on real conversations; `bailbench realdata` with these flags."""
     from .realdata import RealDataConfig, run_realdata
 
-    result = run_realdata(_split(RealDataConfig, kwargs), reporter, backend)
+    result = run_realdata(config(RealDataConfig, kwargs), reporter, backend)
     return Run(result.out, result.summary)
 
 

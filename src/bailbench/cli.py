@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from . import console
+from .backends.registry import BackendOptions
 from .chat.template import generic_tool_text
 from .errors import ServiceError, UserError
 from .methods import KIND, ROLLOUT, resolve_methods
@@ -18,11 +18,9 @@ from .methods.prompt import check_message
 from .methods.string import string_chat
 from .methods.tool import bail_tool
 from .methods.wordings import BASELINE, ablations, string_wording
-
-app = typer.Typer(help="Measure when language models choose to leave a conversation (bail).",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-datasets_app = typer.Typer(help="List the named datasets, or fetch one.", invoke_without_command=True)
-app.add_typer(datasets_app, name="datasets")
+from .realdata import RealDataConfig
+from .runner import FULL, QUICK, RunConfig
+from .settings import cli_parameters, extra_option, with_options
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -30,100 +28,62 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class Commands(typer.core.TyperGroup):
+    """The one error boundary of every command: a UserError is one line and exit 2; a
+    ServiceError (a server kept failing; finished samples are kept) one line and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            fail(str(exc))
+        except ServiceError as exc:
+            fail(str(exc), code=1)
+
+
+app = typer.Typer(help="Measure when language models choose to leave a conversation (bail).", cls=Commands,
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+datasets_app = typer.Typer(help="List the named datasets, or fetch one.", invoke_without_command=True)
+app.add_typer(datasets_app, name="datasets")
+
+
 def with_progress(job, **kwargs):
-    """Run a job of the library (`bailbench.api`) with a progress bar; errors become one
-    line and an exit code."""
+    """Run a job of the library (`bailbench.api`) with a progress bar, stopped however it ends."""
     reporter = console.RichReporter()
     try:
         return job(reporter=reporter, **kwargs)
-    except UserError as exc:
-        reporter.stop()
-        fail(str(exc))
-    except ServiceError as exc:  # the server kept failing: finished samples are kept
-        reporter.stop()
-        fail(str(exc), code=1)
     finally:
         reporter.stop()
 
 
-# Backend flags, shared by `run` and `realdata`.
-GPU_LAYERS = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of llama-cpp-python).")
-DEVICE = typer.Option(None, help="hf: torch device [cuda if available, else cpu].")
-DTYPE = typer.Option(None, help="hf, vllm: weights dtype (float32, bfloat16, float16).")
-TOOL_FORMAT = typer.Option(None, help="gguf, hf, vllm: read tool calls in this format instead of the one the chat template shows (README, How tool calls are read).")
-BATCH_SIZE = typer.Option(None, help="gguf, hf, vllm: sequences decoded together [gguf: 16; hf: 32 on GPU, 8 on CPU; vllm: groups per engine call, 32 on CPU, 256 on GPU]; part of the run's identity.")
-TENSOR_PARALLEL = typer.Option(1, help="vllm: GPUs to shard the model over.")
-BASE_URL = typer.Option(None, help="openai, anthropic: server address (any OpenAI-compatible server).")
-CONCURRENCY = typer.Option(None, help="openai, anthropic: requests in flight [16 / 8].")
-TIMEOUT = typer.Option(None, help="openai, anthropic: seconds per request before a retry.")
-API_KEY_ENV = typer.Option(None, help="openai, anthropic: the environment variable holding the key of a --base-url "
-                                      "server (OPENAI_API_KEY / ANTHROPIC_API_KEY go only to the provider's own endpoint).")
-TEMPERATURE = typer.Option(None, help="Sampling temperature [1.0, as the paper's open-weight runs; APIs without a "
-                                      "temperature send none and refuse this flag].")
-MODEL_NAME = typer.Option(None, help="The name the model knows itself by, for {model_name} in the wordings.")
-REFUSAL_CLASSIFIER = typer.Option(None, help="Classify refusals of the model's own replies: minos (the paper's; minos:PATH for a local copy), judge:MODEL_SPEC, or heuristic (offline phrases).")
-FALSE_BAIL_FILTER = typer.Option(None, help="Judge model spec for the paper's false-bail filter of the bail prompt (appendix A.3.1).")
-BAIL_PROMPT_MODE = typer.Option(None, help="logprob (one scoring pass; default where the backend gives logprobs) or sample [--full and --protocol paper: sample, as the paper].")
-PROTOCOL = typer.Option("default", help="default (bailbench's: DESIGN, the authors' bugs fixed) or paper (the authors' pipeline as it ran, for `reproduce`); the README lists every difference.")
+# `run`'s own flags; every run setting is declared once, in the config it belongs to (settings.py)
+RUN_FLAGS = [
+    extra_option("full", bool, typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, "
+                                                                 "2000 tokens, the bail prompt sampled.")),
+    extra_option("plan", bool, typer.Option(False, "--plan", help="Run nothing: print the prompts needed to detect "
+                                                                 "--detect, and what this run's size can detect.")),
+    extra_option("pilot", Optional[Path], typer.Option(None, help="--plan: a finished run whose rates and "
+                                                                  "intra-prompt correlations the plan uses [stated "
+                                                                  "assumptions].")),
+    extra_option("detect", float, typer.Option(0.02, help="--plan: the difference in bail rate to detect (0.02 = 2 "
+                                                          "points), at 80% power.")),
+]
 
 
 @app.command()
-def run(
-    model: str = typer.Option("smollm2", help="Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, anthropic:MODEL."),
-    dataset: str = typer.Option("bailbench", help="bailbench, bailharmbench, neutral, or a .csv/.jsonl path."),
-    methods: str = typer.Option("all", help="Comma list of tool, string, prompt-bail-first, prompt-continue-first, rollout; all = the four bail methods."),
-    ablation: str = typer.Option(BASELINE, help="Prompt-wording ablation (see `bailbench prompts --list-ablations`); all = every ablation of each method, reported against Baseline."),
-    samples: Optional[int] = typer.Option(None, help="Samples per prompt and method [quick: 2, --full: 10]."),
-    limit: Optional[int] = typer.Option(None, help="Prompts to take, stratified over categories; 0 = all [quick: 14, --full: all]."),
-    max_tokens: Optional[int] = typer.Option(None, help="Most new tokens per reply [quick: 256, --full: 2000]."),
-    full: bool = typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, 2000 tokens, the bail prompt sampled."),
-    bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
-    protocol: str = PROTOCOL,
-    temperature: Optional[float] = TEMPERATURE,
-    seed: int = typer.Option(0, help="Seed; each sample's seed derives from it, so reruns reproduce."),
-    out: Optional[Path] = typer.Option(None, help="Run directory [runs/<model>-<dataset>-<settings hash>]; rerun into it to resume."),
-    model_name: Optional[str] = MODEL_NAME,
-    data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder holding the released dataset files."),
-    n_ctx: int = typer.Option(8192, help="Context window for local models (capped by the model's own)."),
-    gpu_layers: int = GPU_LAYERS,
-    device: Optional[str] = DEVICE,
-    dtype: Optional[str] = DTYPE,
-    batch_size: Optional[int] = BATCH_SIZE,
-    tool_format: Optional[str] = TOOL_FORMAT,
-    tensor_parallel: int = TENSOR_PARALLEL,
-    base_url: Optional[str] = BASE_URL,
-    concurrency: Optional[int] = CONCURRENCY,
-    timeout: Optional[float] = TIMEOUT,
-    api_key_env: Optional[str] = API_KEY_ENV,
-    refusal_classifier: Optional[str] = REFUSAL_CLASSIFIER,
-    prefix: Optional[str] = typer.Option(None, help="Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. DAN, Hi, DeveloperModeQ3) or a JSON file of messages."),
-    rollouts_from: Optional[Path] = typer.Option(None, help="Cross-model: put the bail prompt after this run's rollouts instead of the model's own."),
-    false_bail_filter: Optional[str] = FALSE_BAIL_FILTER,
-    plan: bool = typer.Option(False, "--plan", help="Run nothing: print the prompts needed to detect --detect, and what this run's size can detect."),
-    pilot: Optional[Path] = typer.Option(None, help="--plan: a finished run whose rates and intra-prompt correlations the plan uses [stated assumptions]."),
-    detect: float = typer.Option(0.02, help="--plan: the difference in bail rate to detect (0.02 = 2 points), at 80% power."),
-) -> None:
+@with_options(cli_parameters(RunConfig, BackendOptions, presets=True) + RUN_FLAGS)
+def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, **settings) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
     from . import api
-    from .runner import FULL, QUICK
 
-    sizes = FULL if full else QUICK
-    if limit is not None and limit < 0:
-        fail(f"--limit {limit} is negative: give a number of prompts, or 0 for every prompt")
-    lim = sizes["limit"] if limit is None else (None if limit == 0 else limit)
+    quick = not full and all(settings[k] is None for k in ("limit", "samples", "max_tokens"))
+    for key, value in (FULL if full else QUICK).items():  # the sized settings not given
+        if settings[key] is None:
+            settings[key] = value
     if plan:
-        return _plan(dataset, data_dir, lim, sizes["samples"] if samples is None else samples, pilot, detect)
-    result = with_progress(
-        api.run, model=model, dataset=dataset, methods=methods, ablation=ablation,
-        samples=sizes["samples"] if samples is None else samples, limit=lim,
-        max_tokens=sizes["max_tokens"] if max_tokens is None else max_tokens, temperature=temperature,
-        bail_prompt_mode=bail_prompt_mode or sizes["bail_prompt_mode"], protocol=protocol, seed=seed, out=out,
-        model_name=model_name,
-        data_dir=data_dir, refusal_classifier=refusal_classifier, prefix=prefix, rollouts_from=rollouts_from,
-        false_bail_filter=false_bail_filter,
-        n_ctx=n_ctx, gpu_layers=gpu_layers, device=device, dtype=dtype, batch_size=batch_size, tool_format=tool_format,
-        tensor_parallel=tensor_parallel, base_url=base_url, concurrency=concurrency, timeout=timeout,
-        api_key_env=api_key_env)
+        cfg = api.config(RunConfig, settings)
+        return _plan(cfg.dataset, cfg.data_dir, cfg.limit, cfg.samples, pilot, detect)
+    result = with_progress(api.run, **settings)
     s = result.summary
     console.out.print(console.method_table(s))
     for extra in (console.bias_line(s), console.ablation_table(s)):
@@ -136,9 +96,9 @@ def run(
         console.out.print(f"rows skipped from the dataset: {s['skipped_rows']} (lines {s['skipped_lines']}...)")
     console.out.print(f"run directory: {result.path} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
     console.out.print(f"figures, tables and a transcript browser: bailbench report {result.path}")
-    if not full and limit is None and samples is None and max_tokens is None:
+    if quick:
         console.out.print("This was a quick look (14 prompts, 2 samples, 256 tokens). The paper's protocol on "
-                          f"every prompt: bailbench run --model {model} --full")
+                          f"every prompt: bailbench run --model {settings['model']} --full")
 
 
 def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, pilot: Path | None,
@@ -162,47 +122,12 @@ def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, p
 
 
 @app.command()
-def realdata(
-    dataset: str = typer.Option("sharegpt", help="sharegpt, wildchat, or a .json (ShareGPT), .jsonl ({\"messages\": [...]} lines) or .parquet (WildChat format) path."),
-    model: str = typer.Option("smollm2", help="Model spec, as for `bailbench run`."),
-    methods: str = typer.Option("all", help="Comma list of methods; all = the four bail methods."),
-    ablation: str = typer.Option(BASELINE, help="Prompt-wording ablation."),
-    limit: Optional[int] = typer.Option(20, help="Conversations to take (after filtering); 0 = all."),
-    fraction: float = typer.Option(1.0, help="A stable share of the dataset (the paper took 0.25 of WildChat)."),
-    all_languages: bool = typer.Option(False, "--all-languages", help="WildChat: keep non-English conversations too."),
-    max_tokens: int = typer.Option(256, help="Most new tokens per answer."),
-    max_context: int = typer.Option(8000, help="Turns whose context is longer (tokens) are skipped and counted."),
-    bail_prompt_mode: Optional[str] = BAIL_PROMPT_MODE,
-    protocol: str = PROTOCOL,
-    cross_model: bool = typer.Option(False, "--cross-model", help="Also put the bail prompt after the dataset's own assistant turn."),
-    false_bail_filter: Optional[str] = FALSE_BAIL_FILTER,
-    refusal_classifier: Optional[str] = REFUSAL_CLASSIFIER,
-    temperature: Optional[float] = TEMPERATURE,
-    seed: int = typer.Option(0, help="Seed."),
-    out: Optional[Path] = typer.Option(None, help="Run directory [runs/realdata-<dataset>-<hash>]; rerun into it to resume."),
-    model_name: Optional[str] = MODEL_NAME,
-    gpu_layers: int = GPU_LAYERS,
-    device: Optional[str] = DEVICE,
-    dtype: Optional[str] = DTYPE,
-    batch_size: Optional[int] = BATCH_SIZE,
-    tool_format: Optional[str] = TOOL_FORMAT,
-    tensor_parallel: int = TENSOR_PARALLEL,
-    base_url: Optional[str] = BASE_URL,
-    concurrency: Optional[int] = CONCURRENCY,
-    timeout: Optional[float] = TIMEOUT,
-    api_key_env: Optional[str] = API_KEY_ENV,
-) -> None:
+@with_options(cli_parameters(RealDataConfig, BackendOptions))
+def realdata(**settings) -> None:
     """How often would a model bail on real conversations? Answers every user turn under each method."""
     from . import api
 
-    result = with_progress(
-        api.realdata, dataset=dataset, model=model, methods=methods, ablation=ablation, limit=limit or None,
-        fraction=fraction, english_only=not all_languages, max_tokens=max_tokens, max_context=max_context,
-        temperature=temperature, bail_prompt_mode=bail_prompt_mode, protocol=protocol, seed=seed, cross_model=cross_model,
-        false_bail_filter=false_bail_filter, refusal_classifier=refusal_classifier, out=out, model_name=model_name,
-        gpu_layers=gpu_layers, device=device,
-        dtype=dtype, batch_size=batch_size, tool_format=tool_format, tensor_parallel=tensor_parallel, base_url=base_url,
-        concurrency=concurrency, timeout=timeout, api_key_env=api_key_env)
+    result = with_progress(api.realdata, **settings)
     console.out.print(console.realdata_table(result.summary))
     console.out.print(f"run directory: {result.path} ({result.summary['new_samples']} new samples, "
                       f"{result.summary['reused_samples']} reused)")
@@ -217,29 +142,26 @@ def prompts(
     list_ablations: bool = typer.Option(False, "--list-ablations", help="List the method's ablations instead."),
 ) -> None:
     """Print exactly what the model is shown for a method."""
-    try:
-        (m,) = resolve_methods(method) if method != "all" else (None,)
-        if m is None:
-            raise UserError("pass one method to --method, not all")
-        if m == ROLLOUT:
-            typer.echo("rollout: the prompt as it is, with no bail option.")
-            return
-        if list_ablations:
-            typer.echo("\n".join(ablations(KIND[m])))
-            return
-        if KIND[m] == "tool":
-            tool = bail_tool(ablation, model_name)
-            typer.echo(f"tool name: {tool.name}\ndescription: {tool.description}\n\n"
-                       f"as an API tool:\n{json.dumps(tool.openai_schema(), indent=2, ensure_ascii=False)}\n\n"
-                       f"in the system prompt of templates without tool support:\n{generic_tool_text((tool,))}")
-        elif KIND[m] == "string":
-            w = string_wording(ablation, model_name)
-            chat = string_chat((), ablation, model_name)
-            typer.echo(f"keyword: {w.keyword}\nsystem prompt addition:\n{chat.system_addition}")
-        else:
-            typer.echo(check_message(m, ablation))
-    except UserError as exc:
-        fail(str(exc))
+    (m,) = resolve_methods(method) if method != "all" else (None,)
+    if m is None:
+        raise UserError("pass one method to --method, not all")
+    if m == ROLLOUT:
+        typer.echo("rollout: the prompt as it is, with no bail option.")
+        return
+    if list_ablations:
+        typer.echo("\n".join(ablations(KIND[m])))
+        return
+    if KIND[m] == "tool":
+        tool = bail_tool(ablation, model_name)
+        typer.echo(f"tool name: {tool.name}\ndescription: {tool.description}\n\n"
+                   f"as an API tool:\n{json.dumps(tool.openai_schema(), indent=2, ensure_ascii=False)}\n\n"
+                   f"in the system prompt of templates without tool support:\n{generic_tool_text((tool,))}")
+    elif KIND[m] == "string":
+        w = string_wording(ablation, model_name)
+        chat = string_chat((), ablation, model_name)
+        typer.echo(f"keyword: {w.keyword}\nsystem prompt addition:\n{chat.system_addition}")
+    else:
+        typer.echo(check_message(m, ablation))
 
 
 @app.command()
@@ -254,10 +176,7 @@ def compare(
     from .analysis.compare import compare as compare_runs
     from .sweep import expand_run_dirs
 
-    try:
-        result = compare_runs(expand_run_dirs(runs), permutations=permutations, seed=seed, paired=paired)
-    except UserError as exc:
-        fail(str(exc))
+    result = compare_runs(expand_run_dirs(runs), permutations=permutations, seed=seed, paired=paired)
     for table in console.compare_tables(result):
         console.out.print(table)
     for p in result["paired"] or []:
@@ -289,11 +208,8 @@ def report(
         fail(f"the report needs matplotlib and pyarrow ({exc.name} is missing): pip install matplotlib pyarrow")
     from .sweep import expand_run_dirs
 
-    try:
-        default = runs[0] / "report" if len(runs) == 1 else Path("report")  # a run's, or a sweep's
-        result = build_report(expand_run_dirs(runs), out or default, taxonomy=taxonomy)
-    except UserError as exc:
-        fail(str(exc))
+    default = runs[0] / "report" if len(runs) == 1 else Path("report")  # a run's, or a sweep's
+    result = build_report(expand_run_dirs(runs), out or default, taxonomy=taxonomy)
     for note in result.notes:
         console.err.print(f"[yellow]note:[/] {escape(note)}")
     console.out.print(f"report: {result.out / 'report.html'} ({len(result.files)} files, "
@@ -338,17 +254,14 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
     from .datasets.jailbreaks import paper_prefixes
     from .datasets.released import RELEASED, fetch, load_released
 
-    try:
-        if name == "jailbreaks":
-            console.out.print(f"jailbreaks: {len(paper_prefixes(None))} prefixes, verified")
-            return
-        if name not in RELEASED:
-            raise UserError(f"unknown dataset {name!r}: choose from {', '.join(RELEASED)}, jailbreaks "
-                            "(sharegpt and wildchat are streamed by `bailbench realdata`)")
-        path = fetch(RELEASED[name])
-        ds = load_released(name)
-    except UserError as exc:
-        fail(str(exc))
+    if name == "jailbreaks":
+        console.out.print(f"jailbreaks: {len(paper_prefixes(None))} prefixes, verified")
+        return
+    if name not in RELEASED:
+        raise UserError(f"unknown dataset {name!r}: choose from {', '.join(RELEASED)}, jailbreaks "
+                        "(sharegpt and wildchat are streamed by `bailbench realdata`)")
+    path = fetch(RELEASED[name])
+    ds = load_released(name)
     console.out.print(f"{name}: {len(ds.prompts)} rows, {len(ds.categories)} categories, "
                       f"{len(ds.subcategories)} subcategories, sha256 verified -> {path}")
 
@@ -363,11 +276,7 @@ for register in (register_taxonomy, register_sweep, register_inspect):
 
 
 def main() -> None:
-    try:
-        app()
-    except UserError as exc:  # raised while parsing, outside a command's own handler
-        console.err.print(f"error: {exc}", markup=False)
-        sys.exit(2)
+    app()
 
 
 if __name__ == "__main__":

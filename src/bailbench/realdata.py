@@ -32,6 +32,7 @@ from .execute import (
 from .keys import DATASET
 from .methods import PROMPT_METHODS, ROLLOUT
 from .session import CommonConfig, Session
+from .settings import above, at_least, setting, zero_is_none
 from .store import SampleRow, write_summary
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
@@ -41,12 +42,19 @@ REFUSAL_INPUT = "the user turn answered and the model's answer (the authors: the
 
 @dataclass(frozen=True)
 class RealDataConfig(CommonConfig):
-    dataset: str = "sharegpt"  # sharegpt, wildchat, inspect:LOG, or a .json (ShareGPT), .jsonl or .parquet path
-    limit: int | None = 20  # conversations (after filtering); None = all
-    fraction: float = 1.0  # a stable share of the dataset (the paper used a quarter of WildChat)
-    english_only: bool = True  # WildChat: keep conversations whose every turn is tagged English
-    max_context: int = 8000  # turns whose context is longer are skipped and counted
-    cross_model: bool = False  # also put the check after the dataset's own assistant turn
+    dataset: str = setting("sharegpt", "sharegpt, wildchat, inspect:LOG, or a .json (ShareGPT), .jsonl "
+                                       "({\"messages\": [...]} lines) or .parquet (WildChat format) path.",
+                           axis="datasets")
+    limit: int | None = setting(20, "Conversations to take (after filtering); 0 = all.", convert=zero_is_none,
+                                check=at_least(0))
+    fraction: float = setting(1.0, "A stable share of the dataset (the paper took 0.25 of WildChat).",
+                              check=above(0, 1))
+    english_only: bool = setting(True, "WildChat: keep only conversations whose every turn is tagged English.",
+                                 flag="--english-only/--all-languages")
+    max_context: int = setting(8000, "Turns whose context is longer (tokens) are skipped and counted.",
+                               check=at_least(1, 10**8))
+    cross_model: bool = setting(False, "Also put the bail prompt after the dataset's own assistant turn.",
+                                flag="--cross-model")
 
 
 @dataclass
@@ -92,10 +100,6 @@ class RealDataRun:
 
     def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
         self.cfg = cfg
-        if cfg.limit is not None and cfg.limit < 1:
-            raise UserError("--limit must be at least 1 (or omit it for every conversation)")
-        if not 0 < cfg.fraction <= 1:
-            raise UserError("--fraction must be in (0, 1]")
         self.stats = StreamStats()
         self.dataset_name, dataset_id, self.raw = open_conversations(cfg, self.stats)
         opts = cfg.options

@@ -35,6 +35,7 @@ from .methods import (
 from .methods.wordings import BASELINE
 from .refusal import classify_rollouts
 from .session import ALL_ABLATIONS, CommonConfig, Session, slug
+from .settings import at_least, setting, zero_is_none
 from .store import Store, write_summary
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
@@ -44,15 +45,23 @@ QUICK: dict = dict(limit=14, samples=2, max_tokens=256, bail_prompt_mode=None)
 FULL: dict = dict(limit=None, samples=10, max_tokens=2000, bail_prompt_mode="sample")
 
 
+def _limit_check(v: int) -> str | None:
+    return "is negative: give a number of prompts, or 0 for every prompt" if v < 0 else None
+
+
 @dataclass(frozen=True)
 class RunConfig(CommonConfig):
-    dataset: str = "bailbench"
-    samples: int = QUICK["samples"]
-    limit: int | None = QUICK["limit"]
-    max_tokens: int = QUICK["max_tokens"]
-    data_dir: str | None = None
-    prefix: str | None = None  # jailbreak prefix: a paper prefix name or a JSON file
-    rollouts_from: Path | None = None  # a run whose rollouts the bail prompt follows (cross-model)
+    dataset: str = setting("bailbench", "bailbench, bailharmbench, neutral, or a .csv/.jsonl path.", axis="datasets")
+    samples: int = setting(QUICK["samples"], "Samples per prompt and method [quick: 2, --full: 10].",
+                           check=at_least(1, 10_000), preset=True)
+    limit: int | None = setting(QUICK["limit"], "Prompts to take, stratified over categories; 0 = all [quick: 14, "
+                                                "--full: all].", convert=zero_is_none, check=_limit_check, preset=True)
+    data_dir: str | None = setting(None, "Folder holding the released dataset files.", envvar="BAILBENCH_DATA_DIR",
+                                   in_files=False)
+    prefix: str | None = setting(None, "Jailbreak prefix before every prompt: one of the paper's 18 by name (e.g. "
+                                       "DAN, Hi, DeveloperModeQ3) or a JSON file of messages.", axis="prefixes")
+    rollouts_from: Path | None = setting(None, "Cross-model: put the bail prompt after this run's rollouts instead "
+                                               "of the model's own.", convert=Path, axis="rollouts_from")
 
 
 @dataclass
@@ -76,8 +85,6 @@ class Run:
 
     def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
         self.cfg = cfg
-        if cfg.samples < 1:
-            raise UserError("--samples must be at least 1")
         self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
         self.prompts = stratified(self.dataset.prompts, cfg.limit)
         self.prefix_name, prefix_hash = None, None
@@ -125,6 +132,16 @@ class Run:
 
     # -- execution --------------------------------------------------------------------
 
+    def batches(self, groups: list[list[Unit]]) -> list[list[Unit]]:
+        """What the store lacks, in the batches the backend runs. They are cut from the whole
+        plan, not from what is left of it, so a resumed batch holds the same units as in an
+        uninterrupted run (batched engines may round differently with another batch
+        composition); the local engine and the Ray engine both run these."""
+        done = self.store.done_keys(u.key for g in groups for u in g)
+        step = max(1, self.backend.batch_size or 1)
+        cut = [[u for g in groups[i:i + step] for u in g if u.key not in done] for i in range(0, len(groups), step)]
+        return [b for b in cut if b]
+
     def execute(self, computed_elsewhere: int = 0) -> RunResult:
         """Run what the store lacks, then summarise. `computed_elsewhere`: samples of this
         invocation another engine stored before (Ray workers), counted as new."""
@@ -132,14 +149,7 @@ class Run:
         all_keys = [u.key for g in groups for u in g]
         if self.source:
             self.import_rollouts([u for g in groups for u in g if u.method == ROLLOUT])
-        done = self.store.done_keys(all_keys)
-        # Batches are cut from the whole plan, not from what is left of it, so a resumed
-        # batch holds the same units as in an uninterrupted run (batched engines may round
-        # differently with another batch composition).
-        step = max(1, self.backend.batch_size)
-        batches = [[u for g in groups[i:i + step] for u in g if u.key not in done]
-                   for i in range(0, len(groups), step)]
-        batches = [b for b in batches if b]
+        batches = self.batches(groups)
         total = sum(len(b) for b in batches)
         self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
         speed_key = json.dumps([self.identity["backend"], self.cfg.max_tokens, self.mode], sort_keys=True)

@@ -26,7 +26,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser before it joined the standard library
+    import tomli as tomllib  # type: ignore[no-redef]
 
 from .errors import UserError
 

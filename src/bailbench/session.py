@@ -30,28 +30,52 @@ from .methods.protocol import DEFAULT, PAPER, resolve_protocol
 from .methods.tool import check_tool_format
 from .methods.wordings import BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
+from .settings import Checked, at_least, between, one_of, setting
 from .store import SampleRow, Store
 
 ALL_ABLATIONS = "all"
 
 
+def _methods(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A comma list (the CLI's spelling) or a sequence of names, each checked."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(resolve_methods(",".join(names))) if all(isinstance(n, str) for n in names) else tuple(names)
+
+
 @dataclass(frozen=True)
-class CommonConfig:
+class CommonConfig(Checked):
     """The settings of every run; `RunConfig` and `RealDataConfig` add their sources'."""
 
-    model: str = "smollm2"
-    methods: tuple[str, ...] = BAIL_METHODS
-    ablation: str = BASELINE
-    max_tokens: int = 256
-    temperature: float | None = None  # None: 1.0 where the backend takes a temperature
-    bail_prompt_mode: str | None = None  # None: logprob where the backend gives logprobs
-    seed: int = 0
-    out: Path | None = None  # None: runs/<kind>-<dataset>-<settings hash>
-    model_name: str | None = None  # what the model calls itself; None: derived from the model id
-    options: BackendOptions = field(default_factory=BackendOptions)  # backend flags (n_ctx, device, base_url ...)
-    refusal_classifier: str | None = None  # minos, heuristic, judge:SPEC: classify the rollouts
-    false_bail_filter: str | None = None  # a judge model spec for the paper's false-bail filter (appendix A.3.1)
-    protocol: str = DEFAULT  # default (DESIGN, the authors' bugs fixed) or paper (their pipeline as it ran)
+    model: str = setting("smollm2", "Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, "
+                                    "anthropic:MODEL.", in_files=False)
+    methods: tuple[str, ...] = setting(
+        BAIL_METHODS, "Comma list of tool, string, prompt-bail-first, prompt-continue-first, rollout; all = the "
+                      "four bail methods.", convert=_methods, cli_type=str, cli_default="all")
+    ablation: str = setting(BASELINE, "Prompt-wording ablation (see `bailbench prompts --list-ablations`); all = "
+                                      "every ablation of each method, reported against Baseline.", axis="ablations")
+    max_tokens: int = setting(256, "Most new tokens per reply [quick: 256, --full: 2000].", check=at_least(1, 10**7),
+                              preset=True)
+    temperature: float | None = setting(None, "Sampling temperature [1.0, as the paper's open-weight runs; APIs "
+                                              "without a temperature send none and refuse this flag].",
+                                        check=between(0, 100, "a temperature"))
+    bail_prompt_mode: str | None = setting(
+        None, "logprob (one scoring pass; default where the backend gives logprobs) or sample [--full and "
+              "--protocol paper: sample, as the paper].", check=one_of("logprob", "sample"), preset=True)
+    seed: int = setting(0, "Seed; each sample's seed derives from it, so reruns reproduce.",
+                        check=between(-(2**63), 2**63 - 1, "a 64-bit seed"))
+    out: Path | None = setting(None, "Run directory [runs/<model or realdata>-<dataset>-<settings hash>]; rerun into "
+                                     "it to resume.", convert=Path, in_files=False)
+    model_name: str | None = setting(None, "The name the model knows itself by, for {model_name} in the wordings.",
+                                     in_files=False)
+    options: BackendOptions = field(default_factory=BackendOptions)  # backend flags, declared in BackendOptions
+    refusal_classifier: str | None = setting(
+        None, "Classify refusals of the model's own replies: minos (the paper's; minos:PATH for a local copy), "
+              "judge:MODEL_SPEC, or heuristic (offline phrases).")
+    false_bail_filter: str | None = setting(
+        None, "Judge model spec for the paper's false-bail filter of the bail prompt (appendix A.3.1).")
+    protocol: str = setting(DEFAULT, "default (bailbench's: DESIGN, the authors' bugs fixed) or paper (the authors' "
+                                     "pipeline as it ran, for `reproduce`); the README lists every difference.",
+                            check=one_of(DEFAULT, PAPER))
 
 
 class _Quiet:
@@ -82,8 +106,6 @@ class Session:
         self.methods = resolve_methods(",".join(cfg.methods))
         if not (all_ablations and cfg.ablation == ALL_ABLATIONS):
             check_ablation(self.methods, cfg.ablation)
-        if cfg.max_tokens < 1:
-            raise UserError("--max-tokens must be at least 1")
         self.classifier = load_classifier(cfg.refusal_classifier) if cfg.refusal_classifier else None
         self.judge = load_backend(cfg.false_bail_filter) if cfg.false_bail_filter else None
         self._own_backend = backend is None

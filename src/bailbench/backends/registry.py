@@ -13,6 +13,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from ..errors import UserError
+from ..settings import Checked, above, at_least, setting
 from .base import Backend
 
 EMBEDDED = "smollm2"
@@ -46,28 +47,38 @@ def split_spec(spec: str) -> tuple[str, str]:
     return provider, name
 
 
+def _tool_format(fmt: str) -> str | None:
+    from ..chat.toolcalls import check_format
+
+    check_format(fmt)
+    return None
+
+
 @dataclass(frozen=True)
-class BackendOptions:
-    """Backend flags, declared once for every command; each backend declares which it takes."""
+class BackendOptions(Checked):
+    """Backend flags, declared once for every command; each backend declares which it takes (`takes`)."""
 
-    n_ctx: int = 8192
-    gpu_layers: int = 0  # gguf: layers offloaded to a GPU (-1 = all), with a GPU build of llama.cpp
-    device: str | None = None  # hf
-    dtype: str | None = None  # hf, vllm
-    batch_size: int | None = None  # gguf, hf, vllm: sequences decoded together / groups per engine call
-    tensor_parallel: int = 1  # vllm
-    base_url: str | None = None  # openai, anthropic
-    concurrency: int | None = None  # openai, anthropic
-    timeout: float | None = None  # openai, anthropic: seconds per request
-    api_key_env: str | None = None  # openai, anthropic: the variable holding the key of a --base-url server
-    tool_format: str | None = None  # gguf, hf, vllm: read tool calls in this format (chat.toolcalls.FORMATS)
-
-    def __post_init__(self) -> None:
-        """A value that cannot be meant is refused, never replaced by a default."""
-        for name in ("batch_size", "concurrency", "tensor_parallel", "n_ctx"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UserError(f"--{name.replace('_', '-')} {value} must be at least 1")
+    n_ctx: int = setting(8192, "Context window for local models (capped by the model's own).",
+                         check=at_least(1, 10**8))
+    gpu_layers: int = setting(0, "gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of "
+                                 "llama-cpp-python).", check=at_least(-1, 10_000))
+    device: str | None = setting(None, "hf: torch device [cuda if available, else cpu].")
+    dtype: str | None = setting(None, "hf, vllm: weights dtype (float32, bfloat16, float16).")
+    batch_size: int | None = setting(None, "gguf, hf, vllm: sequences decoded together [gguf: 16; hf: 32 on GPU, 8 "
+                                           "on CPU; vllm: groups per engine call, 32 on CPU, 256 on GPU]; part of "
+                                           "the run's identity.", check=at_least(1, 10**6))
+    tool_format: str | None = setting(None, "gguf, hf, vllm: read tool calls in this format instead of the one the "
+                                            "chat template shows (README, How tool calls are read).",
+                                      check=_tool_format)
+    tensor_parallel: int = setting(1, "vllm: GPUs to shard the model over.", check=at_least(1, 1024))
+    base_url: str | None = setting(None, "openai, anthropic: server address (any OpenAI-compatible server).")
+    concurrency: int | None = setting(None, "openai, anthropic: requests in flight [16 / 8].",
+                                      check=at_least(1, 10**5))
+    timeout: float | None = setting(None, "openai, anthropic: seconds per request before a retry.",
+                                    check=above(0, 10**6))
+    api_key_env: str | None = setting(None, "openai, anthropic: the environment variable holding the key of a "
+                                            "--base-url server (OPENAI_API_KEY / ANTHROPIC_API_KEY go only to the "
+                                            "provider's own endpoint).")
 
     def given(self) -> dict:
         """The options set to something other than their defaults."""

@@ -35,8 +35,6 @@ from .plan import PlannedRun
 from .progress import SweepProgress
 from .spec import BAILBENCH, Model
 
-MAX_SHARD_GROUPS = 256  # backends that take the whole plan at once (vLLM) still get shards of this size
-
 
 def _snapshot(backend) -> dict:
     """The backend's plain attributes (ids, capabilities, batch size, context ...), everything
@@ -234,11 +232,7 @@ class RayEngine:
         groups = run.plan()
         if run.source:
             run.import_rollouts([u for g in groups for u in g if u.method == "rollout"])
-        done = run.store.done_keys(u.key for g in groups for u in g)
-        # batches cut from the whole plan, as the runner cuts them, so each holds what it holds locally
-        step = max(1, min(int(getattr(run.backend, "batch_size", 1) or 1), MAX_SHARD_GROUPS))
-        batches = [[u for g in groups[i:i + step] for u in g if u.key not in done] for i in range(0, len(groups), step)]
-        shards = deque([b] for b in batches if b)
+        shards = deque([b] for b in run.batches(groups))  # each batch one shard, cut as the local engine cuts it
         settings = dict(model_name=run.model_name, mode=run.mode, max_tokens=r.config.max_tokens,
                         temperature=getattr(run, "temperature", r.config.temperature))
         new = self._drain(run, pool, shards, settings)

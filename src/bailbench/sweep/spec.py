@@ -12,43 +12,41 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 
 from ..backends.registry import BackendOptions, split_spec
 from ..errors import UserError
-from ..methods import resolve_methods
+from ..methods.wordings import BASELINE
+from ..realdata import RealDataConfig
+from ..runner import FULL, RunConfig
 from ..safe_io import parse_toml, read_bytes
+from ..settings import SettingError, check_value, declared, is_float, is_list
 
 BAILBENCH, REALDATA = "bailbench", "realdata"
 OWN, NO_PREFIX = "own", "none"
 
 # key -> (type check, what to write); lists also accept a single value
 _LIST = "list"
-RUN_KEYS = {
-    "kind": (str, "bailbench or realdata"),
-    "datasets": (_LIST, "a list of dataset names or paths"),
-    "methods": (_LIST, "a list of methods, or [\"all\"]"),
-    "ablations": (_LIST, "a list of ablation names, or [\"all\"]"),
-    "prefixes": (_LIST, "a list of jailbreak prefix names or JSON files; \"none\" for no prefix"),
-    "rollouts_from": (_LIST, "a list of model labels of this file or run directories; \"own\" for the model's own"),
-    "samples": (int, "an integer >= 1"),
-    "limit": (int, "an integer; 0 = every prompt"),
-    "max_tokens": (int, "an integer >= 1"),
-    "temperature": (float, "a number"),
-    "seed": (int, "an integer"),
-    "bail_prompt_mode": (str, "logprob or sample"),
-    "protocol": (str, "default or paper (the authors' pipeline as it ran)"),
-    "refusal_classifier": (str, "minos, heuristic or judge:SPEC"),
-    "false_bail_filter": (str, "a judge model spec (the paper's false-bail filter)"),
-    # real conversations only
-    "fraction": (float, "a number in (0, 1]"),
-    "english_only": (bool, "true or false"),
-    "max_context": (int, "an integer"),
-    "cross_model": (bool, "true or false"),
-}
-REALDATA_ONLY = {"fraction", "english_only", "max_context", "cross_model"}
-BAILBENCH_ONLY = {"ablations", "prefixes", "rollouts_from", "samples"}
+
+
+def _run_keys() -> dict[str, tuple]:
+    """The [runs] keys: `kind`, then every declared run setting a file may set (settings.py),
+    under its axis name where it is swept over (dataset -> datasets); each value is checked
+    by its declaration."""
+    keys: dict[str, tuple] = {"kind": (str, "bailbench or realdata")}
+    for cls in (RunConfig, RealDataConfig):
+        for name, (_, spec) in declared(cls).items():
+            if spec.in_files and (spec.axis or name) not in keys:
+                keys[spec.axis or name] = (cls, name)
+    return keys
+
+
+RUN_KEYS = _run_keys()
+_ONLY = {spec.axis or n for n, (_, spec) in declared(RealDataConfig).items() if spec.in_files} ^ \
+    {spec.axis or n for n, (_, spec) in declared(RunConfig).items() if spec.in_files}
+REALDATA_ONLY = {k for k in _ONLY if RUN_KEYS.get(k, (None,))[0] is RealDataConfig}
+BAILBENCH_ONLY = (_ONLY - REALDATA_ONLY) | {"ablations"}  # real conversations run the Baseline wording
 MODEL_KEYS = {
     "spec": (str, "a model spec such as smollm2, vllm:Qwen/Qwen2.5-7B-Instruct or openai:gpt-4o"),
     "label": (str, "a short name for the model's runs"),
@@ -56,29 +54,22 @@ MODEL_KEYS = {
     "gpus": (float, "GPUs per worker (default: tensor_parallel for vllm, else 0)"),
     "cpus": (float, "CPUs per worker (default 1)"),
     "workers": (int, "Ray workers holding this model (default 1)"),
-    "tensor_parallel": (int, "GPUs vLLM shards the model over"),
+    "tensor_parallel": (BackendOptions, "tensor_parallel"),
     "throughput": (float, "samples/s of one worker, measured, for --plan"),
     "options": (dict, "a table of backend options"),
 }
-OPTION_KEYS = {"n_ctx": (int, "an integer"), "gpu_layers": (int, "an integer (-1 = all)"), "device": (str, "a device name"),
-               "dtype": (str, "a dtype name"), "batch_size": (int, "an integer >= 1"),
-               "base_url": (str, "a server address"), "concurrency": (int, "an integer >= 1"),
-               "timeout": (float, "seconds, a number > 0"),
-               "api_key_env": (str, "the name of an environment variable"),
-               "tool_format": (str, "a tool-call format name (README, How tool calls are read)")}
-# (lowest, highest) of every number a file may set: a value outside is a typo, not a setting
-BIG = 10**9
-RANGES = {"samples": (1, 10_000), "limit": (0, BIG), "max_tokens": (1, 10**7), "temperature": (0.0, 100.0),
-          "seed": (-(2**63), 2**63 - 1), "max_context": (1, 10**8), "gpus": (0.0, 1024.0), "cpus": (0.0, 4096.0),
-          "workers": (1, 10_000), "tensor_parallel": (1, 1024), "throughput": (1e-9, 1e9), "n_ctx": (1, 10**8),
-          "gpu_layers": (-1, 10_000), "batch_size": (1, 10**6), "concurrency": (1, 10**5), "timeout": (1e-3, 1e6)}
+OPTION_KEYS = {name: (BackendOptions, name) for name in declared(BackendOptions)}
+# (lowest, highest) of the sweep's own numbers; run settings carry their checks in their declarations
+RANGES = {"gpus": (0.0, 1024.0), "cpus": (0.0, 4096.0), "workers": (1, 10_000), "throughput": (1e-9, 1e9)}
 EXPERIMENT_KEYS = {"name": (str, "a name"), "description": (str, "text"), "reproduces": (_LIST, "paper figure files")}
 TOP_KEYS = {"experiment", "runs", "models"}
 
-DEFAULTS = dict(kind=BAILBENCH, datasets=["bailbench"], methods=["all"], ablations=["Baseline"], prefixes=[NO_PREFIX],
-                rollouts_from=[OWN], samples=10, limit=0, max_tokens=2000, temperature=None, seed=0,
-                bail_prompt_mode=None, refusal_classifier=None, fraction=1.0, english_only=True, max_context=8000,
-                cross_model=False, false_bail_filter=None, protocol="default")
+# an experiment file runs the paper's sizes (every prompt, 10 samples, 2000 tokens) unless it says otherwise
+DEFAULTS = {"kind": BAILBENCH, "datasets": ["bailbench"], "methods": ["all"], "ablations": [BASELINE],
+            "prefixes": [NO_PREFIX], "rollouts_from": [OWN],
+            **{name: f.default for cls in (RealDataConfig, RunConfig) for name, (f, spec) in declared(cls).items()
+               if spec.in_files and not spec.axis and name != "methods"},
+            "samples": FULL["samples"], "limit": 0, "max_tokens": FULL["max_tokens"]}
 
 
 @dataclass(frozen=True)
@@ -159,6 +150,8 @@ class _Checker:
     def value(self, table: dict, key: str, kind, what: str, section: str, index: int = 0):
         v = table[key]
         line = self.where.of_key(section, key, index)
+        if isinstance(kind, type) and is_dataclass(kind) and what in declared(kind):
+            return self.setting(kind, what, v, line)
         if kind == _LIST:
             v = v if isinstance(v, list) else [v]
             if not v or not all(isinstance(x, str) and x for x in v):
@@ -174,6 +167,27 @@ class _Checker:
         return v
 
 
+    def setting(self, cls: type, name: str, v, line: int):
+        """A declared setting: a list where it is swept over (or is a list), each value checked
+        as the CLI checks it."""
+        _, spec = declared(cls)[name]
+        if spec.axis or is_list(cls, name):
+            v = v if isinstance(v, list) else [v]
+            if not v or not all(isinstance(x, str) and x for x in v):
+                self.fail(line, f"{spec.axis or name} must be a list of names, not {str(v)[:40]!r}")
+            v = [str(x) for x in v]
+        elif is_float(cls, name) and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)  # a file's `temperature = 1` is 1.0, as on the command line
+        try:
+            if not spec.axis:
+                check_value(cls, name, tuple(v) if isinstance(v, list) else v)
+        except SettingError as exc:
+            self.fail(line, exc.in_file())
+        except UserError as exc:
+            self.fail(line, str(exc))
+        return v
+
+
 def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label: str = "") -> dict:
     c.keys(table, RUN_KEYS, section, index, label)
     out = {}
@@ -182,16 +196,8 @@ def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label:
         out[key] = c.value(table, key, kind, what, section, index)
         line = c.where.of_key(section, key, index)
         try:
-            if key == "methods":
-                resolve_methods(",".join(out[key]))
-            elif key == "kind" and value not in (BAILBENCH, REALDATA):
+            if key == "kind" and value not in (BAILBENCH, REALDATA):
                 raise UserError(f"kind must be {BAILBENCH} or {REALDATA}, not {value!r}")
-            elif key == "fraction" and not 0 < out[key] <= 1:
-                raise UserError(f"fraction must be in (0, 1], not {out[key]}")
-            elif key == "bail_prompt_mode" and value not in ("logprob", "sample"):
-                raise UserError(f"bail_prompt_mode must be logprob or sample, not {value!r}")
-            elif key == "protocol" and value not in ("default", "paper"):
-                raise UserError(f"protocol must be default or paper, not {value!r}")
         except UserError as exc:
             c.fail(line, str(exc))
     return out
