@@ -280,7 +280,8 @@ def test_task_parameters_are_checked_when_the_task_is_built():
         (bail_tool, {"ablation": "Nope"}, "unknown ablation 'Nope'"),
         (bail_tool, {"ablation": "JustPrefer"}, "unknown ablation 'JustPrefer'"),  # a bail-prompt ablation
         (bail_string, {"dataset": "nothing-here.csv"}, "nothing-here.csv"),
-        (bail_tool, {"limit": -1}, "limit must be a whole number"),
+        (bail_tool, {"limit": -1}, "limit = -1 is negative"),
+        (bail_tool, {"limit": "3"}, "limit = '3' must be a whole number"),
         (bail_string, {"order": "bail_first"}, "unknown task parameter order"),
     ]:
         with pytest.raises(UserError) as err:

@@ -118,12 +118,16 @@ def _dataset(dataset: str, limit: int | None, prefix: str | None) -> tuple[Memor
     from ..datasets.jailbreaks import load_prefix
     from ..datasets.records import stratified
     from ..datasets.registry import load_dataset
-    from ..runner import _with_prefix
+    from ..runner import RunConfig, _with_prefix
 
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise TaskParameterError(f"bailbench: limit must be a whole number of prompts (0 = all), not {limit!r}")
+    from ..settings import SettingError, check_value
+
+    try:  # checked as `bailbench run --limit` checks it (0 = every prompt)
+        limit = check_value(RunConfig, "limit", limit)
+    except SettingError as exc:
+        raise TaskParameterError(f"bailbench: {exc.in_file()}") from None
     ds = load_dataset(str(dataset))
-    prompts = stratified(ds.prompts, limit or None)
+    prompts = stratified(ds.prompts, limit)
     prefix_info = None
     if prefix:
         prefix_name, messages = load_prefix(str(prefix))
@@ -132,7 +136,7 @@ def _dataset(dataset: str, limit: int | None, prefix: str | None) -> tuple[Memor
         prompts = [_with_prefix(p, messages) for p in prompts]
     samples = [Sample(input=[_inspect_message(m) for m in p.messages], id=p.id,
                       metadata={"category": p.category, "subcategory": p.subcategory}) for p in prompts]
-    info = {"dataset": ds.name, "dataset_sha256": ds.sha256, "n_prompts": len(prompts), "limit": limit or None,
+    info = {"dataset": ds.name, "dataset_sha256": ds.sha256, "n_prompts": len(prompts), "limit": limit,
             "prefix": prefix_info, "skipped_rows": dict(ds.skipped)}
     return MemoryDataset(samples, name=ds.name), info
 
