@@ -5,6 +5,7 @@ import csv
 import json
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -12,8 +13,14 @@ from bailbench.backends.registry import BackendOptions
 from bailbench.realdata import RealDataConfig, run_realdata
 from bailbench.report import figures as F
 from bailbench.report.build import build_report
-from bailbench.report.runs import load_runs
-from bailbench.report.tables import rate_rows
+from bailbench.report.runs import ReportRun, load_runs
+from bailbench.report.tables import (
+    AGREEMENT_COLUMNS,
+    REFUSAL_BAIL_COLUMNS,
+    agreement_rows,
+    rate_rows,
+    refusal_bail_rows,
+)
 from bailbench.runner import RunConfig, run
 from bailbench.store import COLUMNS, SampleRow, Store
 
@@ -114,6 +121,49 @@ def test_exports_round_trip(runs, report):
     assert [float(r["bail_rate"]) for r in back] == [e["bail_rate"] for e in expected]
     tex = (report.out / "rates.tex").read_text()
     assert r"\begin{tabular}" in tex and r"prompt-bail-first" in tex and "[seed0]" in tex
+
+
+JOINT = {"refused_bailed": 1.0, "refused_stayed": 3.0, "complied_bailed": 0.5, "complied_stayed": 5.5,
+         "bail_given_refused": {"rate": 0.25, "ci_low": 0.05, "ci_high": 0.6, "interval": "cluster-robust Wilson",
+                                "n": 4},
+         "bail_given_complied": {"rate": 0.0833, "ci_low": 0.01, "ci_high": 0.4, "interval": "cluster-robust Wilson",
+                                 "n": 6},
+         "difference": {"estimate": 0.1667, "ci_low": -0.2, "ci_high": 0.5, "p_value": 0.4, "interval": "paired"}}
+
+
+def test_agreement_and_refusal_x_bail_rows_flatten_the_summary():
+    summary = {"methods": {"string": {}, "prompt-bail-first": {"refusal_x_bail": JOINT}},
+               "method_agreement": {"string ~ prompt-bail-first": {
+                   "spearman": 0.5, "spearman_ci": [-0.1, 0.9], "kappa": None, "kappa_ci": [None, None],
+                   "bailed_a": 0, "bailed_b": 2, "bailed_both": 0, "prompts": 3, "interval": "bootstrap"}}}
+    run = ReportRun(Path("run"), "<b>run</b>", summary)
+    assert agreement_rows([run]) == [dict(zip(AGREEMENT_COLUMNS, [
+        "<b>run</b>", "string", "prompt-bail-first", 3, 0.5, -0.1, 0.9, None, None, None, 0, 2, 0, "bootstrap"]))]
+    assert refusal_bail_rows([run]) == [dict(zip(REFUSAL_BAIL_COLUMNS, [
+        "<b>run</b>", "prompt-bail-first", 1.0, 3.0, 0.5, 5.5, 0.25, 0.05, 0.6, 4, 0.0833, 0.01, 0.4, 6,
+        0.1667, -0.2, 0.5, 0.4, "cluster-robust Wilson", "paired"]))]
+    assert agreement_rows([ReportRun(Path("old"), "old", {"methods": {}})]) == []
+
+
+def test_agreement_and_refusal_x_bail_in_the_report(runs, report):
+    loaded = load_runs(runs)
+    for stem, rows, n in (("agreement", agreement_rows(loaded), 9), ("refusal_x_bail", refusal_bail_rows(loaded), 6)):
+        assert len(rows) == n  # 3 pairs of 3 methods; the 2 bail prompt orders; of each BailBench run
+        with open(report.out / f"{stem}.csv", newline="", encoding="utf-8") as f:
+            back = list(csv.DictReader(f))
+        assert [(r["run"], r.get("method") or r["method_a"]) for r in back] == [
+            (r["run"], r.get("method") or r["method_a"]) for r in rows]
+    first = json.loads((runs[0] / "summary.json").read_text())
+    joint = first["methods"]["prompt-bail-first"]["refusal_x_bail"]
+    row = next(r for r in back if r["run"] == loaded[0].label and r["method"] == "prompt-bail-first")
+    assert float(row["complied_stayed"]) == joint["complied_stayed"]
+    assert float(row["complied_ci_high"]) == joint["bail_given_complied"]["ci_high"]
+    page = (report.out / "report.html").read_text()
+    tables = page.split('<section id="tables">')[1].split("</section>")[0]
+    assert "<h3>Agreement between methods</h3>" in tables and "<h3>Refusal x bail per method</h3>" in tables
+    assert tables.count("<caption>") == 4 and "percentile cluster-bootstrap intervals clustered by prompt" in tables
+    assert f"<td data-sort=\"{joint['bail_given_complied']['ci_high']}\">" \
+           f"{100 * joint['bail_given_complied']['ci_high']:.1f}</td>" in tables
 
 
 def test_the_page_is_self_contained(report):

@@ -16,11 +16,15 @@ from . import figures as F
 from .html import _fmt, _table, write_page
 from .runs import ReportRun, load_runs
 from .tables import (
+    AGREEMENT_COLUMNS,
     CATEGORY_COLUMNS,
     RATE_COLUMNS,
+    REFUSAL_BAIL_COLUMNS,
+    agreement_rows,
     category_rows,
     export_samples,
     rate_rows,
+    refusal_bail_rows,
     write_csv,
     write_latex,
     write_parquet,
@@ -37,6 +41,22 @@ CAPTIONS = {
     "refusal_vs_bail": "Refusal rate against bail rate across runs, with Pearson r, Kendall tau and distance "
                        "correlation and their permutation p-values.",
     "bail_vector_similarity": "Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).",
+}
+TABLE_CAPTIONS = {
+    "rates": "95% intervals clustered by prompt (by conversation for real data), each named in `interval`; wilson "
+             "low, high: the paper's Wilson interval (n = prompts x samples), for `reproduce`.",
+    "categories": "95% intervals clustered by prompt (subcategories as the clusters where a category has several).",
+    "agreement": "Agreement of each run's methods on the same prompts (appendix B's first open question): Spearman "
+                 "of the per-prompt bail rates and Cohen's kappa of the prompts bailed on (a majority of their "
+                 "samples), with 95% percentile cluster-bootstrap intervals clustered by prompt, resampling the "
+                 "clusters of the rates' intervals (subcategories where a category has several; `interval` names "
+                 "each); bailed a, b, both: prompts bailed on.",
+    "refusal_x_bail": "Refusal x bail of the bail prompt per run and method (its check follows its own rollout; "
+                      "refused: P(refusal) >= 0.5 by the run's classifier): samples refused and bailed, refused and "
+                      "stayed (the paper's no-bail refusals), complied and bailed, complied and stayed (a logprob "
+                      "check counts its P(bail)); P(bail | refused) and P(bail | complied) in % with 95% intervals "
+                      "clustered by prompt (cluster-robust, named in `interval`), their paired difference in points "
+                      "(paired cluster-robust interval, `difference interval`) and its p-value.",
 }
 
 
@@ -130,7 +150,9 @@ def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportR
     result.files.append(figures_json)
 
     rates, cats = rate_rows(runs), category_rows(runs)
-    for stem, rows, cols in (("rates", rates, RATE_COLUMNS), ("categories", cats, CATEGORY_COLUMNS)):
+    agree, joint = agreement_rows(runs), refusal_bail_rows(runs)
+    for stem, rows, cols in (("rates", rates, RATE_COLUMNS), ("categories", cats, CATEGORY_COLUMNS),
+                             ("agreement", agree, AGREEMENT_COLUMNS), ("refusal_x_bail", joint, REFUSAL_BAIL_COLUMNS)):
         write_csv(rows, cols, out / f"{stem}.csv")
         write_parquet(rows, cols, out / f"{stem}.parquet")
         result.files += [out / f"{stem}.csv", out / f"{stem}.parquet"]
@@ -141,10 +163,19 @@ def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportR
     result.files += [out / "samples.csv", out / "samples.parquet"]
 
     tables = [("Bail rates (%) per run and method", _table(
-        [(c, c.replace("_", " ")) for c in RATE_COLUMNS if any(r.get(c) not in (None, "") for r in rates)], rates, _fmt))]
+        [(c, c.replace("_", " ")) for c in RATE_COLUMNS if any(r.get(c) not in (None, "") for r in rates)], rates, _fmt,
+        TABLE_CAPTIONS["rates"]))]
     if cats:
-        tables.append(("Bail rates (%) per category", _table([(c, c.replace("_", " ")) for c in CATEGORY_COLUMNS],
-                                                             cats, _fmt)))
+        tables.append(("Bail rates (%) per category", _table(_labels(CATEGORY_COLUMNS), cats, _fmt,
+                                                             TABLE_CAPTIONS["categories"])))
+    if agree:
+        tables.append(("Agreement between methods", _table(_labels(AGREEMENT_COLUMNS), agree, _numbers(set()),
+                                                           TABLE_CAPTIONS["agreement"])))
+    if joint:
+        percent = {f"{p}{k}" for p in ("refused_", "complied_", "difference_") for k in ("ci_low", "ci_high")}
+        percent |= {"bail_given_refused", "bail_given_complied", "difference"}
+        tables.append(("Refusal x bail per method", _table(_labels(REFUSAL_BAIL_COLUMNS), joint, _numbers(percent),
+                                                           TABLE_CAPTIONS["refusal_x_bail"])))
     if comparison and comparison["refusal_vs_bail"]:
         rows = [{"method": m, **{f"{k} {x}": v[k][x] for k in ("pearson_r", "kendall_tau", "distance_correlation")
                                  for x in ("statistic", "p_value")}} for m, v in comparison["refusal_vs_bail"].items()]
@@ -158,6 +189,22 @@ def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportR
                taxonomies=taxonomies)
     result.files.append(out / "report.html")
     return result
+
+
+def _labels(columns: list[str]) -> list[tuple[str, str]]:
+    return [(c, c.replace("_", " ")) for c in columns]
+
+
+def _numbers(percent: set[str]):
+    """A cell formatter: the columns in `percent` as percent (points), other numbers to 3
+    places, anything else as its text (a damaged summary may hold text where a number belongs)."""
+    def fmt(key: str, value) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{100 * value:.1f}" if key in percent else f"{value:.3f}"
+        return str(value)
+    return fmt
 
 
 def _nan_to_none(obj):

@@ -99,7 +99,8 @@ def write_samples(runs: list[ReportRun], out) -> dict:
     return index
 
 
-def _table(columns: list[tuple[str, str]], rows: list[dict], fmt) -> str:
+def _table(columns: list[tuple[str, str]], rows: list[dict], fmt, caption: str = "") -> str:
+    """A sortable table; `caption` says what its numbers are (which interval they show)."""
     head = "".join(f'<th data-col="{i}">{html.escape(label)}</th>' for i, (_, label) in enumerate(columns))
     body = []
     for row in rows:
@@ -109,7 +110,9 @@ def _table(columns: list[tuple[str, str]], rows: list[dict], fmt) -> str:
             sort = "" if value is None else html.escape(str(value), quote=True)
             cells.append(f'<td data-sort="{sort}">{html.escape(fmt(key, value))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return (f'<table class="sortable">{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table>")
 
 
 def _fmt(key: str, value) -> str:
@@ -137,6 +140,7 @@ margin:6px 0}dt{color:#555}dd{margin:0}
 .tx-node{margin:2px 0 2px 18px}.tx-node>summary{cursor:pointer}.tx-size{color:#555;font-size:12px;margin-left:6px}
 .tx-body{margin:2px 0 4px 18px;font-size:13px}.tx-body p{margin:2px 0}.tx-kw{color:#8d6e63;font-size:12px}
 .tx-body button{font-size:12px;margin:2px 4px 2px 0}#tx-active{background:#fff3e0;padding:2px 6px}
+caption{caption-side:bottom;text-align:left;font-size:12px;color:#555;padding-top:4px}
 """
 
 SCRIPT = r"""

@@ -53,6 +53,56 @@ def category_rows(runs: list[ReportRun]) -> list[dict]:
     return rows
 
 
+AGREEMENT_COLUMNS = ["run", "method_a", "method_b", "prompts", "spearman", "spearman_low", "spearman_high", "kappa",
+                     "kappa_low", "kappa_high", "bailed_a", "bailed_b", "bailed_both", "interval"]
+
+
+def agreement_rows(runs: list[ReportRun]) -> list[dict]:
+    """One row per run and pair of its methods (summary.json `method_agreement`): do the
+    methods bail on the same prompts?"""
+    rows = []
+    for r in runs:
+        for pair, a in (r.summary.get("method_agreement") or {}).items():
+            first, _, second = pair.partition(" ~ ")
+            rho_low, rho_high = a["spearman_ci"]
+            kappa_low, kappa_high = a["kappa_ci"]
+            rows.append({"run": r.label, "method_a": first, "method_b": second, "prompts": a["prompts"],
+                         "spearman": a["spearman"], "spearman_low": rho_low, "spearman_high": rho_high,
+                         "kappa": a["kappa"], "kappa_low": kappa_low, "kappa_high": kappa_high,
+                         "bailed_a": a["bailed_a"], "bailed_b": a["bailed_b"], "bailed_both": a["bailed_both"],
+                         "interval": a["interval"]})
+    return rows
+
+
+REFUSAL_BAIL_COLUMNS = ["run", "method", "refused_bailed", "refused_stayed", "complied_bailed", "complied_stayed",
+                        "bail_given_refused", "refused_ci_low", "refused_ci_high", "refused_n",
+                        "bail_given_complied", "complied_ci_low", "complied_ci_high", "complied_n",
+                        "difference", "difference_ci_low", "difference_ci_high", "p_value", "interval",
+                        "difference_interval"]
+
+
+def refusal_bail_rows(runs: list[ReportRun]) -> list[dict]:
+    """One row per run and bail prompt method with refusals classified (summary.json
+    `refusal_x_bail`): the joint counts, P(bail | refused), P(bail | complied) and their
+    paired difference."""
+    rows = []
+    for r in runs:
+        for m, st in r.summary["methods"].items():
+            t = st.get("refusal_x_bail")
+            if not t:
+                continue
+            ref, com, d = t["bail_given_refused"], t["bail_given_complied"], t["difference"]
+            rows.append({"run": r.label, "method": m, **{k: t[k] for k in REFUSAL_BAIL_COLUMNS[2:6]},
+                         "bail_given_refused": ref["rate"], "refused_ci_low": ref["ci_low"],
+                         "refused_ci_high": ref["ci_high"], "refused_n": ref["n"],
+                         "bail_given_complied": com["rate"], "complied_ci_low": com["ci_low"],
+                         "complied_ci_high": com["ci_high"], "complied_n": com["n"],
+                         "difference": d["estimate"], "difference_ci_low": d["ci_low"],
+                         "difference_ci_high": d["ci_high"], "p_value": d["p_value"],
+                         "interval": ref.get("interval") or com.get("interval"), "difference_interval": d["interval"]})
+    return rows
+
+
 def write_csv(rows: list[dict], columns: list[str], path: Path) -> None:
     with replacing(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
