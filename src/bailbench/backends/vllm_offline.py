@@ -191,11 +191,9 @@ def _model_source(name: str) -> tuple[Path | str, str]:
     """(what vLLM loads, the model id): a checkpoint folder or hub id as given; a GGUF file
     (or `smollm2`, the embedded one) converted once to a safetensors folder, since vLLM
     reads GGUF only on some GPUs."""
-    from .registry import EMBEDDED, embedded_gguf
+    from .embedded import weights
 
-    path = Path(name).expanduser()
-    if name == EMBEDDED:
-        path = embedded_gguf()
+    path = Path(weights(name)).expanduser()
     if path.suffix == ".gguf":
         from .gguf_convert import convert_gguf
 

@@ -21,7 +21,7 @@ from jinja2.ext import Extension, loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .reasoning import ALWAYS_REASONING, OPEN, leaves_open
-from .tooldetect import classify
+from .tooldetect import GENERIC, classify
 from .types import Chat, Message, Tool
 
 GENERIC_TOOL_FORMAT = (
@@ -280,3 +280,14 @@ class ChatTemplate:
             raise TemplateError(f"the generation prompt leaves a reasoning block open ({opened}): a forced answer "
                                 "would be scored inside the reasoning; read the bail prompt by sampling")
         return rendered + chat.assistant_prefix
+
+
+def detect_tool_format(source: str | None) -> str:
+    """The tool-call format name for a template source (`ChatTemplate.tool_format`; from its
+    markers alone when it does not compile)."""
+    if not source:
+        return GENERIC
+    try:
+        return ChatTemplate(source).tool_format
+    except TemplateError:
+        return classify(source, shows_tools=True)

@@ -22,7 +22,8 @@ from . import xml_formats as x
 from .calls import Calls, total
 from .harmony import read_harmony
 from .reasoning import BLOCKS
-from .tooldetect import UNKNOWN, detect
+from .template import detect_tool_format
+from .tooldetect import UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -139,4 +140,4 @@ def called(names, tool_name: str) -> bool:
 
 def format_for_template(source: str | None) -> str:
     """Which reader takes a model's calls, judged from its chat template (see `tooldetect`)."""
-    return detect(source)
+    return detect_tool_format(source)

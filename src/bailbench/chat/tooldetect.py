@@ -69,16 +69,3 @@ def classify(text: str, shows_tools: bool) -> str:
     if not shows_tools:
         return GENERIC if fmt in (None, "hermes", "qwen3_coder", "glm45") else f"{fmt}+{GENERIC}"
     return fmt or UNKNOWN
-
-
-def detect(source: str | None) -> str:
-    """The format name for a template source (`ChatTemplate.tool_format`; from its markers
-    alone when it does not compile)."""
-    if not source:
-        return GENERIC
-    from .template import ChatTemplate, TemplateError
-
-    try:
-        return ChatTemplate(source).tool_format
-    except TemplateError:
-        return classify(source, shows_tools=True)

@@ -119,7 +119,6 @@ def _dataset(dataset: str, limit: int | None, prefix: str | None) -> tuple[Memor
     from ..datasets.records import stratified
     from ..datasets.registry import load_dataset
     from ..runner import RunConfig, _with_prefix
-
     from ..settings import SettingError, check_value
 
     try:  # checked as `bailbench run --limit` checks it (0 = every prompt)

@@ -7,20 +7,9 @@ input to refusal classification.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
 
+from ..enums import StrEnum
 from ..errors import UserError
-
-
-class StrEnum(str, Enum):
-    """Members are their strings everywhere (comparison, hashing, f-strings, JSON, SQLite),
-    so stores and summaries hold plain text; as enum.StrEnum, which Python 3.10 lacks."""
-
-    def __str__(self) -> str:
-        return str.__str__(self)
-
-    def __format__(self, format_spec: str) -> str:
-        return str.__format__(self, format_spec)
 
 
 class Method(StrEnum):

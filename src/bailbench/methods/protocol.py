@@ -8,8 +8,8 @@ protocol table lists them all with why the default differs.
 
 from __future__ import annotations
 
+from ..enums import StrEnum
 from ..errors import UserError
-from . import StrEnum
 
 
 class Protocol(StrEnum):

@@ -41,12 +41,11 @@ def taxonomy(
     dataset's own categories with --dataset."""
     from .. import console
     from ..backends.registry import BackendOptions
-    from ..cli import fail
-    from ..errors import ServiceError, UserError
+    from ..errors import UserError
 
     reporter = console.RichReporter()
     options = BackendOptions(n_ctx=n_ctx, base_url=base_url)
-    try:
+    try:  # errors reach the CLI's one boundary (cli.Commands) after the progress bar stops
         if dataset:
             if runs:
                 raise UserError("give run directories or --dataset, not both")
@@ -58,12 +57,6 @@ def taxonomy(
         result = build_taxonomy(TaxonomyConfig(runs=tuple(runs or ()), methods=method, summarizer=summarizer,
                                                embedder=embedder, clusters=clusters, levels=levels, out=out,
                                                seed=seed, options=options), reporter)
-    except UserError as exc:
-        reporter.stop()
-        fail(str(exc))
-    except ServiceError as exc:
-        reporter.stop()
-        fail(str(exc), code=1)
     finally:
         reporter.stop()
     _print_tree(result.tree, console)
