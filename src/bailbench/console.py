@@ -189,11 +189,16 @@ def bias_line(summary: dict) -> str | None:
                   f"(95% CI {ci(b)}{p}, paired on the shared rollouts)")
 
 
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def agreement_lines(summary: dict) -> list[str]:
     """Do the methods agree on what the model leaves, and does bailing go with refusing?"""
     out = []
     for pair, a in (summary.get("method_agreement") or {}).items():
-        kappa = "-" if a["kappa"] is None else f"{a['kappa']:.2f} [{a['kappa_ci'][0]}, {a['kappa_ci'][1]}]"
+        lo, hi = a["kappa_ci"] if a["kappa"] is not None else (None, None)
+        kappa = "-" if a["kappa"] is None else f"{a['kappa']:.2f} [{_num(lo)}, {_num(hi)}]"
         rho = "-" if a["spearman"] is None else f"{a['spearman']:.2f}"
         out.append(escape(f"agreement {pair}: Spearman {rho}, kappa {kappa} over {a['prompts']} prompts "
                           f"(bailed on by both: {a['bailed_both']})"))

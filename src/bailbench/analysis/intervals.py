@@ -30,6 +30,8 @@ per unit and shared. The coverage tests push many simulated runs through these s
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -409,10 +411,14 @@ def agreement(ka, na, kb, nb, *, groups=None, strata=None, level: float = 0.95, 
                None if strata is None else np.asarray(strata)[ran])
     w = _resample(d, resamples, seed)
     tail = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    rho_lo, rho_hi = np.nanpercentile(_weighted_spearman(x, y, w), tail)
-    kappa_lo, kappa_hi = np.nanpercentile(_weighted_kappa(a, b, w), tail)
+    with warnings.catch_warnings():  # a method constant over the units: the correlation is undefined (nan)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rho_lo, rho_hi = np.nanpercentile(_weighted_spearman(x, y, w), tail)
+        kappa_lo, kappa_hi = np.nanpercentile(_weighted_kappa(a, b, w), tail)
     one = np.ones((1, len(x)))
-    return Agreement(float(stats.spearmanr(x, y).statistic), float(rho_lo), float(rho_hi),
+    constant = len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0
+    rho = math.nan if constant else float(stats.spearmanr(x, y).statistic)
+    return Agreement(rho, float(rho_lo), float(rho_hi),
                      float(_weighted_kappa(a, b, one)[0]), float(kappa_lo), float(kappa_hi), int(a.sum()), int(b.sum()),
                      int((a * b).sum()), len(x),
                      f"percentile cluster bootstrap, {resamples} resamples (seed {seed}), {d.label}")

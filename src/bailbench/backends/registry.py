@@ -147,3 +147,10 @@ def anthropic(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .anthropic_api import AnthropicBackend
 
     return AnthropicBackend(name, spec=spec, **_api(options))
+
+
+@takes()
+def mock(name: str, *, spec: str, options: BackendOptions) -> Backend:
+    from .mock import MockBackend
+
+    return MockBackend(name, spec=spec)

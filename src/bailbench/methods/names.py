@@ -20,6 +20,7 @@ _FAMILIES: list[tuple[str, str]] = [
     (r"(^|[^a-z])olmo", "OLMo"),
     (r"grok", "Grok"),
     (r"gpt|chatgpt|(^|[^a-z])o[134](-|$)", "ChatGPT"),
+    (r"^mock$", "Mock"),  # the scripted backend shipped for tests (backends/mock.py)
 ]
 
 
