@@ -68,3 +68,25 @@ def test_the_cli_runs_end_to_end(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model_name"] == "Mock" and summary["methods"]["prompt-bail-first"]["majority_rate"] == 1.0
     assert f"run directory: {out}" in res.output
+
+
+def test_a_failed_run_releases_its_directory(tmp_path):
+    """A notebook that caught an error holds no lock: another process can resume the run."""
+    import subprocess
+    import sys
+
+    from bailbench.backends.mock import MockBackend
+    from bailbench.errors import ServiceError
+
+    class Failing(MockBackend):
+        def generate(self, requests):
+            raise ServiceError("the server went away")
+
+    out = tmp_path / "run"
+    with pytest.raises(ServiceError):
+        api.run(model="mock:tool=1", backend=Failing("tool=1", spec="mock:tool=1"), limit=2, samples=1,
+                data_dir=DATA, out=out)
+    res = subprocess.run([sys.executable, "-m", "bailbench.cli", "run", "--model", "mock:tool=1", "--limit", "2",
+                          "--samples", "1", "--data-dir", DATA, "--out", str(out)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((out / "summary.json").read_text())["methods"]["tool"]["bail_rate"] == 1.0

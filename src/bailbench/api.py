@@ -15,13 +15,11 @@ a value the CLI refuses is refused here too, with the same message.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
 from .backends.registry import BackendOptions
-from .errors import UserError
 from .execute import Reporter
 from .settings import keywords
 
@@ -93,11 +91,10 @@ def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run
 
 def load(path: Path | str) -> Run:
     """A finished (or interrupted) run, read without changing it."""
+    from .store import read_summary
+
     path = Path(path)
-    summary = path / "summary.json"
-    if not summary.is_file():
-        raise UserError(f"{path} has no summary.json: pass a directory written by `bailbench run` or `realdata`")
-    return Run(path, json.loads(summary.read_text("utf-8")))
+    return Run(path, read_summary(path))  # checked: a damaged or hostile summary is one clear error
 
 
 def compare(runs: Iterable[Run | Path | str], *, permutations: int = 10_000, seed: int = 0, paired: bool = False) -> dict:

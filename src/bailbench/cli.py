@@ -20,6 +20,7 @@ from .methods.tool import bail_tool
 from .methods.wordings import BASELINE, ablations, string_wording
 from .realdata import RealDataConfig
 from .runner import FULL, QUICK, RunConfig
+from .safe_io import write_json
 from .settings import cli_parameters, extra_option, with_options
 
 
@@ -187,8 +188,8 @@ def compare(
                 highlight=False)
     for w in result["warnings"]:
         console.err.print(f"[yellow]warning:[/] {w}")
-    if json_out:
-        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if json_out:  # never through a link planted where the file goes
+        write_json(json_out, result, indent=2, ensure_ascii=False)
 
 
 def _pts(x: float | None) -> str:

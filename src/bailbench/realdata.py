@@ -237,4 +237,8 @@ class RealDataRun:
 
 def run_realdata(cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RealDataResult:
     """Run (or resume) bail measurement on real conversations; the library entry point."""
-    return RealDataRun(cfg, reporter, backend).execute()
+    run = RealDataRun(cfg, reporter, backend)
+    try:
+        return run.execute()
+    finally:
+        run.session.close()

@@ -181,6 +181,11 @@ class Run:
         self.session.close()
         return RunResult(self.out, summary, self.dataset)
 
+    def close(self) -> None:
+        self.session.close()
+        if self.source is not None:
+            self.source.close()
+
     def import_rollouts(self, units: list[Unit]) -> None:
         """Copy the rollouts of --rollouts-from into this run's store (the checks follow them)."""
         assert self.source is not None, "import_rollouts needs --rollouts-from"
@@ -240,4 +245,8 @@ def run(cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike |
 
     `backend` overrides `cfg.model` with a backend object built by the caller (any
     `Backend` implementation); `cfg.model` still names the run."""
-    return Run(cfg, reporter, backend).execute()
+    run = Run(cfg, reporter, backend)
+    try:
+        return run.execute()
+    finally:
+        run.close()

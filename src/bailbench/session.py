@@ -186,5 +186,12 @@ class Session:
                       for m in self.methods if m in (TOOL, STRING) for a in self.ablations_for(m)]
 
     def close(self) -> None:
+        """Release the run directory (its store and write lock) and a backend the session
+        loaded; once, however the run ended, so a notebook that caught an error can rerun."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
+        if hasattr(self, "store"):
+            self.store.close()
         if self._own_backend:
             self.backend.close()

@@ -25,7 +25,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from ..errors import UserError
 from ..methods import BAIL_METHODS
+from ..safe_io import read_json
 
 FIGURES = "plots/bailRates/"
 FAMILY = [FIGURES + f for f in ("openweight_bail.tex", "anthropic_bail.tex", "openai_bail.tex",
@@ -170,7 +172,9 @@ def _conditions(summary: dict, source_model: str | None) -> list[tuple[str, list
 
 def compare_run(path: Path) -> dict:
     """One run's comparisons with the paper (and, if it has none, its nearest published rows)."""
-    summary = json.loads((Path(path) / "summary.json").read_text("utf-8"))
+    summary = read_json(Path(path) / "summary.json", "a run summary", "pass a run directory written by bailbench")
+    if not isinstance(summary, dict):
+        raise UserError(f"{path}/summary.json holds no summary; rerun the command that wrote the run directory")
     source = (summary.get("rollouts_from") or {}).get("model")
     source_names = model_names({"model": source}) if source else []
     source_model = next((n for n in source_names if n.lower() in CROSS), source)

@@ -229,18 +229,21 @@ class RayEngine:
         reporter = self.progress.for_run(r.id)
         assert isinstance(r.config, RunConfig), "the Ray engine runs BailBench runs only"
         run = Run(r.config, reporter, backend=RemoteModel(pool.infos[0]))
-        groups = run.plan()
-        if run.source:
-            run.import_rollouts([u for g in groups for u in g if u.method == "rollout"])
-        shards = deque([b] for b in run.batches(groups))  # each batch one shard, cut as the local engine cuts it
-        settings = dict(model_name=run.model_name, mode=run.mode, max_tokens=r.config.max_tokens,
-                        temperature=getattr(run, "temperature", r.config.temperature))
-        new = self._drain(run, pool, shards, settings)
-        if shards:
-            raise Incomplete(f"every worker of {r.model.label} died; {sum(len(b) for s in shards for b in s)} "
-                             "samples are still to do: rerun the sweep to finish")
-        # every sample is stored: it summarises (and classifies refusals), counting the workers' as new
-        return run.execute(computed_elsewhere=new).summary
+        try:  # the run directory is released however the run ends
+            groups = run.plan()
+            if run.source:
+                run.import_rollouts([u for g in groups for u in g if u.method == "rollout"])
+            shards = deque([b] for b in run.batches(groups))  # each batch one shard, cut as the local engine cuts it
+            settings = dict(model_name=run.model_name, mode=run.mode, max_tokens=r.config.max_tokens,
+                            temperature=getattr(run, "temperature", r.config.temperature))
+            new = self._drain(run, pool, shards, settings)
+            if shards:
+                raise Incomplete(f"every worker of {r.model.label} died; {sum(len(b) for s in shards for b in s)} "
+                                 "samples are still to do: rerun the sweep to finish")
+            # every sample is stored: it summarises (and classifies refusals), counting the workers' as new
+            return run.execute(computed_elsewhere=new).summary
+        finally:
+            run.close()
 
     def _drain(self, run: Run, pool: Pool, shards: deque, settings: dict) -> int:
         """Run shards on the pool's live workers until none is left (or no worker is); the
