@@ -29,6 +29,7 @@ def test_rates_are_the_scripted_ones(tmp_path):
     assert m["prompt-bail-first"]["majority_rate"] == 0.0  # P(bail) > 0.5 on no context
     assert m["tool"]["bail_rate"] == 1.0 and m["string"]["bail_rate"] == 0.0
     assert s["n_prompts"] == 14 and s["new_samples"] == 14 * 2 * 5  # rollout + 4 methods
+    assert s["summary_version"] == 2 and s["model_name"] == "Mock"
 
 
 def test_sampled_bail_prompt_and_resume(tmp_path):

@@ -27,7 +27,6 @@ from .errors import UserError
 from .execute import (
     Reporter,
     Unit,
-    sent_settings,
 )
 from .keys import DATASET
 from .methods import PROMPT_METHODS, ROLLOUT
@@ -186,13 +185,9 @@ class RealDataRun:
                    for m in self.methods if m != ROLLOUT}
         turns = db.execute("SELECT coalesce(sum(turns), 0) FROM conversations WHERE seq < ?", (n_convs,)).fetchone()[0]
         summary = {
-            "model": self.cfg.model, "model_id": self.backend.model_id, "model_name": self.model_name,
-            "dataset": self.dataset_name, "kind": "realdata", "samples": 1,
+            **self.session.summary_head(self.dataset_name, 1), "kind": "realdata",
             "n_conversations": n_convs, "n_turns": turns, "n_prompts": turns,
-            "fraction": self.cfg.fraction, "english_only": self.cfg.english_only,
-            "ablation": self.cfg.ablation, "bail_prompt_mode": self.mode,
-            **sent_settings(self.backend, self.mode, self.session.temperature, self.session.protocol),
-            "max_tokens": self.cfg.max_tokens, "max_context": self.cfg.max_context, "seed": self.cfg.seed,
+            "fraction": self.cfg.fraction, "english_only": self.cfg.english_only, "max_context": self.cfg.max_context,
             "methods": methods,
             "conversations": self.stats.as_dict(),
             "new_samples": new, "reused_samples": reused,
@@ -203,8 +198,8 @@ class RealDataRun:
         if judge:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}
         if self.classifier:
-            summary["refusal"] = {"classifier": self.classifier.spec, "description": self.classifier.description,
-                                  **rates.refusal_stats(db, self.classifier.spec, nesting=rates.FLAT)}
+            summary["refusal"] = self.session.refusal_block(rates.refusal_stats(db, self.classifier.spec,
+                                                                                nesting=rates.FLAT))
         return summary
 
     def _method(self, cell: Cell, judge: str | None, refusals: str | None = None) -> dict:

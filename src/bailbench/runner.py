@@ -25,7 +25,6 @@ from .errors import UserError
 from .execute import (
     Reporter,
     Unit,
-    sent_settings,
 )
 from .falsebail import judge_new_bails
 from .methods import (
@@ -206,19 +205,10 @@ class Run:
         bails = [m for m in self.methods if m != ROLLOUT]
         judge = self.cfg.false_bail_filter if self.judge else None
         summary = {
-            "model": self.cfg.model,
-            "model_id": self.backend.model_id,
-            "model_name": self.model_name,
-            "dataset": self.dataset.name,
+            **self.session.summary_head(self.dataset.name, self.cfg.samples),
             "dataset_sha256": self.dataset.sha256,
-            "samples": self.cfg.samples,
             "n_prompts": len(self.prompts),
             "n_categories": len({p.category for p in self.prompts}),
-            "ablation": self.cfg.ablation,
-            "bail_prompt_mode": self.mode,
-            **sent_settings(self.backend, self.mode, self.temperature, self.session.protocol),
-            "max_tokens": self.cfg.max_tokens,
-            "seed": self.cfg.seed,
             "prefix": self.prefix_name,
             "rollouts_from": self.identity["rollouts_from"],
             **prompt_rates(db, bails, main_ablation, judge=judge,
@@ -231,8 +221,7 @@ class Run:
         if self.cfg.ablation == ALL_ABLATIONS:
             summary["ablations"] = ablation_rates(db, {m: self.ablations_for(m) for m in bails})
         if self.classifier:
-            summary["refusal"] = {"classifier": self.classifier.spec, "description": self.classifier.description,
-                                  **summary.pop("refusal")}
+            summary["refusal"] = self.session.refusal_block(summary.pop("refusal"))
         return summary
 
     def _write(self, summary: dict) -> None:

@@ -23,7 +23,18 @@ from .backends.base import BackendLike
 from .backends.registry import BackendOptions, load_backend
 from .datasets.records import Prompt
 from .errors import UserError
-from .execute import Executor, Mode, Reporter, Silent, Unit, make_unit, model_name, resolve_mode, temperature_for
+from .execute import (
+    Executor,
+    Mode,
+    Reporter,
+    Silent,
+    Unit,
+    make_unit,
+    model_name,
+    resolve_mode,
+    sent_settings,
+    temperature_for,
+)
 from .falsebail import judge_new_bails
 from .methods import BAIL_METHODS, KIND, PROMPT_METHODS, ROLLOUT, STRING, TOOL, check_ablation, resolve_methods
 from .methods.protocol import DEFAULT, PAPER, resolve_protocol
@@ -34,6 +45,7 @@ from .settings import Checked, at_least, between, one_of, setting
 from .store import SampleRow, Store
 
 ALL_ABLATIONS = "all"
+SUMMARY_VERSION = 2  # of summary.json's layout (README, summary.json); 1: before the version was written
 
 
 def _methods(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -146,6 +158,21 @@ class Session:
         self.executor = Executor(self.backend, self.store, progress, model_name=self.model_name, mode=self.mode,
                                  temperature=self.temperature, max_tokens=self.cfg.max_tokens,
                                  protocol=self.protocol, spec=self.cfg.model)
+
+    def summary_head(self, dataset: str, samples: int) -> dict:
+        """The settings block every run's summary.json opens with, whatever its contexts
+        (README, summary.json)."""
+        return {
+            "summary_version": SUMMARY_VERSION, "model": self.cfg.model, "model_id": self.backend.model_id,
+            "model_name": self.model_name, "dataset": dataset, "samples": samples, "ablation": self.cfg.ablation,
+            "bail_prompt_mode": self.mode, **sent_settings(self.backend, self.mode, self.temperature, self.protocol),
+            "max_tokens": self.cfg.max_tokens, "seed": self.cfg.seed,
+        }
+
+    def refusal_block(self, stats: dict) -> dict:
+        """The summary's `refusal` entry: which classifier, what it reads, its rates."""
+        assert self.classifier is not None
+        return {"classifier": self.classifier.spec, "description": self.classifier.description, **stats}
 
     def process(self, units: list[Unit], skip: Callable[[list[Unit]], list[SampleRow]] | None = None) -> int:
         """One batch: what the store lacks is run (or stored as skipped by `skip`), then the
