@@ -177,13 +177,13 @@ class Executor:
         others = sorted((u for u in units if u.method in (TOOL, STRING)), key=lambda u: u.method)  # stable sort
         if rollouts:
             gens = self.backend.generate([self._request(u, Chat(messages=u.prompt.messages)) for u in rollouts])
-            self._save([self._gen_row(u, g, None) for u, g in zip(rollouts, gens)])
+            self._save([self._gen_row(u, g, None) for u, g in zip(rollouts, gens, strict=True)])
         if prompts:
             self._save(self._bail_prompts(prompts))
         if others:
             chats = [self._method_chat(u) for u in others]
-            gens = self.backend.generate([self._request(u, c) for u, c in zip(others, chats)])
-            self._save([self._gen_row(u, g, self._read(u, g)) for u, g in zip(others, gens)])
+            gens = self.backend.generate([self._request(u, c) for u, c in zip(others, chats, strict=True)])
+            self._save([self._gen_row(u, g, self._read(u, g)) for u, g in zip(others, gens, strict=True)])
 
     def _save(self, rows: list[SampleRow]) -> None:
         self.store.add(rows)
@@ -243,7 +243,7 @@ class Executor:
                 scores = self.backend.read_greedy(chats, symbols, f"<{tag()}>")
             else:
                 scores = self.backend.score(chats, symbols)
-            for (u, _), s in zip(runnable, scores):
+            for (u, _), s in zip(runnable, scores, strict=True):
                 p: float | None = None
                 mass: float | None = None
                 verdict: str | None = None
@@ -259,5 +259,5 @@ class Executor:
                     seconds=round(s.seconds, 4), skipped=s.skipped, prompt=u.prompt.content, source=u.id.source))
         else:
             gens = self.backend.generate([self._request(u, c) for u, c in runnable])
-            rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens)]
+            rows += [self._gen_row(u, g, self._read(u, g)) for (u, _), g in zip(runnable, gens, strict=True)]
         return rows

@@ -81,4 +81,4 @@ def judge_new_bails(judge: Backend, spec: str, store, units: list) -> None:
     contexts = [u.prompt.messages + (Message("assistant", u.reply if u.reply is not None
                                              else own[u.id.rollout().text].reply),) for u in todo]
     verdicts = judge_false_bails(judge, contexts)
-    store.add_false_bails(spec, [(u.key, yes, fb) for u, (yes, fb) in zip(todo, verdicts)])
+    store.add_false_bails(spec, [(u.key, yes, fb) for u, (yes, fb) in zip(todo, verdicts, strict=True)])

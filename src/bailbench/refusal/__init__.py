@@ -53,7 +53,7 @@ def classify_rollouts(classifier: RefusalClassifier, store, rollouts: list, repo
         for i in range(0, len(todo), BATCH):
             chunk = todo[i:i + BATCH]
             probs = classifier.classify([(r.prompt, r.reply) for r in chunk])
-            values = {r.key: (None if p != p else p) for r, p in zip(chunk, probs)}
+            values = {r.key: (None if p != p else p) for r, p in zip(chunk, probs, strict=True)}
             store.add_refusals(spec, values)
             have.update(values)
             reporter.advance(len(chunk))

@@ -53,6 +53,6 @@ class MinosClassifier:
                 enc = self.tok([texts[i] for i in idx], truncation=True, max_length=MAX_TOKENS, padding=True,
                                return_tensors="pt").to(self.device)
                 probs = self.model(**enc).logits.float().softmax(-1)[:, 1].tolist()
-                for i, p in zip(idx, probs):
+                for i, p in zip(idx, probs, strict=True):
                     out[i] = p
         return out
