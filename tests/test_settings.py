@@ -6,6 +6,8 @@ import sys
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from bailbench import api
@@ -14,10 +16,12 @@ from bailbench.cli import app
 from bailbench.errors import UserError
 from bailbench.realdata import RealDataConfig
 from bailbench.runner import RunConfig
-from bailbench.settings import Checked, SettingError, at_least, cli_parameters, declared, setting
+from bailbench.settings import Checked, SettingError, at_least, cli_parameters, declared, is_float, setting
 from bailbench.sweep.spec import OPTION_KEYS, RUN_KEYS, load_experiment
 
-from .helpers import ROOT
+from .helpers import ROOT, SHARED
+
+DATA = str(SHARED / "data" / "bailstudy")
 
 # (setting, value as the CLI and a file write it, value in Python, what is wrong)
 WRONG = [
@@ -117,3 +121,35 @@ def test_experiment_files_parse_without_tomllib():
             "import bailbench.sweep.spec\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def _int(cls, name):
+    from bailbench.settings import _hints
+
+    hint = _hints(cls)[name]
+    return hint is int or int in getattr(hint, "__args__", ())
+
+
+NUMBERS = sorted(((name, cls) for cls in (RunConfig, BackendOptions) for name in declared(cls)
+                 if is_float(cls, name) or _int(cls, name)), key=lambda c: c[0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=st.sampled_from(NUMBERS),
+       value=st.one_of(st.integers(min_value=-10**25, max_value=10**25), st.floats(allow_nan=True),
+                       st.sampled_from([0, -1, 2**63, 10**9])))
+def test_generated_numbers_for_every_declared_setting_are_checked(tmp_path_factory, case, value):
+    """Whatever number reaches a declared setting, the answer is a plan or one line naming
+    the flag (exit 2), never a traceback and never a value silently replaced."""
+    name, cls = case
+    if not is_float(cls, name):
+        value = int(value) if isinstance(value, int) or (isinstance(value, float) and value.is_integer()) else 7
+    flag = "--" + name.replace("_", "-")
+    out = tmp_path_factory.mktemp("n") / "r"
+    res = CliRunner().invoke(app, ["run", "--model", "mock:x", "--plan", "--out", str(out), "--data-dir", DATA,
+                                   flag, str(value)])
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    if res.exit_code == 2 and "Usage" not in res.output:
+        assert res.output.startswith(f"error: {flag} ") and res.output.count("\n") == 1, res.output
+    else:
+        assert res.exit_code in (0, 2), res.output
