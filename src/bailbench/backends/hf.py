@@ -11,6 +11,11 @@ reply (its own wording and the symbols), not the prompt and reply again. The rep
 was written one token per step, yet the log-probabilities equal a cold evaluation's within
 float rounding (1e-5 nat in float32 on CPU, tested); then every continuation runs on a copy
 of the prefix's cache.
+
+For the mechanism (bailbench.mechanism): `hidden_states` reads the residual stream (each
+decoder block's output) at given positions, and `--steer FILE:LAYER:ALPHA` adds alpha times a
+saved direction to one block's output at every position, through a forward hook, so that
+generation, scoring and the KV reuse above all see the steered model.
 """
 
 from __future__ import annotations
@@ -19,13 +24,24 @@ import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from ..chat.template import ChatTemplate
 from ..chat.toolcalls import check_format
 from ..chat.types import Chat
 from ..errors import UserError
-from .base import Generation, GenerationRequest, LocalBackend, PreparedRequest, PreparedScore, Score
+from .base import (
+    Generation,
+    GenerationRequest,
+    LocalBackend,
+    PreparedRequest,
+    PreparedScore,
+    Score,
+    continuation_tokens,
+)
+
+if TYPE_CHECKING:
+    from ..mechanism.directions import Steering
 
 
 def _torch():
@@ -40,7 +56,8 @@ def _torch():
 class HFBackend(LocalBackend):
 
     def __init__(self, name: str, *, spec: str, n_ctx: int = 8192, device: str | None = None,
-                 dtype: str | None = None, batch_size: int | None = None, tool_format: str | None = None):
+                 dtype: str | None = None, batch_size: int | None = None, tool_format: str | None = None,
+                 steer: str | None = None):
         torch = _torch()
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -80,6 +97,105 @@ class HFBackend(LocalBackend):
         self.batch_size = batch_size or (32 if self.device.startswith("cuda") else 8)
         self._kept: list[_Kept] = []  # the last generate call's sequences and their KV (per layer)
         self.name_hints = [getattr(self.model.config, "_name_or_path", "") or "", self.model.config.model_type]
+        self.steering: Steering | None = None
+        self._steer_hook = None
+        if steer:
+            from ..mechanism.directions import parse_steer
+
+            self.set_steering(parse_steer(steer))
+
+    # -- the residual stream ------------------------------------------------------------
+
+    @property
+    def blocks(self):
+        """The decoder blocks, in order (block i's output is the residual stream after layer i)."""
+        layers = getattr(self.model.base_model, "layers", None)
+        if layers is None:
+            raise UserError(f"{self.model_id}: cannot find its decoder layers (model.layers) to read or steer")
+        return layers
+
+    def set_steering(self, steering: Steering | None) -> None:
+        """Add `steering.alpha * steering.vector` to block `steering.layer`'s output from now
+        on (None: stop). Kept KV from earlier replies is dropped: it was computed otherwise."""
+        if self._steer_hook is not None:
+            self._steer_hook.remove()
+            self._steer_hook = None
+        self._kept = []
+        self.steering = steering
+        if steering is None:
+            return
+        if not 0 <= steering.layer < len(self.blocks):
+            raise UserError(f"--steer layer {steering.layer} is out of range: {self.model_id} has layers 0 to "
+                            f"{len(self.blocks) - 1}")
+        if steering.vector.shape != (self.model.config.hidden_size,):
+            raise UserError(f"--steer: the direction has {steering.vector.shape[0]} dimensions, {self.model_id} "
+                            f"{self.model.config.hidden_size}; use a direction computed on this model")
+        shift = self.torch.tensor(steering.alpha * steering.vector, dtype=self.model.dtype, device=self.device)
+
+        def add(module, args, output):
+            if isinstance(output, tuple):
+                return (output[0] + shift,) + output[1:]
+            return output + shift
+
+        self._steer_hook = self.blocks[steering.layer].register_forward_hook(add)
+
+    def hidden_states(self, seqs: list[list[int]], positions: list[list[int]], layers: Sequence[int]):
+        """float32 array (reads, len(layers), hidden): block outputs at `positions[i]` of
+        sequence i, in order; one cold forward pass per batch (no KV reuse, so exact)."""
+        import numpy as np
+
+        torch = self.torch
+        out = []
+        for j in range(0, len(seqs), self.batch_size):
+            chunk, where = seqs[j:j + self.batch_size], positions[j:j + self.batch_size]
+            ids, mask, pos = self._left_pad(chunk)
+            width = ids.shape[1]
+            caught: dict[int, object] = {}
+            hooks = [self.blocks[layer].register_forward_hook(
+                lambda m, a, o, layer=layer: caught.__setitem__(layer, o[0] if isinstance(o, tuple) else o))
+                for layer in layers]
+            try:
+                with torch.inference_mode():
+                    self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+            finally:
+                for h in hooks:
+                    h.remove()
+            stack = torch.stack([caught[layer] for layer in layers], dim=2).float()  # type: ignore[misc]
+            for r, (s, ps) in enumerate(zip(chunk, where)):
+                idx = torch.tensor([width - len(s) + p for p in ps], device=self.device)
+                out.append(stack[r, idx].cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, len(layers), self.model.config.hidden_size), "float32")
+
+    def score_rendered(self, texts: Sequence[str], continuations: Sequence[str]) -> list[Score]:
+        """`score` for prefixes already rendered (a run's stored `rendered` texts)."""
+        work = []
+        for i, text in enumerate(texts):
+            prefix = self.tokens(text)
+            conts = [continuation_tokens(self.tokens, text, prefix, c) for c in continuations]
+            work.append(PreparedScore(i, text, prefix, continuations=conts))
+        out: list[Score] = []
+        for j in range(0, len(work), self.batch_size):
+            out += self._score_batch(work[j:j + self.batch_size])
+        return out
+
+    def next_token_logprobs(self, texts: Sequence[str]):
+        """float32 array (texts, vocab): log-probabilities of the token after each text."""
+        torch = self.torch
+        rows = []
+        for j in range(0, len(texts), self.batch_size):
+            ids, mask, pos = self._left_pad([self.tokens(t) for t in texts[j:j + self.batch_size]])
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).logits
+            rows.append(self._logprobs(logits[:, -1]).cpu().numpy())
+        import numpy as np
+
+        return np.concatenate(rows)
+
+    def identity(self) -> dict:
+        ident = super().identity()
+        if self.steering is not None:
+            ident["steer"] = self.steering.identity()
+        return ident
 
     def tokens(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False).input_ids

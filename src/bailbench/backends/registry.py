@@ -43,6 +43,12 @@ def _tool_format(fmt: str) -> str | None:
     return None
 
 
+def _steer(text: str) -> str | None:
+    from ..mechanism.directions import check_steer
+
+    return check_steer(text)
+
+
 @dataclass(frozen=True)
 class BackendOptions(Checked):
     """Backend flags, declared once for every command; each backend declares which it takes (`takes`)."""
@@ -59,6 +65,8 @@ class BackendOptions(Checked):
     tool_format: str | None = setting(None, "gguf, hf, vllm: read tool calls in this format instead of the one the "
                                             "chat template shows (README, How tool calls are read).",
                                       check=_tool_format)
+    steer: str | None = setting(None, "hf: add ALPHA x a saved direction to the residual stream after layer LAYER "
+                                      "(FILE:LAYER:ALPHA; directions from `bailbench probe`).", check=_steer)
     tensor_parallel: int = setting(1, "vllm: GPUs to shard the model over.", check=at_least(1, 1024))
     base_url: str | None = setting(None, "openai, anthropic: server address (any OpenAI-compatible server).")
     concurrency: int | None = setting(None, "openai, anthropic: requests in flight [16 / 8].",
@@ -68,6 +76,9 @@ class BackendOptions(Checked):
     api_key_env: str | None = setting(None, "openai, anthropic: the environment variable holding the key of a "
                                             "--base-url server (OPENAI_API_KEY / ANTHROPIC_API_KEY go only to the "
                                             "provider's own endpoint).")
+    batch: bool = setting(False, "openai, anthropic: send requests through the provider's batch API (half price, "
+                                 "answers within hours; jobs kept in the run directory, so a killed run collects "
+                                 "them instead of paying again).")
 
     def given(self) -> dict:
         """The options set to something other than their defaults."""
@@ -114,12 +125,12 @@ def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
                            batch_size=options.batch_size, tool_format=options.tool_format)
 
 
-@takes("n_ctx", "device", "dtype", "batch_size", "tool_format")
+@takes("n_ctx", "device", "dtype", "batch_size", "tool_format", "steer")
 def hf(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .hf import HFBackend
 
     return HFBackend(weights(name), spec=spec, n_ctx=options.n_ctx, device=options.device, dtype=options.dtype,
-                     batch_size=options.batch_size, tool_format=options.tool_format)
+                     batch_size=options.batch_size, tool_format=options.tool_format, steer=options.steer)
 
 
 @takes("n_ctx", "dtype", "tensor_parallel", "batch_size", "tool_format")
@@ -131,18 +142,18 @@ def vllm(name: str, *, spec: str, options: BackendOptions) -> Backend:
 
 
 def _api(options: BackendOptions) -> dict:
-    return {k: getattr(options, k) for k in ("base_url", "concurrency", "timeout", "api_key_env")
+    return {k: getattr(options, k) for k in ("base_url", "concurrency", "timeout", "api_key_env", "batch")
             if getattr(options, k) is not None}
 
 
-@takes("base_url", "concurrency", "timeout", "api_key_env")
+@takes("base_url", "concurrency", "timeout", "api_key_env", "batch")
 def openai(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .openai_api import OpenAIBackend
 
     return OpenAIBackend(name, spec=spec, **_api(options))
 
 
-@takes("base_url", "concurrency", "timeout", "api_key_env")
+@takes("base_url", "concurrency", "timeout", "api_key_env", "batch")
 def anthropic(name: str, *, spec: str, options: BackendOptions) -> Backend:
     from .anthropic_api import AnthropicBackend
 

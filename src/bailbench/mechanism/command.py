@@ -1,0 +1,106 @@
+"""`bailbench activations`, `probe` and `steer`: the typer commands; they parse flags and
+call the library. `register(app)` adds them to the `bailbench` CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+
+def register(app: typer.Typer) -> None:
+    app.command("activations")(activations)
+    app.command("probe")(probe)
+    app.command("steer")(steer)
+
+
+def _backend(run: Path, model: Optional[str], batch_size: Optional[int]):
+    from ..backends.registry import BackendOptions, load_backend
+    from .activations import hf_spec
+
+    return load_backend(model or hf_spec(run), BackendOptions(batch_size=batch_size))
+
+
+def activations(
+    run: Path = typer.Argument(..., help="A finished run directory."),
+    layers: str = typer.Option("all", help="all, or layers and ranges (0,4,8-11): block outputs to store."),
+    model: Optional[str] = typer.Option(None, help="transformers model spec [the run's model on hf:]."),
+    batch_size: Optional[int] = typer.Option(None, help="Sequences per forward pass [8 on CPU, 32 on GPU]."),
+) -> None:
+    """Store the residual stream at each context's reply end and bail-prompt decision position (RUN/activations;
+    rerun to resume)."""
+    from .. import console
+    from .activations import compute_activations
+
+    done = compute_activations(run, _backend(run, model, batch_size), layers)
+    console.out.print(f"activations: {done.new_reads} new, {done.reused_reads} reused, layers "
+                      f"{done.layers[0]}-{done.layers[-1]} ({len(done.layers)}) in {done.folder}")
+
+
+def probe(run: Path = typer.Argument(..., help="A run directory with activations.")) -> None:
+    """Per layer: grouped cross-validated probes to P(bail) and verdicts at the reply end and the decision position;
+    bail and refusal directions and their cosine (RUN/probe)."""
+    from .. import console
+    from .probing import probe_run
+
+    result = probe_run(run)
+    table = Table("layer", "site", "method", "target", "score [95% CI]", "n", "groups")
+    for r in result.rows:
+        f = r.fit
+        table.add_row(str(r.layer), r.site, r.method, r.target, f"{f.metric} {f.value:.3f} [{f.low:.3f}, {f.high:.3f}]",
+                      str(f.n), str(f.groups))
+    console.out.print(table)
+    cos = [(d.layer, d.cosine_reply_end) for d in result.directions if d.cosine_reply_end is not None]
+    if cos:
+        console.out.print("cosine(bail, refusal) at the reply end by layer: "
+                          + ", ".join(f"L{layer} {c:+.2f}" for layer, c in cos))
+    elif result.refusal_classifier is None:
+        console.out.print("no refusal direction: the run has no classified rollouts (run it with --refusal-classifier)")
+    console.out.print(f"probe: {result.out / 'probe.json'}; directions {result.out}/bail-L*.npz (--steer FILE:LAYER:ALPHA)")
+
+
+def steer(
+    run: Path = typer.Argument(..., help="A run whose bail-prompt checks are rescored."),
+    direction: Path = typer.Option(..., help="A direction file (RUN/probe/bail-L12.npz)."),
+    layer: Optional[int] = typer.Option(None, help="Layer to add it at [the one it was computed at]."),
+    alphas: str = typer.Option("-8,-4,0,4,8", help="Comma list of multiples of the direction."),
+    seeds: int = typer.Option(3, help="Random directions of the same norm (the control)."),
+    control_layer: Optional[int] = typer.Option(None, help="The other-layer control [layer + half the depth]."),
+    method: str = typer.Option("prompt-bail-first", help="Which check to rescore."),
+    limit: Optional[int] = typer.Option(None, help="Contexts rescored [all]."),
+    neutral: int = typer.Option(16, help="Neutral prompts for the KL guardrail (0: none)."),
+    model: Optional[str] = typer.Option(None, help="transformers model spec [the run's model on hf:]."),
+    batch_size: Optional[int] = typer.Option(None, help="Sequences per forward pass."),
+    data_dir: Optional[str] = typer.Option(None, envvar="BAILBENCH_DATA_DIR", help="Folder of released datasets."),
+) -> None:
+    """A steering sweep with its controls: change in P(bail) against random directions of the same norm and the
+    same direction at another layer, with intervals and guardrails (RUN/steer.json)."""
+    from .. import console
+    from ..errors import UserError
+    from .steer import sweep
+
+    try:
+        values = [float(a) for a in alphas.split(",")]
+    except ValueError:
+        raise UserError(f"--alphas {alphas!r}: give a comma list of numbers, e.g. -8,-4,0,4,8") from None
+    prompts: list[str] = []
+    if neutral:
+        from ..datasets.registry import load_dataset
+
+        prompts = [p.content for p in load_dataset("neutral", data_dir).prompts[:neutral]]
+    result = sweep(_backend(run, model, batch_size), run, direction, layer=layer, alphas=values,
+                   seeds=tuple(range(seeds)), control_layer=control_layer, neutral=prompts, method=method, limit=limit)
+    table = Table("alpha", "condition", "layer", "ΔP(bail) [95% CI]", "vs random [95% CI]", "mass", "KL neutral")
+    for c in result.conditions:
+        d, e = c.delta_p_bail, c.excess
+        table.add_row(f"{c.alpha:g}", c.name, str(c.layer), f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]",
+                      "" if e is None else f"{e.mean:+.3f} [{e.low:+.3f}, {e.high:+.3f}]", f"{c.mass:.3f}",
+                      "" if c.kl_neutral is None else f"{c.kl_neutral:.4f}")
+    console.out.print(table)
+    console.out.print(f"{result.contexts} contexts; unsteered mean P(bail) {result.base_p_bail:.3f}, symbol mass "
+                      f"{result.base_mass:.3f}")
+    (run / "steer.json").write_text(json.dumps(asdict(result), indent=2))

@@ -1,0 +1,199 @@
+"""The mechanism: activations equal a direct forward pass, probes find a planted direction
+and not a shuffled one, steering with alpha 0 changes nothing, and the controls run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bailbench.errors import UserError
+from bailbench.mechanism.activations import parse_layers
+from bailbench.mechanism.directions import Direction, check_steer, cosine, load_direction, parse_steer, random_like
+from bailbench.mechanism.probe import auroc, mean_difference, probe, r2
+
+
+def planted(seed=0, n=120, d=32, groups=12):
+    """Activations with a known signal: y shifts x along u; 12 subcategories of 10."""
+    rng = np.random.default_rng(seed)
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    y = rng.integers(0, 2, n).astype(float)
+    x = rng.standard_normal((n, d)) + 3.0 * y[:, None] * u
+    return x, y, u, np.repeat(np.arange(groups), n // groups)
+
+
+def test_auroc_and_r2_exact_values():
+    assert auroc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert auroc(np.array([0, 1, 1]), np.array([0.5, 0.5, 0.9])) == 0.75  # a tie counts half
+    assert np.isnan(auroc(np.array([1, 1]), np.array([0.1, 0.2])))
+    assert r2(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0])) == 1.0
+    assert r2(np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 2.0])) == 0.0
+
+
+def test_a_planted_direction_is_found_and_a_shuffled_label_is_not():
+    x, y, u, groups = planted()
+    found = probe(x, y, groups, classify=True)
+    assert found is not None and found.metric == "auroc" and found.n == 120 and found.groups == 12
+    assert found.value > 0.9 and found.low > 0.8
+    shuffled = probe(x, np.random.default_rng(1).permutation(y), groups, classify=True)
+    # not found: the interval does not clear chance (with no signal, out-of-fold AUROC sits a
+    # little below 0.5, the known pessimism of cross-validating on noise)
+    assert shuffled is not None and shuffled.value < 0.6 and shuffled.low < 0.5
+    assert cosine(mean_difference(x, y == 1), u) > 0.9
+
+
+def test_a_planted_probability_is_regressed_and_a_shuffled_one_is_not():
+    x, _, u, groups = planted(seed=2)
+    p = 1 / (1 + np.exp(-(x @ u)))
+    found = probe(x, p, groups, classify=False)
+    assert found is not None and found.metric == "r2" and found.value > 0.8
+    shuffled = probe(x, np.random.default_rng(3).permutation(p), groups, classify=False)
+    assert shuffled is not None and shuffled.value < 0.1
+
+
+def test_no_probe_on_one_group_or_a_constant_label():
+    x, y, _, groups = planted()
+    assert probe(x, y, np.zeros(len(y)), classify=True) is None
+    assert probe(x, np.ones(len(y)), groups, classify=True) is None
+    assert mean_difference(x[:3], np.array([True, False, False])) is None
+
+
+def test_layers_option():
+    assert parse_layers("all", 4) == (0, 1, 2, 3)
+    assert parse_layers("3,0-1,1", 30) == (0, 1, 3)
+    for bad in ("30", "x", "2-x", "3-1"):
+        with pytest.raises(UserError, match="--layers"):
+            parse_layers(bad, 30)
+
+
+def test_direction_files_and_the_steer_option(tmp_path):
+    d = Direction(np.arange(4, dtype=np.float32), 7, "m", "bail")
+    path = d.save(tmp_path / "bail-L7.npz")
+    back = load_direction(path)
+    assert back.layer == 7 and back.model_id == "m" and back.kind == "bail" and back.vector.tolist() == [0, 1, 2, 3]
+    r = random_like(d, 5)
+    assert r.norm == pytest.approx(d.norm, rel=1e-6) and r.kind == "random:5"
+    assert random_like(d, 5).vector.tolist() == r.vector.tolist()
+    s = parse_steer(f"{path}:3:-2.5")
+    assert (s.layer, s.alpha, s.vector.tolist()) == (3, -2.5, [0, 1, 2, 3])
+    assert check_steer(f"{path}:3:1") is None
+    assert "names no file" in check_steer(f"{tmp_path}/none.npz:3:1")
+    with pytest.raises(UserError, match="FILE:LAYER:ALPHA"):
+        check_steer(f"{path}:x:1")
+
+
+def test_other_backends_refuse_steer(tmp_path):
+    from bailbench.backends.registry import BackendOptions, load_backend
+
+    path = Direction(np.zeros(4, np.float32), 0, "m", "bail").save(tmp_path / "d.npz")
+    with pytest.raises(UserError, match="--steer does not apply to mock models"):
+        load_backend("mock:p_bail=0.3", BackendOptions(steer=f"{path}:0:1"))
+
+
+# -- on the real model ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hf():
+    pytest.importorskip("torch")
+    from bailbench.backends.registry import BackendOptions, load_backend
+
+    return load_backend("hf:smollm2", BackendOptions(n_ctx=2048, batch_size=4))
+
+
+@pytest.fixture(scope="module")
+def run_dir(hf, tmp_path_factory):
+    from bailbench.runner import RunConfig, run
+
+    out = tmp_path_factory.mktemp("mech") / "run"
+    run(RunConfig(model="hf:smollm2", methods=("prompt-bail-first",), limit=4, samples=1, max_tokens=8, out=out),
+        backend=hf)
+    return out
+
+
+def rows_of(run_dir):
+    from bailbench.store import SampleRow, Store
+
+    store = Store(run_dir, create=False)
+    try:
+        return {r[0]: SampleRow(*r) for r in store.db.execute(f"SELECT {store.select} FROM samples")}
+    finally:
+        store.close()
+
+
+@pytest.mark.model
+def test_stored_activations_equal_a_direct_forward_pass(hf, run_dir):
+    import torch
+
+    from bailbench.mechanism.activations import Folder, compute_activations
+
+    done = compute_activations(run_dir, hf, "0,5,20", shard_reads=2)
+    assert (done.new_reads, done.reused_reads, done.layers) == (8, 0, (0, 5, 20))  # 4 reply ends, 4 checks
+    rows, folder = rows_of(run_dir), Folder(run_dir / "activations")
+    for site in ("reply_end", "decision"):
+        for j, layer in enumerate((0, 5, 20)):
+            entries, x = folder.layer(site, layer)
+            assert len(entries) == 4
+            for e, got in zip(entries, x):
+                row = rows[e["key"]]
+                text = row.rendered + row.reply if site == "reply_end" else row.rendered
+                ids = torch.tensor([hf.tokens(text)])
+                with torch.inference_mode():
+                    direct = hf.model(input_ids=ids, output_hidden_states=True).hidden_states[layer + 1][0, -1]
+                assert e["position"] == ids.shape[1] - 1
+                np.testing.assert_allclose(got, direct.numpy().astype(np.float16), rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.model
+def test_activations_resume_after_a_lost_shard(hf, run_dir, tmp_path):
+    from bailbench.mechanism.activations import INDEX, compute_activations
+
+    out = tmp_path / "acts"
+    compute_activations(run_dir, hf, "4", shard_reads=2, out=out)
+    whole = (out / INDEX).read_text().splitlines()
+    (out / INDEX).write_text("\n".join(whole[:3]) + "\n" + whole[3][:10])  # killed mid-line, a shard lost
+    again = compute_activations(run_dir, hf, "4", shard_reads=2, out=out)
+    assert (again.new_reads, again.reused_reads) == (5, 3)
+    keys = sorted((json.loads(line)["site"], json.loads(line)["key"]) for line in (out / INDEX).read_text().splitlines()
+                  if line.endswith("}"))
+    assert keys == sorted((json.loads(line)["site"], json.loads(line)["key"]) for line in whole)
+    assert compute_activations(run_dir, hf, "4", out=out).new_reads == 0
+    with pytest.raises(UserError, match="pass the same --layers"):
+        compute_activations(run_dir, hf, "3", out=out)
+
+
+@pytest.mark.model
+def test_probe_writes_directions_and_steering_with_alpha_0_changes_nothing(hf, run_dir):
+    from bailbench.mechanism.activations import compute_activations
+    from bailbench.mechanism.probing import probe_run
+    from bailbench.mechanism.steer import sweep
+
+    compute_activations(run_dir, hf, "0,5,20")
+    result = probe_run(run_dir)
+    assert [d.layer for d in result.directions] == [0, 5, 20]
+    path = run_dir / "probe" / "bail-L5.npz"
+    d = load_direction(path)
+    assert d.layer == 5 and d.model_id == hf.model_id and d.vector.shape == (576,)
+    rows = [r for r in rows_of(run_dir).values() if r.method == "prompt-bail-first"]
+    texts = [r.rendered for r in rows]
+    plain = [s.logprobs for s in hf.score_rendered(texts, ["🔄", "🟢"])]
+    assert [r.p_bail for r in rows] == pytest.approx([np.exp(a) / (np.exp(a) + np.exp(b)) for a, b in plain], abs=1e-4)
+    hf.set_steering(parse_steer(f"{path}:5:0"))
+    assert [s.logprobs for s in hf.score_rendered(texts, ["🔄", "🟢"])] == plain  # exactly
+    assert hf.identity()["steer"]["alpha"] == 0.0
+    hf.set_steering(parse_steer(f"{path}:5:8"))
+    assert [s.logprobs for s in hf.score_rendered(texts, ["🔄", "🟢"])] != plain
+    hf.set_steering(None)
+    assert "steer" not in hf.identity()
+
+    s = sweep(hf, run_dir, path, alphas=(0, 8), seeds=(0, 1), neutral=["Hi there."], control_layer=20)
+    assert s.contexts == 4
+    assert [(c.alpha, c.name, c.layer) for c in s.conditions] == [
+        (a, n, layer) for a in (0, 8) for n, layer in
+        (("direction", 5), ("random:0", 5), ("random:1", 5), ("direction@20", 20))]
+    for c in s.conditions[:4]:  # alpha 0: every condition is the unsteered model
+        assert (c.delta_p_bail.mean, c.delta_p_bail.low, c.delta_p_bail.high, c.kl_neutral) == (0, 0, 0, 0)
+    assert all(c.kl_neutral is not None and c.kl_neutral > 0 for c in s.conditions[4:])
+    assert s.conditions[4].excess is not None and s.conditions[5].excess is None
