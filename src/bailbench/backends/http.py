@@ -1,6 +1,6 @@
-"""What the API backends share: keys, retries with backoff, bounded concurrency, and a
-response cache keyed by the full request, so a rerun costs nothing; `ApiBackend` puts
-them together."""
+"""What the API backends share: keys, retries with backoff, bounded concurrency, a
+response cache keyed by the full request, so a rerun costs nothing, and the providers'
+batch APIs (backends.batch) behind the same `generate`; `ApiBackend` puts them together."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ from urllib.parse import urlsplit
 from ..errors import ServiceError, UserError
 from ..paths import cache_dir
 from .base import Backend, Generation, GenerationRequest
+from .batch import BatchClient, BatchPolicy, Provider, custom_id
 
 T = TypeVar("T")
 R = TypeVar("R")
+LEDGER = "batch_jobs.sqlite"  # the batch job ledger's file name, in the run directory
+BATCH_GROUPS = 10_000  # (prompt, sample) groups handed over at once in batch mode: one job per wave
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -192,6 +195,15 @@ class ResponseCache:
         return response
 
 
+@dataclass
+class ApiGeneration(Generation):
+    """A generation with the input tokens the provider's prompt cache served (billed at its
+    cache-read price) and, on Anthropic, wrote."""
+
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
 class ApiBackend(Backend):
     """A model behind an HTTP API through its official SDK (openai, anthropic: both raise
     APIStatusError, APITimeoutError and APIConnectionError): requests in flight up to
@@ -201,7 +213,7 @@ class ApiBackend(Backend):
     key_hint: str  # how to fix a refused key
 
     def __init__(self, sdk, *, model: str, spec: str, base_url: str, concurrency: int, retry: RetryPolicy | None,
-                 cache: bool, timeout: float | None = None):
+                 cache: bool, timeout: float | None = None, batch: bool = False):
         check_timeout(timeout)
         self.sdk = sdk
         self.spec = spec
@@ -211,6 +223,15 @@ class ApiBackend(Backend):
         self.batch_size = max(1, concurrency)
         self.retry = retry or RetryPolicy()
         self.cache = ResponseCache(cache_dir() / "responses.sqlite") if cache else None
+        self.batch = batch
+        self.batch_policy = BatchPolicy()
+        self.ledger_path = cache_dir() / LEDGER  # until bind() names the run directory
+        if batch:
+            self.batch_size = BATCH_GROUPS
+
+    def bind(self, run_dir: Path) -> None:
+        """Keep the batch job ledger in the run directory, beside the samples it pays for."""
+        self.ledger_path = Path(run_dir) / LEDGER
 
     def identity(self) -> dict:
         return {"model_id": self.model_id, "base_url": self.base_url}
@@ -219,10 +240,11 @@ class ApiBackend(Backend):
     def _send(self, body: dict) -> dict:
         """One call through the SDK, its response as a dict."""
 
-    def _request(self, body: dict, scope: str | None = None) -> dict:
-        def call() -> dict:
+    def _call(self, fn: Callable[[], R]) -> R:
+        """One SDK call, retried on transient failures; other API errors as one clear line."""
+        def call() -> R:
             try:
-                return self._send(body)
+                return fn()
             except self.sdk.APIStatusError as exc:
                 raise_for_status(exc.status_code, retry_after=exc.response.headers.get("retry-after"),
                                  where=self.base_url, model=self.model_id, key_hint=self.key_hint,
@@ -230,14 +252,52 @@ class ApiBackend(Backend):
             except (self.sdk.APITimeoutError, self.sdk.APIConnectionError) as exc:
                 raise Transient(type(exc).__name__) from None
 
-        fetch = lambda: with_retries(call, self.retry, self.base_url)  # noqa: E731
+        return with_retries(call, self.retry, self.base_url)
+
+    def _request(self, body: dict, scope: str | None = None) -> dict:
+        fetch = lambda: self._call(lambda: self._send(body))  # noqa: E731
         return self.cache.cached(scope or self.base_url, body, fetch) if self.cache else fetch()
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        if self.batch:
+            return self._generate_batch(requests)
         return bounded_map(self._generate_one, requests, self.concurrency)
 
+    def _generate_one(self, req: GenerationRequest) -> Generation:
+        body, scope = self._prepare(req)
+        start = time.perf_counter()
+        return self._generation(body, self._request(body, scope), time.perf_counter() - start)
+
+    def _generate_batch(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """All requests through the provider's batch API (one job per `job_size`); answers the
+        response cache already holds are not sent, and every answer is cached as in real time."""
+        prepared = [self._prepare(r) for r in requests]
+        keys = [ResponseCache.key(scope, body) for body, scope in prepared]
+        ids = [custom_id(scope, self._wire(body)) for body, scope in prepared]
+        answers = {i: hit for i, k in zip(ids, keys) if self.cache and (hit := self.cache.get(k)) is not None}
+        todo = {i: self._wire(body) for i, (body, _) in zip(ids, prepared) if i not in answers}
+        if todo:
+            answers |= BatchClient(self._batches(), self.ledger_path, self._call, self.batch_policy).run(todo)
+            if self.cache:
+                for i, k in zip(ids, keys):
+                    self.cache.put(k, answers[i])
+        return [self._generation(body, answers[i], 0.0) for (body, _), i in zip(prepared, ids)]
+
     @abstractmethod
-    def _generate_one(self, req: GenerationRequest) -> Generation: ...
+    def _prepare(self, req: GenerationRequest) -> tuple[dict, str]:
+        """(the request body, its response-cache scope)."""
+
+    def _wire(self, body: dict) -> dict:
+        """The body as it goes out (a backend may adapt parameters the server rejects)."""
+        return body
+
+    @abstractmethod
+    def _generation(self, body: dict, resp: dict, seconds: float) -> Generation:
+        """The provider's response to `body`, read."""
+
+    @abstractmethod
+    def _batches(self) -> Provider:
+        """The provider's batch endpoints."""
 
 
 def _message(exc) -> str:

@@ -14,6 +14,11 @@ Reasoning models reject some parameters: `max_tokens` becomes `max_completion_to
 and a rejected temperature is dropped (the run records that none was sent); both are
 learnt from the server's own 400 answer, once.
 
+With `batch`, generations go through OpenAI's Batch API (backends.batch); the probe and the
+greedy readings stay real-time. OpenAI caches a repeated prefix of 1024 tokens or more by
+itself: requests put what repeats first (tools, system, then the conversation), and the
+cached tokens it reports are kept per generation.
+
 Keys: OPENAI_API_KEY goes only to OpenAI's own endpoint; another `--base-url` gets the
 key named by `--api-key-env`, or none.
 """
@@ -28,7 +33,8 @@ from typing import Sequence, TypeGuard
 from ..chat.types import Chat, Message
 from ..errors import UserError
 from .base import GREEDY, SAMPLE, Capabilities, Generation, GenerationRequest, Reading, Score
-from .http import ApiBackend, RetryPolicy, bounded_map, endpoint_key
+from .batch import OpenAIBatches
+from .http import ApiBackend, ApiGeneration, RetryPolicy, bounded_map, endpoint_key
 
 OPENAI_URL = "https://api.openai.com/v1"
 TOP_LOGPROBS = 20
@@ -133,13 +139,14 @@ class OpenAIBackend(ApiBackend):
     tool_format = "hermes"  # unused: tool calls come back structured
 
     def __init__(self, model: str, *, spec: str, base_url: str | None = None, api_key_env: str | None = None,
-                 concurrency: int = 16, timeout: float = 120.0, retry: RetryPolicy | None = None, cache: bool = True):
+                 concurrency: int = 16, timeout: float = 120.0, retry: RetryPolicy | None = None, cache: bool = True,
+                 batch: bool = False):
         try:
             import openai
         except ImportError as exc:
             raise UserError("the openai backend needs the openai SDK: pip install 'bailbench[api]'") from exc
         super().__init__(openai, model=model, spec=spec, base_url=base_url or OPENAI_URL,
-                         concurrency=concurrency, retry=retry, cache=cache, timeout=timeout)
+                         concurrency=concurrency, retry=retry, cache=cache, timeout=timeout, batch=batch)
         key, self.key_hint = endpoint_key(self.key_var, base_url=self.base_url, official=OPENAI_URL,
                                           api_key_env=api_key_env, provider=spec)
         self.client = openai.OpenAI(api_key=key or "none", base_url=self.base_url, max_retries=0, timeout=timeout)
@@ -153,11 +160,18 @@ class OpenAIBackend(ApiBackend):
             self._reading = GREEDY if self._probe_logprobs() else SAMPLE
         return Capabilities(reading=self._reading, api_tools=True, temperature="temperature" not in self._dropped)
 
+    def _wire(self, body: dict) -> dict:
+        sent = {k: v for k, v in body.items() if k not in self._dropped}
+        if "max_tokens" in sent and self._max_key != "max_tokens":
+            sent[self._max_key] = sent.pop("max_tokens")
+        return sent
+
+    def _batches(self) -> OpenAIBatches:
+        return OpenAIBatches(self.client)
+
     def _send(self, body: dict) -> dict:
         while True:
-            sent = {k: v for k, v in body.items() if k not in self._dropped}
-            if "max_tokens" in sent and self._max_key != "max_tokens":
-                sent[self._max_key] = sent.pop("max_tokens")
+            sent = self._wire(body)
             try:
                 answer = self.client.chat.completions.create(**sent)
             except self.sdk.BadRequestError as exc:
@@ -191,15 +205,19 @@ class OpenAIBackend(ApiBackend):
             body["tools"] = [t.openai_schema() for t in chat.tools]
         return body
 
-    def _generate_one(self, req: GenerationRequest) -> Generation:
+    def _prepare(self, req: GenerationRequest) -> tuple[dict, str]:
         if req.chat.assistant_prefix:
             raise ValueError("chat APIs cannot force the start of a reply")
-        body = self._body(req.chat, temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed)
-        start = time.perf_counter()
-        text, calls, prompt_tokens, completion_tokens, finish = parse_chat_response(self._request(body))
-        return Generation(_rendered(body), text=text, tool_calls=calls, prompt_tokens=prompt_tokens,
-                          completion_tokens=completion_tokens, finish_reason=finish,
-                          seconds=time.perf_counter() - start)
+        return self._body(req.chat, temperature=req.temperature, max_tokens=req.max_tokens, seed=req.seed), \
+            self.base_url
+
+    def _generation(self, body: dict, resp: dict, seconds: float) -> Generation:
+        text, calls, prompt_tokens, completion_tokens, finish = parse_chat_response(
+            check_completion(resp, self.base_url))
+        cached = ((resp.get("usage") or {}).get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+        return ApiGeneration(_rendered(body), text=text, tool_calls=calls, prompt_tokens=prompt_tokens,
+                             completion_tokens=completion_tokens, finish_reason=finish, seconds=seconds,
+                             cached_tokens=cached)
 
     def _probe_logprobs(self) -> bool:
         """Asked of the server once: does it return top_logprobs with each token's bytes?

@@ -1,0 +1,197 @@
+"""Batch mode of the openai: and anthropic: backends through the real SDKs against a
+loopback batch server; prompt caching marks and cached tokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bailbench.backends.anthropic_api import AnthropicBackend, anthropic_request
+from bailbench.backends.base import GenerationRequest
+from bailbench.backends.batch import BatchPolicy, custom_id
+from bailbench.backends.http import ApiGeneration, RetryPolicy
+from bailbench.backends.openai_api import OpenAIBackend
+from bailbench.chat.types import Chat, Message, Tool
+from bailbench.errors import ServiceError
+from bailbench.methods import BAIL_FIRST
+from bailbench.methods.prompt import bail_prompt_chat
+
+from .batch_servers import BatchServer
+
+FAST_POLL = BatchPolicy(poll_seconds=0.01, max_poll_seconds=0.05)
+TOOL = Tool("switchconversation_tool", "Leave the conversation.")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def requests() -> list[GenerationRequest]:
+    slugs = (Message("user", "Tell me about slugs."),)
+    chats = [Chat(slugs, tools=(TOOL,)), Chat((Message("user", "Hello there."),), system_addition="Be kind."),
+             bail_prompt_chat(slugs, "Slugs are molluscs.", BAIL_FIRST, "Baseline", forced_tag=False),
+             Chat((Message("user", "Hello there."),))]
+    return [GenerationRequest(chat=c, seed=s, temperature=1.0, max_tokens=50) for s in (1, 2) for c in chats]
+
+
+def backend(kind: str, server: BatchServer, *, batch: bool, run_dir: Path | None = None, **kw):
+    cls, url = (OpenAIBackend, server.openai_url) if kind == "openai" else (AnthropicBackend, server.anthropic_url)
+    b = cls("model-x", spec=f"{kind}:model-x", base_url=url, cache=False, batch=batch,
+            retry=RetryPolicy(max_retries=2, base_delay=0.01), **kw)
+    b.batch_policy = FAST_POLL
+    if run_dir is not None:
+        b.bind(run_dir)
+    return b
+
+
+def plain(gens) -> list[dict]:
+    return [{k: v for k, v in dataclasses.asdict(g).items() if k != "seconds"} for g in gens]
+
+
+@pytest.fixture
+def server():
+    s = BatchServer()
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_batch_equals_real_time_in_one_job(kind, server, tmp_path):
+    real = backend(kind, server, batch=False).generate(requests())
+    batched = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+    assert plain(batched) == plain(real)
+    assert server.submissions == {kind: 1} and server.realtime == {kind: len(requests())}
+    assert [len(j.items) for j in server.jobs.values()] == [len(requests())]
+    assert batched[0].tool_calls == ["switchconversation_tool"]
+    assert batched[2].text == "<wellbeing>🔄</wellbeing>"
+    assert (tmp_path / "batch_jobs.sqlite").is_file()
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_answers_in_the_ledger_are_not_paid_again(kind, server, tmp_path):
+    first = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+    again = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+    assert plain(again) == plain(first)
+    assert server.submissions == {kind: 1} and not server.realtime
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("fault", [{"fail": 3}, {"expire": True}])
+def test_failed_and_expired_items_go_into_a_new_job(kind, fault, tmp_path):
+    server = BatchServer(**fault)
+    try:
+        gens = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+        real = backend(kind, server, batch=False).generate(requests())
+    finally:
+        server.stop()
+    assert plain(gens) == plain(real)
+    sizes = [len(j.items) for j in server.jobs.values()]
+    assert sizes == ([8, 3] if "fail" in fault else [8, 4])
+    with sqlite3.connect(tmp_path / "batch_jobs.sqlite") as db:
+        attempts = sorted(r[0] for r in db.execute("SELECT attempts FROM items"))
+        assert attempts == [1] * (8 - sizes[1]) + [2] * sizes[1]
+        assert db.execute("SELECT count(*) FROM jobs WHERE collected = 1").fetchone() == (2,)
+
+
+def test_an_item_failing_every_attempt_stops_the_run(tmp_path):
+    server = BatchServer(fail=1)
+    try:
+        b = backend("openai", server, batch=True, run_dir=tmp_path)
+        b.batch_policy = dataclasses.replace(FAST_POLL, max_attempts=1)
+        with pytest.raises(ServiceError, match=r"openai batch: 1 request\(s\) failed 1 times \(last: HTTP 500: "
+                                               r"server error\).*rerun the same command"):
+            b.generate(requests())
+    finally:
+        server.stop()
+
+
+CHILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from tests.test_batch_api import backend_in_child
+backend_in_child({kind!r}, {url!r}, Path({run!r}))
+"""
+
+
+def backend_in_child(kind: str, url: str, run_dir: Path) -> None:
+    """The child's side of the kill -9 test: submit, then wait (the server holds the job)."""
+    cls = OpenAIBackend if kind == "openai" else AnthropicBackend
+    b = cls("model-x", spec=f"{kind}:model-x", base_url=url, cache=False, batch=True)
+    b.batch_policy = FAST_POLL
+    b.bind(run_dir)
+    b.generate(requests())
+
+
+def recorded(ledger: Path) -> bool:
+    try:
+        with sqlite3.connect(ledger) as db:
+            return db.execute("SELECT count(*) FROM jobs").fetchone()[0] > 0
+    except sqlite3.OperationalError:  # not created yet
+        return False
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_kill_9_between_submit_and_results_pays_nothing_twice(kind, server, tmp_path):
+    server.hold.clear()
+    url = server.openai_url if kind == "openai" else server.anthropic_url
+    code = CHILD.format(root=str(ROOT), kind=kind, url=url, run=str(tmp_path))
+    child = subprocess.Popen([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(ROOT / "src")})
+    ledger = tmp_path / "batch_jobs.sqlite"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if recorded(ledger):
+            break
+        assert child.poll() is None, "the child exited before its job was recorded"
+        time.sleep(0.05)
+    time.sleep(0.2)  # polling, the job held in progress
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    assert server.submissions == {kind: 1}
+    server.hold.set()
+    gens = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+    assert server.submissions == {kind: 1}  # collected, not resubmitted
+    assert plain(gens) == plain(backend(kind, server, batch=False).generate(requests()))
+
+
+def test_custom_ids_are_stable_hashes_of_the_request():
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    assert custom_id("s", body) == custom_id("s", json.loads(json.dumps(body)))
+    assert custom_id("s", body) == "bb-440bbbe696b19faf93d87dfe1ac37590f2c5542f"
+    assert custom_id("s|seed=2", body) != custom_id("s", body)
+
+
+def test_anthropic_marks_the_prefix_its_check_shares_with_the_rollout():
+    context = (Message("user", "Tell me about slugs."),)
+    rollout = anthropic_request(Chat(context), "m", 1.0, 50)
+    check = anthropic_request(bail_prompt_chat(context, "Slugs.", BAIL_FIRST, "Baseline", forced_tag=False),
+                              "m", 1.0, 50)
+    marked = [{"role": "user", "content": [{"type": "text", "text": "Tell me about slugs.",
+                                            "cache_control": {"type": "ephemeral"}}]}]
+    assert rollout["messages"] == marked
+    assert check["messages"][:1] == marked  # byte for byte the rollout's prefix
+    assert [type(m["content"]) for m in check["messages"][1:]] == [str, str]
+    turns = (Message("user", "a"), Message("assistant", "b"), Message("user", "c"))
+    assert anthropic_request(Chat(turns), "m", 1.0, 5)["messages"][2]["content"][0]["cache_control"]
+    assert "cache_control" not in json.dumps(anthropic_request(Chat(context), "m", 1.0, 5, cache=False))
+
+
+def test_cached_tokens_are_kept_per_generation(server):
+    a = backend("anthropic", server, batch=False)
+    resp = {"content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 7, "cache_read_input_tokens": 1200, "cache_creation_input_tokens": 30,
+                      "output_tokens": 4}}
+    g = a._generation({"messages": []}, resp, 0.0)
+    assert isinstance(g, ApiGeneration)
+    assert (g.prompt_tokens, g.cached_tokens, g.cache_write_tokens, g.completion_tokens) == (1237, 1200, 30, 4)
+    o = backend("openai", server, batch=False)
+    resp = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 2000, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 1536}}}
+    g = o._generation({"messages": []}, resp, 0.0)
+    assert (g.prompt_tokens, g.cached_tokens, g.completion_tokens) == (2000, 1536, 3)
