@@ -21,9 +21,11 @@ from bailbench.backends.batch import BatchPolicy, custom_id
 from bailbench.backends.http import ApiGeneration, RetryPolicy
 from bailbench.backends.openai_api import OpenAIBackend
 from bailbench.chat.types import Chat, Message, Tool
-from bailbench.errors import ServiceError
+from bailbench.errors import ServiceError, UserError
 from bailbench.methods import BAIL_FIRST
 from bailbench.methods.prompt import bail_prompt_chat
+from bailbench.prices import Cost, Price, PriceTable, Tokens, load_prices, price_tokens
+from bailbench.safe_io import parse_toml
 
 from .batch_servers import BatchServer
 
@@ -195,3 +197,35 @@ def test_cached_tokens_are_kept_per_generation(server):
             "usage": {"prompt_tokens": 2000, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": 1536}}}
     g = o._generation({"messages": []}, resp, 0.0)
     assert (g.prompt_tokens, g.cached_tokens, g.completion_tokens) == (2000, 1536, 3)
+
+
+FIXED = PriceTable({"claude-x": Price(input=3.0, output=15.0, cache_read=0.3, cache_write=3.75, batch=0.5),
+                    "claude-x-mini": Price(input=1.0, output=5.0, cache_read=1.0, cache_write=1.0, batch=0.5)},
+                   "fixed")
+
+
+def test_prices_of_a_planned_run_on_a_fixed_table():
+    tokens = Tokens(input=2_000_000, output=1_000_000, cached=1_000_000, written=200_000)
+    cost = price_tokens("anthropic:claude-x-20250101", tokens, FIXED)
+    assert cost == Cost("anthropic:claude-x-20250101", realtime=21.0, batch=10.5,
+                        realtime_cached=pytest.approx(18.45), batch_cached=pytest.approx(9.225))
+    assert FIXED.find("claude-x-mini-2") == FIXED.prices["claude-x-mini"]  # the longest name wins
+    assert FIXED.find("claude-xl") is None and price_tokens("gpt-9", tokens, FIXED) is None
+
+
+def test_the_shipped_table_prices_the_papers_models_and_a_user_file_overrides_it(tmp_path):
+    table = load_prices()
+    for name in ("bailbench-anthropic", "bailbench-openai"):
+        specs = parse_toml((ROOT / "experiments" / f"{name}.toml").read_text(), name)["models"]
+        assert [m["spec"] for m in specs if table.find(m["spec"]) is None] == []
+    assert table.find("claude-3-5-haiku-20241022") == Price(0.80, 4.00, 0.08, 1.00, 0.5)
+    assert table.find("gpt-4-turbo") == Price(10.0, 30.0, 10.0, 10.0, 0.5)
+    user = tmp_path / "prices.toml"
+    user.write_text('[models."gpt-4o"]\ninput = 1.0\n[models."my-model"]\ninput = 2\noutput = 4\nbatch = 1\n')
+    mine = load_prices(user)
+    assert mine.find("gpt-4o-2024-08-06") == Price(1.0, 10.0, 1.25, 1.0, 0.5)
+    assert mine.find("my-model") == Price(2.0, 4.0, 2.0, 2.0, 1.0)
+    assert mine.source == f"bailbench/prices.toml + {user}"
+    user.write_text('[models."bad"]\noutput = 1\n')
+    with pytest.raises(UserError, match="model 'bad' needs numbers for input and output"):
+        load_prices(user)
