@@ -18,13 +18,15 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from bailbench.api import config
 from bailbench.chat.types import Message
+from bailbench.cli import Commands
 from bailbench.errors import UserError
 from bailbench.methods.thinking import strip_thinking
 from bailbench.simulate import simulate
 from bailbench.simulate.command import register
 from bailbench.simulate.conversation import Outcome
-from bailbench.simulate.run import config
+from bailbench.simulate.run import SimulateConfig
 from bailbench.simulate.scenario import (
     Scenario,
     load_scenarios,
@@ -61,7 +63,8 @@ ABUSE = Scenario("abuse", "verbal-abuse", "You insult the assistant.", "You are 
 
 
 def cli():
-    app = typer.Typer()
+    """A `bailbench` app with the command registered, as cli.py registers it."""
+    app = typer.Typer(cls=Commands)
     app.callback()(lambda: None)  # a group, so the command keeps its name
     register(app)
     return app
@@ -140,14 +143,16 @@ def test_a_malformed_file_on_the_command_line_is_exit_2_and_one_line(tmp_path):
 @pytest.mark.parametrize("kwargs, says", [
     (dict(turns=0), "--turns 0 must be at least 1"),
     (dict(conversations=0), "--conversations 0 must be at least 1"),
-    (dict(methods="prompt-bail-first"), "simulate offers the bail live with tool or string"),
-    (dict(check="rollout"), "unknown --check 'rollout'"),
+    (dict(methods="prompt-bail-first"), "is not a bail option offered live: use tool or string"),
+    (dict(check="rollout"), "--check 'rollout' is unknown"),
+    (dict(refusal_classifier="heuristic"), "simulate classifies no refusals"),
 ])
 def test_settings_that_cannot_be_meant_are_refused_before_any_model(kwargs, says):
     with pytest.raises(UserError, match=says):
         simulate(model="gguf:/no/such.gguf", scenarios="verbal-abuse", **kwargs)
     with pytest.raises(TypeError, match="unknown argument"):
-        config({"turn": 3})
+        config(SimulateConfig, {"turn": 3})
+    assert config(SimulateConfig, {"check": "none", "methods": "string, tool"}).methods == ("string", "tool")
 
 
 # -- the user model -------------------------------------------------------------------------
@@ -276,8 +281,8 @@ def test_turns_alternate_and_each_reply_sees_the_conversation_so_far(played):
     stored = rows(played.path)
     by_thread: dict[str, dict[tuple[int, str], dict]] = {}
     for r in stored:
-        if r["ablation"].startswith("retry") or r["method"] == "user" and r["verdict"] != "ok":
-            continue  # a broken attempt: never part of the conversation
+        if r["method"] == "user" and r["verdict"] != "ok":
+            continue  # an attempt that broke role: never part of the conversation
         by_thread.setdefault(r["prompt_id"], {})[(r["sample"], r["method"])] = r
     assert len(by_thread) == 4  # two scenarios x (string, none)
     for thread, turns in by_thread.items():
@@ -311,7 +316,8 @@ def test_the_paired_arm_shares_its_users_seeds(played):
     arms: dict[str, dict] = {"string": {}, "none": {}}
     for r in rows(played.path):
         conversation, arm = r["prompt_id"].rsplit("@", 1)
-        arms[arm][(conversation, r["sample"], ROLE[r["method"]], r["ablation"])] = r
+        attempt = r["ablation"] if r["method"] == "user" else ""  # a user message's retries
+        arms[arm][(conversation, r["sample"], ROLE[r["method"]], attempt)] = r
     shared = arms["string"].keys() & arms["none"].keys()
     assert {k[2] for k in shared} == {"user", "target", "check"} and {k[1] for k in shared} >= {0, 1}
     for k in shared:

@@ -28,8 +28,8 @@ def simulate(*, reporter: Reporter | None = None, backend: BackendLike | None = 
     (`model`, `user`, `scenarios`, `turns`, `conversations`, `methods`, `check`, `out` ...).
 
     `backend` / `user_backend`: backend objects built by the caller for the target / the user."""
-    from ..api import Run
-    from .run import config, run_simulation
+    from ..api import Run, config
+    from .run import SimulateConfig, run_simulation
 
-    result = run_simulation(config(kwargs), reporter, backend, user_backend)
+    result = run_simulation(config(SimulateConfig, kwargs), reporter, backend, user_backend)
     return Run(result.out, result.summary)

@@ -1,21 +1,17 @@
-"""The `simulate` command; `register(app)` adds it to the `bailbench` CLI."""
+"""The `simulate` command; `register(app)` adds it to the `bailbench` CLI. Its options are the
+declared settings of `SimulateConfig` and the backend's (settings.py); errors are one line
+through the CLI's error boundary."""
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from .. import console
-from ..errors import ServiceError, UserError
-
-
-def _fail(message: str, code: int = 2) -> None:
-    console.err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+from ..backends.registry import BackendOptions
+from ..settings import cli_parameters, with_options
+from .run import SimulateConfig
 
 
 def _pct(x: float | None) -> str:
@@ -63,52 +59,16 @@ def appropriateness_lines(summary: dict) -> list[str]:
     return lines
 
 
-def simulate(
-    model: str = typer.Option("smollm2", help="Target model spec, as for `bailbench run`."),
-    user: Optional[str] = typer.Option(None, help="User model spec [the target model plays the user too]."),
-    scenarios: str = typer.Option("all", help="all, a comma list of shipped families, or a .toml/.jsonl scenario file."),
-    turns: int = typer.Option(5, help="Assistant turns at most; conversations that reach them are censored."),
-    conversations: int = typer.Option(3, help="Conversations per scenario."),
-    methods: str = typer.Option("tool,string", help="The bail options offered live, one arm each: tool, string."),
-    check: str = typer.Option("prompt-bail-first", help="The bail prompt after every assistant turn (P(bail)): "
-                                                        "prompt-bail-first, prompt-continue-first or none."),
-    paired: bool = typer.Option(True, "--paired/--no-paired", help="Also run every conversation with no bail option."),
-    max_tokens: int = typer.Option(256, help="Most new tokens per target reply."),
-    user_max_tokens: int = typer.Option(128, help="Most new tokens per user message."),
-    temperature: Optional[float] = typer.Option(None, help="Target sampling temperature [1.0]."),
-    user_temperature: Optional[float] = typer.Option(None, help="User sampling temperature [1.0]."),
-    retries: int = typer.Option(2, help="Further attempts at a user message that broke role."),
-    ablation: str = typer.Option("Baseline", help="Wording ablation of the bail options and the check."),
-    bail_prompt_mode: Optional[str] = typer.Option(None, help="logprob or sample: how the check is read."),
-    protocol: str = typer.Option("default", help="default or paper."),
-    seed: int = typer.Option(0, help="Seed; every turn's seeds derive from it, so reruns replay."),
-    out: Optional[Path] = typer.Option(None, help="Run directory [runs/simulate-<scenarios>-<hash>]; rerun to resume."),
-    model_name: Optional[str] = typer.Option(None, help="The name the target knows itself by."),
-    n_ctx: int = typer.Option(8192, help="Context window for local models."),
-    batch_size: Optional[int] = typer.Option(None, help="gguf, hf, vllm: sequences decoded together."),
-    gpu_layers: int = typer.Option(0, help="gguf: layers offloaded to the GPU (-1 = all)."),
-    base_url: Optional[str] = typer.Option(None, help="openai, anthropic: server address."),
-    tool_format: Optional[str] = typer.Option(None, help="gguf, hf, vllm: read tool calls in this format."),
-) -> None:
+@with_options(cli_parameters(SimulateConfig, BackendOptions, skip=("refusal_classifier", "false_bail_filter")))
+def simulate(**settings) -> None:
     """Simulated users talk to a model that can leave: when, and where, does it leave?"""
-    from . import simulate as run_simulate
+    from . import simulate as run_simulation
 
     reporter = console.RichReporter()
     try:
-        result = run_simulate(
-            reporter=reporter, model=model, user=user, scenarios=scenarios, turns=turns, conversations=conversations,
-            methods=methods, check=None if check == "none" else check, paired=paired, max_tokens=max_tokens,
-            user_max_tokens=user_max_tokens, temperature=temperature, user_temperature=user_temperature,
-            retries=retries, ablation=ablation, bail_prompt_mode=bail_prompt_mode, protocol=protocol, seed=seed,
-            out=out, model_name=model_name, n_ctx=n_ctx, batch_size=batch_size, gpu_layers=gpu_layers,
-            base_url=base_url, tool_format=tool_format)
-    except UserError as exc:
+        result = run_simulation(reporter=reporter, **settings)
+    finally:
         reporter.stop()
-        _fail(str(exc))
-    except ServiceError as exc:
-        reporter.stop()
-        _fail(str(exc), 1)
-    reporter.stop()
     s = result.summary
     console.out.print(family_table(s))
     for line in appropriateness_lines(s):

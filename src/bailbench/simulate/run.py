@@ -9,16 +9,16 @@ reported, before any model is loaded.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 from ..backends.base import BackendLike
-from ..backends.registry import BackendOptions, load_backend
+from ..backends.registry import load_backend
 from ..errors import UserError
 from ..execute import Reporter, sent_settings, temperature_for
 from ..methods import BAIL_FIRST, CONTINUE_FIRST, STRING, TOOL
 from ..session import CommonConfig, Session, slug
+from ..settings import at_least, between, one_of, setting
 from ..store import write_summary
 from .conversation import Outcome, Plan, Player, Simulation
 from .scenario import ALL, load_scenarios
@@ -28,20 +28,43 @@ from .user import PROMPT_VERSION
 
 ARMS = (TOOL, STRING)
 CHECKS = (BAIL_FIRST, CONTINUE_FIRST)
+NO_CHECK = "none"
+
+
+def _arms(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A comma list (the CLI's spelling) or a sequence of names."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    if not all(isinstance(n, str) for n in names):
+        return tuple(names)  # the type check names what is wrong
+    return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
+
+
+def _live(arms: tuple[str, ...]) -> str | None:
+    wrong = [m for m in arms if m not in ARMS]
+    if wrong or not arms:
+        return (f"is not a bail option offered live: use {' or '.join(ARMS)} (the bail prompt runs after every turn: "
+                "--check)")
+    return None
 
 
 @dataclass(frozen=True)
 class SimulateConfig(CommonConfig):
-    user: str | None = None  # the user model's spec; None: the target model plays the user too
-    scenarios: str = ALL  # all, a comma list of shipped families, or a .toml/.jsonl file
-    turns: int = 5  # assistant turns at most (conversations that get there are censored)
-    conversations: int = 3  # per scenario
-    methods: tuple[str, ...] = ARMS  # the bail options offered live, one arm each
-    check: str | None = BAIL_FIRST  # the bail prompt after every assistant turn; None: no check
-    paired: bool = True  # also run every conversation with no bail option (the `none` arm)
-    user_max_tokens: int = 128
-    user_temperature: float | None = None  # None: 1.0, as the target
-    retries: int = 2  # further attempts at a user message that broke role
+    user: str | None = setting(None, "User model spec, as for --model [the target model plays the user too].")
+    scenarios: str = setting(ALL, "all, a comma list of shipped scenario families, or a .toml/.jsonl scenario file.")
+    turns: int = setting(5, "Assistant turns at most; conversations that reach them are censored.",
+                         check=at_least(1, 1000))
+    conversations: int = setting(3, "Conversations per scenario.", check=at_least(1, 10**6))
+    methods: tuple[str, ...] = setting(ARMS, "The bail options offered live, one arm each: tool, string.",
+                                       convert=_arms, check=_live, cli_type=str, cli_default="tool,string")
+    check: str | None = setting(BAIL_FIRST, "The bail prompt after every assistant turn, for P(bail): "
+                                            "prompt-bail-first, prompt-continue-first or none.",
+                                convert=lambda v: None if v == NO_CHECK else v, check=one_of(*CHECKS))
+    paired: bool = setting(True, "Also run every conversation with no bail option (the arm `none`).",
+                           flag="--paired/--no-paired")
+    user_max_tokens: int = setting(128, "Most new tokens per user message.", check=at_least(1, 10**7))
+    user_temperature: float | None = setting(None, "The user model's sampling temperature [1.0].",
+                                             check=between(0, 100, "a temperature"))
+    retries: int = setting(2, "Further attempts at a user message that broke role.", check=at_least(0, 100))
 
 
 @dataclass
@@ -50,27 +73,19 @@ class SimulateResult:
     summary: dict
 
 
-def check_config(cfg: SimulateConfig) -> None:
-    for name, least in (("turns", 1), ("conversations", 1), ("retries", 0), ("user_max_tokens", 1)):
-        if (value := getattr(cfg, name)) < least:
-            raise UserError(f"--{name.replace('_', '-')} {value} must be at least {least}")
-    wrong = [m for m in cfg.methods if m not in ARMS]
-    if wrong or not cfg.methods:
-        raise UserError(f"simulate offers the bail live with {' or '.join(ARMS)} (--methods), not "
-                        f"{','.join(wrong) or 'nothing'}; the bail prompt runs after every turn (--check)")
-    if cfg.check not in (*CHECKS, None):
-        raise UserError(f"unknown --check {cfg.check!r}: choose {', '.join(CHECKS)} or none")
-
-
 class SimulateRun:
     def __init__(self, cfg: SimulateConfig, reporter: Reporter | None = None, backend: BackendLike | None = None,
                  user_backend: BackendLike | None = None):
-        check_config(cfg)
+        if cfg.refusal_classifier or cfg.false_bail_filter:
+            raise UserError("simulate classifies no refusals and filters no false bails; drop --refusal-classifier "
+                            "and --false-bail-filter")
         self.cfg = cfg
         self.scenarios = load_scenarios(cfg.scenarios)
         self.arms = list(dict.fromkeys(cfg.methods)) + ([NONE] if cfg.paired else [])
-        checked = cfg.methods + ((cfg.check,) if cfg.check else ())
-        self.session = session = Session(replace(cfg, methods=checked), reporter, backend)
+        # the target's session: the shared settings, and every method it runs (the arms and the check)
+        common = {f.name: getattr(cfg, f.name) for f in fields(CommonConfig)}
+        target = CommonConfig(**{**common, "methods": cfg.methods + ((cfg.check,) if cfg.check else ())})
+        self.session = session = Session(target, reporter, backend)
         self.user_spec = cfg.user or cfg.model
         self._own_user = user_backend is None and self.user_spec != cfg.model
         if user_backend is None:
@@ -136,19 +151,3 @@ def run_simulation(cfg: SimulateConfig, reporter: Reporter | None = None, backen
                    user_backend: BackendLike | None = None) -> SimulateResult:
     """Run (or resume) simulated conversations; the library entry point."""
     return SimulateRun(cfg, reporter, backend, user_backend).execute()
-
-
-def config(kwargs: dict[str, Any]) -> SimulateConfig:
-    """Keyword arguments (the flags of `bailbench simulate` with underscores) -> the config."""
-    own = {f.name for f in fields(SimulateConfig)} - {"options"}
-    backend = {f.name for f in fields(BackendOptions)}
-    unknown = set(kwargs) - own - backend
-    if unknown:
-        raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; choose from "
-                        f"{', '.join(sorted(own | backend))}")
-    cfg = {k: v for k, v in kwargs.items() if k in own}
-    if isinstance(cfg.get("methods"), str):
-        cfg["methods"] = tuple(m.strip() for m in cfg["methods"].split(",") if m.strip())
-    if cfg.get("out") is not None:
-        cfg["out"] = Path(cfg["out"])
-    return SimulateConfig(**cfg, options=BackendOptions(**{k: v for k, v in kwargs.items() if k in backend}))

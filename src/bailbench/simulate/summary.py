@@ -149,7 +149,7 @@ def summarize(outcomes: list[Outcome], turns: int, arms: list[str]) -> dict:
         s = exits(by_arm.get(a, []))
         methods[a] = {"bail_rate": s["rate"], "ci_low": s["ci_low"], "ci_high": s["ci_high"], "n": s["n"],
                       "interval": s.get("interval"), "wilson_low": s.get("wilson_low"),
-                      "wilson_high": s.get("wilson_high"), "estimand": SHARE, "unknown_rate": None}
+                      "wilson_high": s.get("wilson_high"), "estimand": SHARE}
     appropriateness = {a: {
         "appropriate": exits([o for o in by_arm.get(a, []) if o.scenario.leaving_appropriate]),
         "inappropriate": exits([o for o in by_arm.get(a, []) if not o.scenario.leaving_appropriate]),
