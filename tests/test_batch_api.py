@@ -22,7 +22,7 @@ from bailbench.backends.http import ApiGeneration, RetryPolicy
 from bailbench.backends.openai_api import OpenAIBackend
 from bailbench.chat.types import Chat, Message, Tool
 from bailbench.errors import ServiceError, UserError
-from bailbench.methods import BAIL_FIRST
+from bailbench.methods import BAIL_FIRST, CONTINUE_FIRST
 from bailbench.methods.prompt import bail_prompt_chat
 from bailbench.prices import Cost, Price, PriceTable, Tokens, load_prices, price_tokens
 from bailbench.safe_io import parse_toml
@@ -169,16 +169,18 @@ def test_custom_ids_are_stable_hashes_of_the_request():
     assert custom_id("s|seed=2", body) != custom_id("s", body)
 
 
-def test_anthropic_marks_the_prefix_its_check_shares_with_the_rollout():
+def test_anthropic_marks_the_prefixes_sent_again():
     context = (Message("user", "Tell me about slugs."),)
     rollout = anthropic_request(Chat(context), "m", 1.0, 50)
-    check = anthropic_request(bail_prompt_chat(context, "Slugs.", BAIL_FIRST, "Baseline", forced_tag=False),
-                              "m", 1.0, 50)
-    marked = [{"role": "user", "content": [{"type": "text", "text": "Tell me about slugs.",
-                                            "cache_control": {"type": "ephemeral"}}]}]
-    assert rollout["messages"] == marked
-    assert check["messages"][:1] == marked  # byte for byte the rollout's prefix
-    assert [type(m["content"]) for m in check["messages"][1:]] == [str, str]
+    checks = [anthropic_request(bail_prompt_chat(context, "Slugs.", m, "Baseline", forced_tag=False), "m", 1.0, 50)
+              for m in (BAIL_FIRST, CONTINUE_FIRST)]
+    mark = {"cache_control": {"type": "ephemeral"}}
+    assert rollout["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Tell me about slugs."} | mark]}]
+    for check in checks:  # the rollout's prefix, then the reply marked: the other check sends both again
+        assert check["messages"][0] == {"role": "user", "content": "Tell me about slugs."}
+        assert check["messages"][1] == {"role": "assistant", "content": [{"type": "text", "text": "Slugs."} | mark]}
+        assert isinstance(check["messages"][2]["content"], str)
+    assert checks[0]["messages"][:2] == checks[1]["messages"][:2]
     turns = (Message("user", "a"), Message("assistant", "b"), Message("user", "c"))
     assert anthropic_request(Chat(turns), "m", 1.0, 5)["messages"][2]["content"][0]["cache_control"]
     assert "cache_control" not in json.dumps(anthropic_request(Chat(context), "m", 1.0, 5, cache=False))

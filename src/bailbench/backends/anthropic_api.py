@@ -7,12 +7,13 @@ SDK has no `temperature` (recent API versions), requests carry none; the stored 
 shows exactly what was sent.
 
 Prompt caching: one `cache_control` breakpoint per request, where the prefix that is sent
-again ends. A rollout's request is sent whole again by its other samples and, followed by
-the reply and the check, by its bail prompt: it is marked at its end. A check's request
-is marked at the end of the context before the model's reply, the prefix it shares byte
-for byte with the rollout's request (the reply and the check are new each time, and a
-cache write costs more than plain input). Prefixes under the model's minimum (1024 or
-2048 tokens) are not cached and cost nothing extra. Cache reads and writes the API reports
+again ends. A rollout's request (and a tool or string request) is sent whole again by its
+other samples and, followed by the reply and the check, by its two bail-prompt checks: it
+is marked at its end. A check is marked at the end of the model's reply: the other check
+of the same rollout sends that prefix again byte for byte, and the API's look-back finds
+the rollout's own cached prefix inside it. The check text itself is never marked (nothing
+sends it again, and a cache write costs 1.25x plain input). Prefixes under the model's
+minimum (1024 or 2048 tokens) are not cached and cost nothing extra. Cache reads and writes the API reports
 are kept per generation. With `batch`, requests go through Message Batches (backends.batch).
 """
 
@@ -42,8 +43,8 @@ def _checks() -> frozenset[str]:
 
 def cache_point(messages: list[dict]) -> int:
     """Index of the message where the prefix sent again ends (module docstring)."""
-    if len(messages) >= 3 and messages[-2]["role"] == "assistant" and messages[-1]["content"] in _checks():
-        return len(messages) - 3
+    if len(messages) >= 2 and messages[-2]["role"] == "assistant" and messages[-1]["content"] in _checks():
+        return len(messages) - 2
     return len(messages) - 1
 
 
