@@ -20,6 +20,7 @@ from bailbench.backends.base import GenerationRequest
 from bailbench.backends.batch import BatchPolicy, custom_id
 from bailbench.backends.http import ApiGeneration, RetryPolicy
 from bailbench.backends.openai_api import OpenAIBackend
+from bailbench.backends.registry import BackendOptions, load_backend
 from bailbench.chat.types import Chat, Message, Tool
 from bailbench.errors import ServiceError, UserError
 from bailbench.methods import BAIL_FIRST, CONTINUE_FIRST
@@ -231,3 +232,14 @@ def test_the_shipped_table_prices_the_papers_models_and_a_user_file_overrides_it
     user.write_text('[models."bad"]\noutput = 1\n')
     with pytest.raises(UserError, match="model 'bad' needs numbers for input and output"):
         load_prices(user)
+
+
+def test_batch_is_a_backend_option_of_the_api_providers_only(server, tmp_path):
+    b = load_backend("openai:model-x", BackendOptions(batch=True, base_url=server.openai_url))
+    assert b.batch and b.batch_size == 10_000
+    b.batch_policy, b.cache = FAST_POLL, None
+    b.bind(tmp_path)
+    assert [g.text for g in b.generate(requests()[1:2])] == ["About: Hello there."]
+    assert server.submissions == {"openai": 1}
+    with pytest.raises(UserError, match="--batch does not apply to mock models"):
+        load_backend("mock:p_bail=0.5", BackendOptions(batch=True))
