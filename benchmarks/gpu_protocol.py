@@ -60,12 +60,12 @@ class Measured:
 def random_model(shape: str, out: Path) -> Path:
     """A folder vLLM loads with load_format="dummy": the shape's config and the embedded tokenizer."""
     from bailbench.backends.embedded import embedded_gguf
-    from bailbench.backends.gguf_convert import convert_gguf
+    from bailbench.backends.gguf_convert import DONE, convert_gguf
 
     smol = convert_gguf(embedded_gguf())
     out.mkdir(parents=True, exist_ok=True)
     for f in smol.iterdir():
-        if f.is_file() and not f.name.endswith(".safetensors") and f.name != "config.json":
+        if f.is_file() and not f.name.endswith(".safetensors") and f.name not in ("config.json", DONE):
             shutil.copy2(f, out / f.name)
     own = json.loads((smol / "config.json").read_text("utf-8"))
     config = SHAPES[shape] | {k: own[k] for k in ("vocab_size", "bos_token_id", "eos_token_id")} | {
