@@ -4,7 +4,9 @@ plus both real-time endpoints with the same answers, for the real `openai` and `
 SDKs (the proprietary APIs cannot run offline).
 
 Faults, each on the first job only: `fail` items answer HTTP 500 (OpenAI) or `errored`
-(Anthropic); `expire` ends the job expired with only its first half answered. While
+(Anthropic); `expire` ends the job expired with only its first half answered. With
+`reasoning`, OpenAI requests are refused as its reasoning models refuse them (fake_openai),
+in real time and in jobs alike. While
 `hold` is clear, jobs stay in progress (a client killed mid-wait). `submissions` counts
 jobs created and `billed` counts what every answer's usage says, as the provider bills.
 """
@@ -19,11 +21,17 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .fake_openai import REJECT
 from .servers import FakeAnthropic
 
 
 def _text(content) -> str:
     return content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+
+
+def rejected(body: dict) -> str | None:
+    """OpenAI's 400 message for a parameter its reasoning models refuse, if the body has one."""
+    return next((m for p, m in REJECT.items() if p in body and not (p == "temperature" and body[p] == 1)), None)
 
 
 def openai_answer(body: dict) -> dict:
@@ -56,8 +64,8 @@ class Job:
 
 
 class BatchServer:
-    def __init__(self, *, fail: int = 0, expire: bool = False):
-        self.fail, self.expire = fail, expire
+    def __init__(self, *, fail: int = 0, expire: bool = False, reasoning: bool = False):
+        self.fail, self.expire, self.reasoning = fail, expire, reasoning
         self.hold = threading.Event()
         self.hold.set()
         self.files: dict[str, bytes] = {}
@@ -109,6 +117,8 @@ class BatchServer:
         body = json.loads(raw)
         if path == "/v1/chat/completions":
             self.realtime["openai"] += 1
+            if self.reasoning and (why := rejected(body)):
+                return 400, {"error": {"message": why, "type": "invalid_request_error"}}
             return 200, openai_answer(body)
         if path == "/v1/messages":
             self.realtime["anthropic"] += 1
@@ -162,7 +172,9 @@ class BatchServer:
                 answer = openai_answer if job.provider == "openai" else FakeAnthropic.answer
                 n = len(job.items) // 2 if first and self.expire else len(job.items)
                 for k, (cid, body) in enumerate(job.items[:n]):
-                    job.results[cid] = {"error": "server error"} if first and k < self.fail else answer(body)
+                    why = rejected(body) if self.reasoning else None
+                    job.results[cid] = ({"error": "server error", "status": 500} if first and k < self.fail
+                                        else {"error": why, "status": 400} if why else answer(body))
                 job.status = "expired" if first and self.expire else "completed"
                 if job.provider == "openai":
                     self._openai_files(job_id, job)
@@ -172,7 +184,7 @@ class BatchServer:
         out, err = [], []
         for cid, res in job.results.items():
             if "error" in res:
-                err.append({"id": "r", "custom_id": cid, "response": {"status_code": 500, "request_id": "x",
+                err.append({"id": "r", "custom_id": cid, "response": {"status_code": res["status"], "request_id": "x",
                             "body": {"error": {"message": res["error"], "type": "server_error"}}}, "error": None})
             else:
                 out.append({"id": "r", "custom_id": cid, "response": {"status_code": 200, "request_id": "x",

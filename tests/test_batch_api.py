@@ -69,7 +69,8 @@ def test_batch_equals_real_time_in_one_job(kind, server, tmp_path):
     real = backend(kind, server, batch=False).generate(requests())
     batched = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
     assert plain(batched) == plain(real)
-    assert server.submissions == {kind: 1} and server.realtime == {kind: len(requests())}
+    probe = int(kind == "openai")  # one real-time request learns what the model refuses before the job
+    assert server.submissions == {kind: 1} and server.realtime == {kind: len(requests()) + probe}
     assert [len(j.items) for j in server.jobs.values()] == [len(requests())]
     assert batched[0].tool_calls == ["switchconversation_tool"]
     assert batched[2].text == "<wellbeing>🔄</wellbeing>"
@@ -79,9 +80,11 @@ def test_batch_equals_real_time_in_one_job(kind, server, tmp_path):
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 def test_answers_in_the_ledger_are_not_paid_again(kind, server, tmp_path):
     first = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+    before = server.realtime.copy()  # openai: the probe before the first job
     again = backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
     assert plain(again) == plain(first)
-    assert server.submissions == {kind: 1} and not server.realtime
+    assert server.submissions == {kind: 1} and server.realtime == before
+    assert sum(before.values()) == int(kind == "openai")
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
@@ -243,3 +246,16 @@ def test_batch_is_a_backend_option_of_the_api_providers_only(server, tmp_path):
     assert server.submissions == {"openai": 1}
     with pytest.raises(UserError, match="--batch does not apply to mock models"):
         load_backend("mock:p_bail=0.5", BackendOptions(batch=True))
+
+
+def test_jobs_for_a_reasoning_model_carry_only_what_it_takes(tmp_path):
+    server = BatchServer(reasoning=True)
+    try:
+        gens = backend("openai", server, batch=True, run_dir=tmp_path).generate(requests())
+    finally:
+        server.stop()
+    assert server.submissions == {"openai": 1}
+    (job,) = server.jobs.values()
+    assert {tuple(sorted(k for k in body if k in ("max_tokens", "max_completion_tokens", "temperature")))
+            for _, body in job.items} == {("max_completion_tokens", "temperature")}  # temperature 1 it takes
+    assert [g.text for g in gens[1::4]] == ["About: Hello there."] * 2

@@ -132,7 +132,9 @@ class BatchPolicy:
 class BatchClient:
     """Answers of many requests through a provider's batch API, with the ledger at `ledger_path`."""
 
-    def __init__(self, provider: Provider, ledger_path: Path, call: Call, policy: BatchPolicy | None = None):
+    def __init__(self, provider: Provider, ledger_path: Path, call: Call, policy: BatchPolicy | None = None,
+                 wire: Callable[[dict], dict] = lambda body: body):
+        self.wire = wire  # a body as it goes into a job (ids stay those of the request)
         self.provider = provider
         self.ledger_path = ledger_path
         self.call = call
@@ -156,7 +158,7 @@ class BatchClient:
                                        f"{self.policy.max_attempts} times (last: {state[spent[0]][1]}); "
                                        "collected answers are kept: rerun the same command to resume")
                 for chunk in _chunks(todo, self.policy.job_size):
-                    job = self.call(partial(self.provider.submit, [(i, bodies[i]) for i in chunk]))
+                    job = self.call(partial(self.provider.submit, [(i, self.wire(bodies[i])) for i in chunk]))
                     ledger.record(job, self.provider.name, chunk)
                     log.info("%s batch %s: %d requests submitted", self.provider.name, job, len(chunk))
                 for job in ledger.open_jobs(todo):

@@ -273,11 +273,12 @@ class ApiBackend(Backend):
         response cache already holds are not sent, and every answer is cached as in real time."""
         prepared = [self._prepare(r) for r in requests]
         keys = [ResponseCache.key(scope, body) for body, scope in prepared]
-        ids = [custom_id(scope, self._wire(body)) for body, scope in prepared]
+        ids = [custom_id(scope, body) for body, scope in prepared]  # of the request, not of how it was sent
         answers = {i: hit for i, k in zip(ids, keys) if self.cache and (hit := self.cache.get(k)) is not None}
-        todo = {i: self._wire(body) for i, (body, _) in zip(ids, prepared) if i not in answers}
+        todo = {i: body for i, (body, _) in zip(ids, prepared) if i not in answers}
         if todo:
-            answers |= BatchClient(self._batches(), self.ledger_path, self._call, self.batch_policy).run(todo)
+            client = BatchClient(self._batches(), self.ledger_path, self._call, self.batch_policy, self._job_wire)
+            answers |= client.run(todo)
             if self.cache:
                 for i, k in zip(ids, keys):
                     self.cache.put(k, answers[i])
@@ -290,6 +291,10 @@ class ApiBackend(Backend):
     def _wire(self, body: dict) -> dict:
         """The body as it goes out (a backend may adapt parameters the server rejects)."""
         return body
+
+    def _job_wire(self, body: dict) -> dict:
+        """The body as it goes into a batch job."""
+        return self._wire(body)
 
     @abstractmethod
     def _generation(self, body: dict, resp: dict, seconds: float) -> Generation:

@@ -14,8 +14,9 @@ Reasoning models reject some parameters: `max_tokens` becomes `max_completion_to
 and a rejected temperature is dropped (the run records that none was sent); both are
 learnt from the server's own 400 answer, once.
 
-With `batch`, generations go through OpenAI's Batch API (backends.batch); the probe and the
-greedy readings stay real-time. OpenAI caches a repeated prefix of 1024 tokens or more by
+With `batch`, generations go through OpenAI's Batch API (backends.batch); the probe (sent
+before the first job, so that jobs carry only parameters the model takes) and the greedy
+readings stay real-time. OpenAI caches a repeated prefix of 1024 tokens or more by
 itself: requests put what repeats first (tools, system, then the conversation), and the
 cached tokens it reports are kept per generation.
 
@@ -168,6 +169,10 @@ class OpenAIBackend(ApiBackend):
 
     def _batches(self) -> OpenAIBatches:
         return OpenAIBatches(self.client)
+
+    def _job_wire(self, body: dict) -> dict:
+        self.capabilities  # noqa: B018 - the real-time probe learns what the model refuses before a job carries it
+        return self._wire(body)
 
     def _send(self, body: dict) -> dict:
         while True:
