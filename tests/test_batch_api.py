@@ -259,3 +259,16 @@ def test_jobs_for_a_reasoning_model_carry_only_what_it_takes(tmp_path):
     assert {tuple(sorted(k for k in body if k in ("max_tokens", "max_completion_tokens", "temperature")))
             for _, body in job.items} == {("max_completion_tokens", "temperature")}  # temperature 1 it takes
     assert [g.text for g in gens[1::4]] == ["About: Hello there."] * 2
+
+
+def test_a_run_keeps_its_ledger_in_its_run_directory(server, tmp_path):
+    """The session binds a batch backend to the run directory: the ledger lives beside the samples."""
+    from bailbench import api
+
+    b = backend("openai", server, batch=True)
+    out = tmp_path / "run"
+    data = str(ROOT.parent / "shared" / "data" / "bailstudy")
+    r = api.run(model="openai:model-x", backend=b, methods="tool", limit=2, samples=1, model_name="M",
+                data_dir=data, out=out)
+    assert r.summary["new_samples"] == 2 and (out / "batch_jobs.sqlite").is_file()
+    assert server.submissions == {"openai": 1}

@@ -155,6 +155,9 @@ class Session:
         self.out = self.cfg.out or Path("runs") / f"{name}-{digest}"
         self.store = Store(self.out)
         self.store.check_identity(self.identity)
+        bind = getattr(self.backend, "bind", None)
+        if bind is not None:  # a backend that keeps state of its own (a batch API's job ledger) keeps it here
+            bind(self.out)
         self.executor = Executor(self.backend, self.store, progress, model_name=self.model_name, mode=self.mode,
                                  temperature=self.temperature, max_tokens=self.cfg.max_tokens,
                                  protocol=self.protocol, spec=self.cfg.model)
