@@ -3,8 +3,6 @@ and not a shuffled one, steering with alpha 0 changes nothing, and the controls 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -124,44 +122,36 @@ def rows_of(run_dir):
 
 
 @pytest.mark.model
-def test_stored_activations_equal_a_direct_forward_pass(hf, run_dir):
+def test_stored_activations_equal_a_direct_forward_pass_and_resume(hf, run_dir):
     import torch
 
-    from bailbench.mechanism.activations import Folder, compute_activations
+    from bailbench.mechanism.activations import INDEX, Folder, compute_activations
 
     done = compute_activations(run_dir, hf, "0,5,20", shard_reads=2)
     assert (done.new_reads, done.reused_reads, done.layers) == (8, 0, (0, 5, 20))  # 4 reply ends, 4 checks
-    rows, folder = rows_of(run_dir), Folder(run_dir / "activations")
-    for site in ("reply_end", "decision"):
-        for j, layer in enumerate((0, 5, 20)):
-            entries, x = folder.layer(site, layer)
-            assert len(entries) == 4
-            for e, got in zip(entries, x):
-                row = rows[e["key"]]
-                text = row.rendered + row.reply if site == "reply_end" else row.rendered
-                ids = torch.tensor([hf.tokens(text)])
-                with torch.inference_mode():
-                    direct = hf.model(input_ids=ids, output_hidden_states=True).hidden_states[layer + 1][0, -1]
-                assert e["position"] == ids.shape[1] - 1
-                np.testing.assert_allclose(got, direct.numpy().astype(np.float16), rtol=2e-3, atol=2e-3)
-
-
-@pytest.mark.model
-def test_activations_resume_after_a_lost_shard(hf, run_dir, tmp_path):
-    from bailbench.mechanism.activations import INDEX, compute_activations
-
-    out = tmp_path / "acts"
-    compute_activations(run_dir, hf, "4", shard_reads=2, out=out)
-    whole = (out / INDEX).read_text().splitlines()
-    (out / INDEX).write_text("\n".join(whole[:3]) + "\n" + whole[3][:10])  # killed mid-line, a shard lost
-    again = compute_activations(run_dir, hf, "4", shard_reads=2, out=out)
+    index = run_dir / "activations" / INDEX
+    whole = index.read_text().splitlines()
+    index.write_text("\n".join(whole[:3]) + "\n" + whole[3][:10])  # killed mid-line: a shard and a half lost
+    again = compute_activations(run_dir, hf, "0,5,20", shard_reads=2)
     assert (again.new_reads, again.reused_reads) == (5, 3)
-    keys = sorted((json.loads(line)["site"], json.loads(line)["key"]) for line in (out / INDEX).read_text().splitlines()
-                  if line.endswith("}"))
-    assert keys == sorted((json.loads(line)["site"], json.loads(line)["key"]) for line in whole)
-    assert compute_activations(run_dir, hf, "4", out=out).new_reads == 0
+    assert compute_activations(run_dir, hf, "0,5,20").new_reads == 0
     with pytest.raises(UserError, match="pass the same --layers"):
-        compute_activations(run_dir, hf, "3", out=out)
+        compute_activations(run_dir, hf, "3")
+
+    rows, folder = rows_of(run_dir), Folder(run_dir / "activations")
+    stored = {site: [folder.layer(site, layer) for layer in (0, 5, 20)] for site in ("reply_end", "decision")}
+    for site, layers in stored.items():
+        entries = layers[0][0]
+        assert len(entries) == 4 and len({e["key"] for e in entries}) == 4
+        for i, e in enumerate(entries):
+            row = rows[e["key"]]
+            ids = torch.tensor([hf.tokens(row.rendered + row.reply if site == "reply_end" else row.rendered)])
+            assert e["position"] == ids.shape[1] - 1
+            with torch.inference_mode():
+                direct = hf.model(input_ids=ids, output_hidden_states=True).hidden_states
+            for layer, (_, x) in zip((0, 5, 20), layers):
+                np.testing.assert_allclose(x[i], direct[layer + 1][0, -1].numpy().astype(np.float16), rtol=2e-3,
+                                           atol=2e-3)
 
 
 @pytest.mark.model
@@ -170,7 +160,7 @@ def test_probe_writes_directions_and_steering_with_alpha_0_changes_nothing(hf, r
     from bailbench.mechanism.probing import probe_run
     from bailbench.mechanism.steer import sweep
 
-    compute_activations(run_dir, hf, "0,5,20")
+    compute_activations(run_dir, hf, "0,5,20")  # stored already when the test above ran
     result = probe_run(run_dir)
     assert [d.layer for d in result.directions] == [0, 5, 20]
     path = run_dir / "probe" / "bail-L5.npz"
@@ -178,6 +168,7 @@ def test_probe_writes_directions_and_steering_with_alpha_0_changes_nothing(hf, r
     assert d.layer == 5 and d.model_id == hf.model_id and d.vector.shape == (576,)
     rows = [r for r in rows_of(run_dir).values() if r.method == "prompt-bail-first"]
     texts = [r.rendered for r in rows]
+    hf.set_steering(None)  # drops the run's kept KV: every reading below is a cold one
     plain = [s.logprobs for s in hf.score_rendered(texts, ["🔄", "🟢"])]
     assert [r.p_bail for r in rows] == pytest.approx([np.exp(a) / (np.exp(a) + np.exp(b)) for a, b in plain], abs=1e-4)
     hf.set_steering(parse_steer(f"{path}:5:0"))
@@ -197,3 +188,26 @@ def test_probe_writes_directions_and_steering_with_alpha_0_changes_nothing(hf, r
         assert (c.delta_p_bail.mean, c.delta_p_bail.low, c.delta_p_bail.high, c.kl_neutral) == (0, 0, 0, 0)
     assert all(c.kl_neutral is not None and c.kl_neutral > 0 for c in s.conditions[4:])
     assert s.conditions[4].excess is not None and s.conditions[5].excess is None
+
+
+def test_commands_say_in_one_line_what_they_cannot_do(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from bailbench.cli import Commands
+    from bailbench.mechanism.command import register
+    from bailbench.runner import RunConfig, run
+
+    app = typer.Typer(cls=Commands)
+    register(app)
+    out = tmp_path / "run"
+    run(RunConfig(model="mock:p_bail=0.3", methods=("prompt-bail-first",), limit=2, samples=1, out=out))
+    for args, said in ((["activations", str(out)], "was run with mock:p_bail=0.3, whose activations transformers "
+                                                      "cannot compute; pass --model hf:NAME"),
+                       (["activations", str(out), "--model", "mock:p_bail=0.3"], "mock:p_bail=0.3 cannot give "
+                                                                                 "activations: use the transformers"),
+                       (["probe", str(out)], "has no activations: run `bailbench activations"),
+                       (["steer", str(out), "--direction", str(out / "d.npz"), "--alphas", "1,x"], "--alphas '1,x'")):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2, res.output
+        assert said in res.output and len(res.output.strip().splitlines()) == 1
