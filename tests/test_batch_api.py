@@ -272,3 +272,34 @@ def test_a_run_keeps_its_ledger_in_its_run_directory(server, tmp_path):
                 data_dir=data, out=out)
     assert r.summary["new_samples"] == 2 and (out / "batch_jobs.sqlite").is_file()
     assert server.submissions == {"openai": 1}
+
+
+def test_plan_tokens_count_every_request_of_a_run():
+    from bailbench.prices import plan_tokens
+
+    assert plan_tokens(["x" * 40], 2, ["rollout"], max_tokens=100) == Tokens(input=2 * 20, output=2 * 100)
+    long = plan_tokens(["x" * 4000], 1, ["prompt-bail-first"], max_tokens=2000)
+    # the rollout, then its check: the rollout's prompt and reply sent again (and cacheable, past 1024 tokens)
+    assert long.output == 500 + 10 and long.cached == 1010 + 500 and long.input > 1010 + long.cached
+
+
+def test_run_plan_prices_an_api_model_from_a_users_table(tmp_path):
+    from typer.testing import CliRunner
+
+    from bailbench.cli import app
+    from bailbench.datasets.records import stratified
+    from bailbench.datasets.registry import load_dataset
+
+    data = str(ROOT.parent / "shared" / "data" / "bailstudy")
+    table = tmp_path / "prices.toml"
+    table.write_text('[models.my-model]\ninput = 1e6\noutput = 2e6\nbatch = 0.5\n')  # $1 and $2 a token
+    res = CliRunner().invoke(app, ["run", "--model", "openai:my-model", "--plan", "--limit", "1", "--samples", "1",
+                                   "--methods", "rollout", "--max-tokens", "100", "--prices", str(table),
+                                   "--data-dir", data], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    (prompt,) = stratified(load_dataset("bailbench", data).prompts, 1)
+    tokens_in = len(prompt.content) // 4 + 10
+    dollars = tokens_in * 1.0 + 100 * 2.0
+    said = " ".join(res.output.split())
+    assert f"about {tokens_in:,} tokens in and 100 out" in said
+    assert f"list price ${dollars:,.2f} real-time, ${dollars / 2:,.2f} with --batch" in said

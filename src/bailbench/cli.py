@@ -68,12 +68,14 @@ RUN_FLAGS = [
                                                                   "assumptions].")),
     extra_option("detect", float, typer.Option(0.02, help="--plan: the difference in bail rate to detect (0.02 = 2 "
                                                           "points), at 80% power.")),
+    extra_option("prices", Optional[Path], typer.Option(None, help="--plan: a TOML price table that overrides the "
+                                                                   "shipped one (bailbench/prices.toml) model by model.")),
 ]
 
 
 @app.command()
 @with_options(cli_parameters(RunConfig, BackendOptions, presets=True) + RUN_FLAGS)
-def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, **settings) -> None:
+def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, prices: Path | None, **settings) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
     from . import api
 
@@ -82,8 +84,7 @@ def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, **settings
         if settings[key] is None:
             settings[key] = value
     if plan:
-        cfg = api.config(RunConfig, settings)
-        return _plan(cfg.dataset, cfg.data_dir, cfg.limit, cfg.samples, pilot, detect)
+        return _plan(api.config(RunConfig, settings), pilot, detect, prices)
     result = with_progress(api.run, **settings)
     s = result.summary
     console.out.print(console.method_table(s))
@@ -102,9 +103,9 @@ def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, **settings
                           f"every prompt: bailbench run --model {settings['model']} --full")
 
 
-def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, pilot: Path | None,
-          detect: float) -> None:
-    """`run --plan`: the power of the planned run, from a pilot or stated assumptions."""
+def _plan(cfg: RunConfig, pilot: Path | None, detect: float, prices: Path | None) -> None:
+    """`run --plan`: the power of the planned run, from a pilot or stated assumptions, and on
+    an API model its tokens and price."""
     from . import api
     from .analysis.power import power_rows
     from .datasets.records import stratified
@@ -112,14 +113,17 @@ def _plan(dataset: str, data_dir: str | None, limit: int | None, samples: int, p
 
     if not 0 < detect < 1:
         fail(f"--detect {detect} is not a difference in rate: give a number between 0 and 1, e.g. 0.02")
-    try:
-        prompts = len(stratified(load_dataset(dataset, data_dir).prompts, limit))
-        summary = api.load(pilot).summary if pilot else None
-    except UserError as exc:
-        fail(str(exc))
-    rows = power_rows(summary, prompts=prompts, samples=samples, difference=detect)
-    console.out.print(console.power_table(rows, prompts, samples, detect,
+    chosen = stratified(load_dataset(cfg.dataset, cfg.data_dir).prompts, cfg.limit)
+    summary = api.load(pilot).summary if pilot else None
+    rows = power_rows(summary, prompts=len(chosen), samples=cfg.samples, difference=detect)
+    console.out.print(console.power_table(rows, len(chosen), cfg.samples, detect,
                                           assumed=any(r.source == "assumed" for r in rows)))
+    if cfg.model.split(":", 1)[0] in ("openai", "anthropic"):
+        from .prices import load_prices, plan_tokens, price_tokens
+
+        tokens = plan_tokens(["\n".join(m.content for m in p.messages) for p in chosen], cfg.samples, [str(m) for m in cfg.methods],
+                             cfg.max_tokens)
+        console.out.print(console.price_line(cfg.model, tokens, price_tokens(cfg.model, tokens, load_prices(prices))))
 
 
 @app.command()

@@ -317,3 +317,15 @@ def realdata_table(summary: dict) -> Table:
     t.caption = escape(f"skipped conversations: {conv['skipped'] or 'none'}; alternation fixes: "
                        f"{conv['fixes'] or 'none'}" + (f"; lost: {conv['lost']}" if conv["lost"] else ""))
     return t
+
+
+def price_line(model: str, tokens, cost) -> str:
+    """A planned run's tokens and dollars (prices.py), or why there is no price."""
+    from .prices import REPLY_TOKENS
+
+    head = (f"{model}: about {tokens.input:,} tokens in and {tokens.output:,} out (replies assumed "
+            f"{REPLY_TOKENS} tokens or max_tokens if less; {tokens.cached:,} input tokens cacheable)")
+    if cost is None:
+        return escape(f"{head}; no price for it in the table: add it with --prices FILE")
+    return escape(f"{head}; list price ${cost.realtime:,.2f} real-time, ${cost.batch:,.2f} with --batch, "
+                  f"${cost.realtime_cached:,.2f} / ${cost.batch_cached:,.2f} with prompt caching")

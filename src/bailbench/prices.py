@@ -106,3 +106,42 @@ def price_tokens(model: str, tokens: Tokens, table: PriceTable) -> Cost | None:
     cached = (fresh * p.input + tokens.cached * p.cache_read + tokens.written * p.cache_write
               + tokens.output * p.output) / PER
     return Cost(model, realtime=plain, batch=plain * p.batch, realtime_cached=cached, batch_cached=cached * p.batch)
+
+
+REPLY_TOKENS = 500  # assumed reply length of a plan (capped at max_tokens): replies are rarely that long
+CHECK_ANSWER = 10  # tokens of a bail-prompt answer (`<wellbeing>🔄</wellbeing>` and a little more)
+CACHE_MIN = 1024  # the shortest prefix the providers cache
+
+
+def _tokens(text: str) -> int:
+    return max(1, len(text) // 4)  # about 4 characters a token in English
+
+
+def plan_tokens(contexts: list[str], samples: int, methods: list[str], max_tokens: int,
+                reply_tokens: int = REPLY_TOKENS) -> Tokens:
+    """The tokens a planned run sends and receives: every context x sample, the rollout, each
+    bail prompt after it (the rollout's prefix sent again, cached where it is long enough),
+    the tool and string replies; replies assumed `reply_tokens` long (at most `max_tokens`)."""
+    from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
+    from .methods.prompt import check_message
+    from .methods.tool import bail_tool
+    from .methods.wordings import BASELINE, string_wording
+
+    reply = min(reply_tokens, max_tokens)
+    extra: dict[str, int] = {TOOL: _tokens(bail_tool(BASELINE, "Model").description) + 60,
+             STRING: _tokens(string_wording(BASELINE, "Model").system_text)}
+    checks = [m for m in methods if m in PROMPT_METHODS]
+    rollout = ROLLOUT in methods or bool(checks)
+    inp = out = cached = 0
+    for text in contexts:
+        p = _tokens(text) + 10  # the turn's framing
+        if rollout:
+            inp, out = inp + p, out + reply
+        for m in methods:
+            if m in (TOOL, STRING):
+                inp, out = inp + p + extra[m], out + reply
+        for m in checks:
+            prefix = p + reply
+            inp, out = inp + prefix + _tokens(check_message(m, BASELINE)), out + CHECK_ANSWER
+            cached += prefix if prefix >= CACHE_MIN else 0
+    return Tokens(input=inp * samples, output=out * samples, cached=cached * samples)
