@@ -25,7 +25,7 @@ from .settings import keywords
 
 C = TypeVar("C")
 
-__all__ = ["Run", "run", "realdata", "load", "compare"]
+__all__ = ["Run", "run", "realdata", "simulate", "load", "compare"]
 
 
 @dataclass
@@ -86,6 +86,15 @@ def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run
     from .realdata import RealDataConfig, run_realdata
 
     result = run_realdata(config(RealDataConfig, kwargs), reporter, backend)
+    return Run(result.out, result.summary)
+
+
+def simulate(*, reporter: Reporter | None = None, backend=None, user_backend=None, **kwargs) -> Run:
+    """Run (or resume) simulated users against a model that can leave; `bailbench simulate`
+    with these flags."""
+    from .simulate.run import SimulateConfig, run_simulation
+
+    result = run_simulation(config(SimulateConfig, kwargs), reporter, backend, user_backend)
     return Run(result.out, result.summary)
 
 

@@ -273,10 +273,12 @@ def datasets_fetch(name: str = typer.Argument(..., help="Dataset name: bailbench
 
 # Commands that live beside the package they drive: each such module has `register(app)`.
 from .inspect_tasks.command import register as register_inspect  # noqa: E402
+from .mechanism.command import register as register_mechanism  # noqa: E402
+from .simulate.command import register as register_simulate  # noqa: E402
 from .sweep.command import register as register_sweep  # noqa: E402
 from .taxonomy.command import register as register_taxonomy  # noqa: E402
 
-for register in (register_taxonomy, register_sweep, register_inspect):
+for register in (register_simulate, register_taxonomy, register_sweep, register_inspect, register_mechanism):
     register(app)
 
 
