@@ -145,25 +145,32 @@ class HFBackend(LocalBackend):
         import numpy as np
 
         torch = self.torch
+        last = max(layers)
         out = []
         for j in range(0, len(seqs), self.batch_size):
             chunk, where = seqs[j:j + self.batch_size], positions[j:j + self.batch_size]
             ids, mask, pos = self._left_pad(chunk)
             width = ids.shape[1]
-            caught: dict[int, object] = {}
+            rows = torch.tensor([r for r, ps in enumerate(where) for _ in ps], device=self.device)
+            cols = torch.tensor([width - len(s) + p for s, ps in zip(chunk, where) for p in ps], device=self.device)
+            caught: dict[int, object] = {}  # each block's output at the reads only: memory stays small
+
+            def keep(module, args, output, layer):
+                caught[layer] = (output[0] if isinstance(output, tuple) else output)[rows, cols].float()
+                if layer == last:
+                    raise _Enough  # the blocks above and the logits are not needed
+
             hooks = [self.blocks[layer].register_forward_hook(
-                lambda m, a, o, layer=layer: caught.__setitem__(layer, o[0] if isinstance(o, tuple) else o))
-                for layer in layers]
+                lambda m, a, o, layer=layer: keep(m, a, o, layer)) for layer in layers]
             try:
                 with torch.inference_mode():
                     self.model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+            except _Enough:
+                pass
             finally:
                 for h in hooks:
                     h.remove()
-            stack = torch.stack([caught[layer] for layer in layers], dim=2).float()  # type: ignore[misc]
-            for r, (s, ps) in enumerate(zip(chunk, where)):
-                idx = torch.tensor([width - len(s) + p for p in ps], device=self.device)
-                out.append(stack[r, idx].cpu().numpy())
+            out.append(torch.stack([caught[layer] for layer in layers], dim=1).cpu().numpy())  # type: ignore[misc]
         return np.concatenate(out) if out else np.zeros((0, len(layers), self.model.config.hidden_size), "float32")
 
     def score_rendered(self, texts: Sequence[str], continuations: Sequence[str]) -> list[Score]:
@@ -405,6 +412,10 @@ class HFBackend(LocalBackend):
                             totals[r, k] += float(lp[row, j - 1, cont[j]])
         seconds = (time.perf_counter() - start) / len(chunk)
         return [Score(p.rendered, totals[r].tolist(), len(p.tokens), seconds=seconds) for r, p in enumerate(chunk)]
+
+
+class _Enough(Exception):
+    """Raised by a hook to end a forward pass once every wanted block output is caught."""
 
 
 @dataclass
