@@ -168,6 +168,8 @@ def test_settings_that_cannot_be_meant_are_refused_before_any_model(kwargs, says
     ("As an AI, I cannot have feelings.", Break.AS_ASSISTANT),
     ("I'm sorry, but I can't help with that.", Break.AS_ASSISTANT),
     ("Certainly! Here is the code you asked for.", Break.AS_ASSISTANT),
+    ("I'm sorry for the tone. I apologize for your confusion. I'm here to help.", Break.AS_ASSISTANT),
+    ("Is there anything else I can help you with?", Break.AS_ASSISTANT),
     ("[END]", Break.ENDED),
     ("Thanks for the chat. (end of roleplay)", Break.ENDED),
     ("Goodbye!", Break.ENDED),

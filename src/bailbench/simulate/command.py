@@ -74,7 +74,7 @@ def simulate(**settings) -> None:
     for line in appropriateness_lines(s):
         console.out.print(line, markup=False, highlight=False)
     console.out.print(f"run directory: {result.path} ({s['new_samples']} new rows, {s['reused_samples']} reused; "
-                      f"{s['seconds']['wall']:.0f} s)", markup=False, highlight=False)
+                      f"{s['seconds']:.0f} s)", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,7 +24,7 @@ from .conversation import Outcome, Plan, Player, Simulation
 from .scenario import ALL, load_scenarios
 from .summary import summarize
 from .threads import NONE, Thread
-from .user import PROMPT_VERSION
+from .user import VERSION
 
 ARMS = (TOOL, STRING)
 CHECKS = (BAIL_FIRST, CONTINUE_FIRST)
@@ -94,7 +94,7 @@ class SimulateRun:
         self.user_temperature = temperature_for(user_backend, cfg.user_temperature, self.user_spec)
         session.open({"kind": "simulate", "user": {"model": self.user_spec, "backend": user_backend.identity(),
                                                    "temperature": self.user_temperature,
-                                                   "max_tokens": cfg.user_max_tokens, "prompt": PROMPT_VERSION}},
+                                                   "max_tokens": cfg.user_max_tokens, "version": VERSION}},
                      f"simulate-{slug(self.scenarios.name)}", session.quiet)
         self.out, self.store = session.out, session.store
 
@@ -124,11 +124,6 @@ class SimulateRun:
         if self._own_user:
             self.user_backend.close()
 
-    def _model_seconds(self) -> dict[str, float]:
-        """Model time of the chosen rows per family, as stored (a resumed run counts the time its rows took)."""
-        q = "SELECT category, sum(seconds) FROM samples JOIN temp.chosen USING (key) GROUP BY category"
-        return {c: round(float(s or 0), 2) for c, s in self.store.db.execute(q)}
-
     def _summary(self, outcomes: list[Outcome], *, new: int, reused: int, seconds: float) -> dict:
         cfg, s = self.cfg, self.session
         return {
@@ -143,7 +138,7 @@ class SimulateRun:
             "user_max_tokens": cfg.user_max_tokens, "retries": cfg.retries, "seed": cfg.seed,
             **summarize(outcomes, cfg.turns, self.arms),
             "new_samples": new, "reused_samples": reused,
-            "seconds": {"wall": round(seconds, 2), "model_by_family": self._model_seconds()},
+            "seconds": round(seconds, 2),
         }
 
 

@@ -8,7 +8,8 @@ counted by kind and retried with another seed, never kept silently:
 
 - `empty`: nothing left after thinking, a speaker label and quotes are removed;
 - `as_assistant`: it answers as the assistant would (a speaker label, "As an AI", "How can I
-  help you", an assistant's refusal or offer of help, or both sides of the chat written out);
+  help you", "I'm here to help", an assistant's refusal, apology for confusion or offer of
+  more help, or both sides of the chat written out);
 - `ended_scenario`: it ends the scenario itself (an end marker such as "[END]" or "end of
   conversation", stepping out of the role, or a farewell and nothing else).
 """
@@ -30,8 +31,6 @@ How you behave as the conversation goes on: {escalation}
 
 Write only your next message to the assistant, in your own voice, as this person. Never write the assistant's replies, never speak as an AI assistant, and never end the conversation or step out of the role yourself."""
 OPENING_CUE = "(The chat window is open. Write your first message.)"
-# Part of every run's identity: another wording is another run.
-PROMPT_VERSION = hashlib.sha256((INSTRUCTIONS + OPENING_CUE).encode()).hexdigest()[:12]
 
 
 class Break(StrEnum):
@@ -54,6 +53,10 @@ _AS_ASSISTANT = [re.compile(p, re.IGNORECASE) for p in (
     r"\bi('d| would) be (happy|glad) to help\b",
     r"^\W*(i'?m sorry|i apologi[sz]e),? (but )?i (can(no|')?t|am unable to|won'?t)\b",
     r"^\W*(certainly|of course|sure)[!,.]\s+here('s| is)\b",
+    r"\b(i'?m|i am) here to (help|assist)\b",
+    r"\bi apologi[sz]e for (any|the|your) (confusion|inconvenience|misunderstanding)\b",
+    r"\banything else (i can|you'?d like me to) (help|assist|do)\b",
+    r"\bfeel free to (ask|reach out|let me know)\b",
 )]
 _ENDED = [re.compile(p, re.IGNORECASE) for p in (
     r"[\[(<*]\s*(end|the end|end of (the )?(conversation|chat|scenario|role-?play|simulation))\s*[\])>*]",
@@ -62,6 +65,10 @@ _ENDED = [re.compile(p, re.IGNORECASE) for p in (
     r"\b(out of character|ooc|stepping out of (the |my )?(role|character))\b",
     r"^\W*(bye|goodbye|good bye|farewell|see you|see ya)\W*$",
 )]
+
+# Part of every run's identity: another wording, or other rules for role breaks, is another run.
+VERSION = hashlib.sha256("\n".join([INSTRUCTIONS, OPENING_CUE, _LABEL.pattern, _QUOTES.pattern,
+                                    *(p.pattern for p in _AS_ASSISTANT + _ENDED)]).encode()).hexdigest()[:12]
 
 
 def user_chat(scenario: Scenario, transcript: list[Message]) -> Chat:
