@@ -25,7 +25,7 @@ from bailbench.errors import UserError
 from bailbench.methods.thinking import strip_thinking
 from bailbench.simulate import simulate
 from bailbench.simulate.command import register
-from bailbench.simulate.conversation import Outcome
+from bailbench.simulate.conversation import Outcome, break_label, stored_break
 from bailbench.simulate.run import SimulateConfig
 from bailbench.simulate.scenario import (
     Scenario,
@@ -38,7 +38,7 @@ from bailbench.simulate.summary import summarize
 from bailbench.simulate.survival import kaplan_meier, median_turn, rule_of_three, upper_bound
 from bailbench.simulate.threads import Thread
 from bailbench.simulate.user import Break, role_break, user_chat, user_message
-from bailbench.store import read_summary
+from bailbench.store import SampleRow, read_summary
 
 GOOD = """
 [[scenario]]
@@ -179,6 +179,16 @@ def test_role_breaks(text, kind):
     assert role_break(text) == kind
 
 
+def test_a_role_break_is_stored_with_its_kind_and_read_back():
+    def row(skipped):
+        return SampleRow("k", "p", "", "", "user", "", "", 1, 0, "", "", None, None, None, 0, 0, "", 0.0, skipped)
+
+    assert break_label("You are useless.") is None and break_label("") == "role_break:empty"
+    assert stored_break(row(break_label("How can I help you?"))) == Break.AS_ASSISTANT
+    assert stored_break(row(None)) == Break.OK
+    assert stored_break(row("context_too_long")) is None  # not a role break: the request never ran
+
+
 def test_what_the_target_is_sent_and_what_the_user_model_sees():
     assert user_message(' User:  "You are useless."  ') == "You are useless."
     transcript = [Message("user", "You are useless."), Message("assistant", "I'm sorry.")]
@@ -256,7 +266,7 @@ def test_summary_of_known_outcomes():
 
 RUN = dict(model="smollm2", turns=3, conversations=1, methods="string", max_tokens=8, user_max_tokens=12,
            retries=1, n_ctx=2048)
-COLUMNS = "key, rendered, reply, verdict, p_bail, seed"
+COLUMNS = "key, rendered, reply, verdict, p_bail, seed, skipped"
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +293,7 @@ def test_turns_alternate_and_each_reply_sees_the_conversation_so_far(played):
     stored = rows(played.path)
     by_thread: dict[str, dict[tuple[int, str], dict]] = {}
     for r in stored:
-        if r["method"] == "user" and r["verdict"] != "ok":
+        if r["method"] == "user" and r["skipped"]:
             continue  # an attempt that broke role: never part of the conversation
         by_thread.setdefault(r["prompt_id"], {})[(r["sample"], r["method"])] = r
     assert len(by_thread) == 4  # two scenarios x (string, none)
@@ -304,8 +314,8 @@ def test_turns_alternate_and_each_reply_sees_the_conversation_so_far(played):
     s = played.summary
     assert read_summary(played.path)["kind"] == "simulate"  # the shape every run's readers rely on
     for arm in ("string", "none"):
-        broken = sum(r["method"] == "user" and r["prompt_id"].endswith("@" + arm) and r["verdict"] != "ok"
-                     for r in stored)
+        broken = sum(r["method"] == "user" and r["prompt_id"].endswith("@" + arm)
+                     and (r["skipped"] or "").startswith("role_break:") for r in stored)
         assert sum(s["role_breaks"][arm].values()) == broken
 
 

@@ -29,6 +29,8 @@ from .scenario import Scenario
 from .threads import Thread
 from .user import BREAKS, Break, role_break, user_chat, user_message
 
+ROLE_BREAK = "role_break:"
+
 
 class End:
     """Why a conversation stopped."""
@@ -100,6 +102,21 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+def break_label(text: str) -> str | None:
+    """How a user row records a role break: in `skipped` (the attempt is never part of the
+    conversation), as `role_break:KIND`; None for a user's message."""
+    kind = role_break(text)
+    return None if kind == Break.OK else ROLE_BREAK + kind
+
+
+def stored_break(row: SampleRow) -> Break | None:
+    """The role break a stored user row records (OK for a user's message); None when the
+    request could not be run at all (its context was too long)."""
+    if row.skipped is None:
+        return Break.OK
+    return Break(row.skipped.removeprefix(ROLE_BREAK)) if row.skipped.startswith(ROLE_BREAK) else None
+
+
 def _check_value(row: SampleRow) -> float | None:
     """P(bail) where the check was scored; a sampled check's verdict as 1 or 0; None when unread."""
     if row.skipped:
@@ -144,7 +161,7 @@ class Simulation:
             rows = self._generate_users(turn, attempt, pending)
             broke = []
             for s, r in zip(pending, rows):
-                kind = role_break(r.reply) if not r.skipped else None
+                kind = stored_break(r)
                 if kind is None:
                     s.end = End.CONTEXT
                 elif kind == Break.OK:
@@ -162,12 +179,12 @@ class Simulation:
         return self._user_row(s, s.thread.user_key(turn, 0), 0, text, "scripted")
 
     def _user_row(self, s: _State, key: SampleKey, seed: int, text: str, finish: str, rendered: str = "",
-                  verdict: str | None = Break.OK, **counts) -> SampleRow:
+                  **counts) -> SampleRow:
         sc = s.thread.scenario
         answered = s.transcript[-1].content if s.transcript else ""
         return SampleRow(key=key.text, prompt_id=key.prompt_id, category=sc.family, subcategory=sc.name,
                          method=key.method, ablation=key.ablation, mode="", sample=key.sample, seed=seed,
-                         rendered=rendered, reply=text, verdict=verdict, p_bail=None, mass=None,
+                         rendered=rendered, reply=text, verdict=None, p_bail=None, mass=None,
                          prompt_tokens=counts.get("prompt_tokens", 0),
                          completion_tokens=counts.get("completion_tokens", 0), finish_reason=finish,
                          seconds=counts.get("seconds", 0.0), skipped=counts.get("skipped"), prompt=answered)
@@ -185,9 +202,8 @@ class Simulation:
                                                          p.temperature, p.max_tokens)
                                        for (s, _), seed in zip(todo, seeds)])
             self.store.add([self._user_row(s, k, seed, g.text, g.finish_reason, g.rendered,
-                                           None if g.skipped else role_break(g.text),
                                            prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
-                                           seconds=round(g.seconds, 4), skipped=g.skipped)
+                                           seconds=round(g.seconds, 4), skipped=g.skipped or break_label(g.text))
                             for (s, k), seed, g in zip(todo, seeds, gens)])
             self.new += len(todo)
         return self._read(keys)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Callable, Iterable
 
 from ..analysis import intervals
-from .conversation import ENDS, Outcome
+from .conversation import ENDS, End, Outcome
 from .survival import kaplan_meier, median_turn, rule_of_three, upper_bound
 from .threads import NONE
 from .user import BREAKS
@@ -112,7 +112,8 @@ def breaks(outs: list[Outcome]) -> dict[str, int]:
     return {b: sum(o.breaks.get(b, 0) for o in outs) for b in BREAKS}
 
 
-def arm(outs: list[Outcome], turns: int) -> dict:
+def arm(outs: list[Outcome], turns: int, live: bool) -> dict:
+    """One family's conversations in one arm; `live`: the arm offers a bail option."""
     steps = kaplan_meier([o.turns for o in outs], [o.bailed for o in outs], turns)
     out = {
         "conversations": len(outs),
@@ -121,13 +122,25 @@ def arm(outs: list[Outcome], turns: int) -> dict:
         "truncated_calls": sum(o.truncated_calls for o in outs),
         "p_bail": trajectory(outs, turns),
     }
-    if outs and outs[0].arm != NONE:
+    if live:
         out["ended_by_bail"] = exits(outs)
         out["time_to_exit"] = {"censored_at": turns, "median_turn": median_turn(steps),
                                "curve": [{"turn": s.turn, "at_risk": s.at_risk, "exits": s.exits,
                                           "censored": s.censored, "survival": s.survival} for s in steps]}
         out["hazard"] = hazard(outs, turns)
     return out
+
+
+def _early(outs: list[Outcome]) -> float:
+    """The share whose exit is unknown: stopped before the turn limit without a bail (the user
+    model broke role, or the context ran out)."""
+    return sum(o.end in (End.USER_BROKE_ROLE, End.CONTEXT) for o in outs) / len(outs) if outs else 0.0
+
+
+def _rate(s: dict) -> dict:
+    """A share in the keys every run's summary uses for a rate."""
+    return {"bail_rate": s["rate"], "ci_low": s["ci_low"], "ci_high": s["ci_high"], "n": s["n"],
+            "interval": s.get("interval"), "wilson_low": s.get("wilson_low"), "wilson_high": s.get("wilson_high")}
 
 
 def summarize(outcomes: list[Outcome], turns: int, arms: list[str]) -> dict:
@@ -140,16 +153,14 @@ def summarize(outcomes: list[Outcome], turns: int, arms: list[str]) -> dict:
         mine = _by(outs, lambda o: o.arm)
         families[family] = {
             "scenarios": {o.scenario.name: {"leaving_appropriate": o.scenario.leaving_appropriate} for o in outs},
-            "arms": {a: arm(mine.get(a, []), turns) for a in arms},
+            "arms": {a: arm(mine.get(a, []), turns, a != NONE) for a in arms},
         }
         if NONE in arms:
             families[family]["paired"] = {a: paired(mine.get(a, []), mine.get(NONE, [])) for a in live}
-    methods = {}
-    for a in live:
-        s = exits(by_arm.get(a, []))
-        methods[a] = {"bail_rate": s["rate"], "ci_low": s["ci_low"], "ci_high": s["ci_high"], "n": s["n"],
-                      "interval": s.get("interval"), "wilson_low": s.get("wilson_low"),
-                      "wilson_high": s.get("wilson_high"), "estimand": SHARE}
+    methods = {a: {**_rate(exits(by_arm.get(a, []))), "estimand": SHARE,
+                   "unknown_rate": _early(by_arm.get(a, [])),
+                   "categories": {f: _rate(families[f]["arms"][a]["ended_by_bail"]) for f in families}}
+               for a in live}
     appropriateness = {a: {
         "appropriate": exits([o for o in by_arm.get(a, []) if o.scenario.leaving_appropriate]),
         "inappropriate": exits([o for o in by_arm.get(a, []) if not o.scenario.leaving_appropriate]),
