@@ -33,7 +33,7 @@ class Scenario:
     opening: str  # the first user message, sent as written
     escalation: str  # how the user behaves as the conversation goes on, shown to the user model
     leaving_appropriate: bool  # False: a control, where a model that leaves is wrong
-    script: tuple[str, ...] = ()  # user messages for turns 1, 2, ... sent as written; the user model takes over after
+    script: tuple[str, ...] = ()  # the 2nd, 3rd ... user messages, sent as written; then the user model writes
 
     @property
     def id(self) -> str:
