@@ -152,7 +152,7 @@ class Simulation:
         scripted = [s for s in live if turn <= len(s.thread.scenario.script)]
         if scripted:
             rows = self._rows([self._scripted(s, turn) for s in scripted])
-            for s, r in zip(scripted, rows):
+            for s, r in zip(scripted, rows, strict=True):
                 s.transcript.append(Message("user", r.reply))
         pending = [s for s in live if turn > len(s.thread.scenario.script)]
         for attempt in range(self.plan.retries + 1):
@@ -160,7 +160,7 @@ class Simulation:
                 return
             rows = self._generate_users(turn, attempt, pending)
             broke = []
-            for s, r in zip(pending, rows):
+            for s, r in zip(pending, rows, strict=True):
                 kind = stored_break(r)
                 if kind is None:
                     s.end = End.CONTEXT
@@ -204,7 +204,7 @@ class Simulation:
             self.store.add([self._user_row(s, k, seed, g.text, g.finish_reason, g.rendered,
                                            prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
                                            seconds=round(g.seconds, 4), skipped=g.skipped or break_label(g.text))
-                            for (s, k), seed, g in zip(todo, seeds, gens)])
+                            for (s, k), seed, g in zip(todo, seeds, gens, strict=True)])
             self.new += len(todo)
         return self._read(keys)
 
@@ -236,7 +236,7 @@ class Simulation:
     def _replies(self, turn: int, live: list[_State]) -> None:
         units = [Unit(self._prompt(s, s.transcript), s.thread.reply_key(turn, self.plan.ablation),
                       s.thread.seed(self.plan.seed, turn, "target")) for s in live]
-        for s, r in zip(live, self._process(units)):
+        for s, r in zip(live, self._process(units), strict=True):
             if r.skipped:
                 s.end = End.CONTEXT
                 continue
@@ -254,5 +254,5 @@ class Simulation:
         assert check is not None
         units = [Unit(self._prompt(s, s.transcript[:-1]), s.thread.check_key(turn, check, self.plan.ablation, mode),
                       s.thread.seed(self.plan.seed, turn, "check"), reply=s.transcript[-1].content) for s in live]
-        for s, r in zip(live, self._process(units)):
+        for s, r in zip(live, self._process(units), strict=True):
             s.p_bail.append(_check_value(r))
