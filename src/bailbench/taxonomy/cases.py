@@ -28,7 +28,8 @@ class RunInfo:
 
     @property
     def realdata(self) -> bool:
-        return self.summary.get("kind") == "realdata"
+        """Cases are whole conversations (real ones, or simulated users'): the transcript is shown."""
+        return self.summary.get("kind") in ("realdata", "simulate")
 
     @property
     def model(self) -> str:
