@@ -20,10 +20,18 @@ def test_rows_from_stated_assumptions_and_from_a_pilot():
     assert tool.detectable == intervals.detectable_difference(0.1, icc=0.4, prompts=200, samples=10)
 
 
+def write_pilot(path):
+    """A finished run's summary.json as the checked reader takes it: tool at 10%, ICC 0.4."""
+    path.mkdir()
+    tool = {"bail_rate": 0.1, "ci_low": 0.05, "ci_high": 0.2, "n": 140, "icc": 0.4}
+    (path / "summary.json").write_text(json.dumps({
+        "model": "m", "dataset": "bailbench", "samples": 10, "n_prompts": 14, "ablation": "Baseline",
+        "methods": {"tool": tool}}))
+    return path
+
+
 def test_run_plan_prints_the_table_and_runs_nothing(tmp_path):
-    pilot = tmp_path / "pilot"
-    pilot.mkdir()
-    (pilot / "summary.json").write_text(json.dumps({"methods": {"tool": {"bail_rate": 0.1, "icc": 0.4}}}))
+    pilot = write_pilot(tmp_path / "pilot")
     res = CliRunner().invoke(app, ["run", "--plan", "--full", "--pilot", str(pilot), "--out", str(tmp_path / "r")],
                              env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
@@ -72,9 +80,7 @@ def test_power_sizes_one_per_prompts_x_samples_realdata_left_out(tmp_path):
 def test_sweep_plan_prints_the_power_of_each_size(tmp_path):
     path = tmp_path / "exp.toml"
     path.write_text(SWEEP)
-    pilot = tmp_path / "pilot"
-    pilot.mkdir()
-    (pilot / "summary.json").write_text(json.dumps({"methods": {"tool": {"bail_rate": 0.1, "icc": 0.4}}}))
+    pilot = write_pilot(tmp_path / "pilot")
     res = CliRunner().invoke(app, ["sweep", str(path), "--plan", "--pilot", str(pilot), "--detect", "0.05",
                                    "--out", str(tmp_path / "sw")], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
