@@ -18,6 +18,11 @@ def test_rows_from_stated_assumptions_and_from_a_pilot():
     (tool,) = power_rows(pilot, prompts=200, samples=10, difference=0.02)
     assert (tool.method, tool.source, tool.icc) == ("tool", "pilot", 0.4)
     assert tool.detectable == intervals.detectable_difference(0.1, icc=0.4, prompts=200, samples=10)
+    # a rate above one half is planned as measured (was: shown as 50%); a missing ICC is named assumed
+    high = {"methods": {"prompt-bail-first": {"bail_rate": 0.608, "icc": None}}}
+    (row,) = power_rows(high, prompts=14, samples=10, difference=0.02)
+    assert (row.rate, row.icc, row.source) == (0.608, ASSUMED_ICC, "pilot, ICC assumed")
+    assert row.prompts_needed == intervals.plan_power(0.608, 0.02, icc=ASSUMED_ICC, samples=10)
 
 
 def write_pilot(path):

@@ -20,7 +20,7 @@ class PowerRow:
     method: str
     rate: float
     icc: float
-    source: str  # "pilot" or "assumed"
+    source: str  # "pilot", "pilot, ICC assumed" (the pilot measured none) or "assumed"
     prompts_needed: int  # to detect `difference` against another model (unpaired) ...
     prompts_needed_paired: int  # ... and on the same prompts (paired, correlation 0.5 assumed)
     detectable: float  # the least rise the planned prompts x samples detect, unpaired
@@ -34,8 +34,9 @@ def power_rows(pilot: dict | None, *, prompts: int, samples: int, difference: fl
         rate, icc = stats.get("bail_rate"), stats.get("icc")
         if rate is None:
             continue
-        icc = ASSUMED_ICC if icc is None or not math.isfinite(icc) else min(max(icc, 0.0), 1.0)
-        found.append((method, min(max(rate, 1e-3), 0.5), icc, "pilot"))
+        measured = icc is not None and math.isfinite(icc)
+        icc = min(max(icc, 0.0), 1.0) if measured else ASSUMED_ICC
+        found.append((method, min(max(rate, 1e-3), 1 - 1e-3), icc, "pilot" if measured else "pilot, ICC assumed"))
     if not found:
         found = [("any", ASSUMED_RATE, ASSUMED_ICC, "assumed")]
     rows = []
