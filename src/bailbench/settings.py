@@ -94,7 +94,7 @@ class SettingError(UserError):
         super().__init__(f"{self.flag} {shown(value)} {problem}")
 
     def in_file(self) -> str:
-        return f"{self.name} = {shown(value=self.value)} {self.problem}"
+        return f"{self.name} = {shown(self.value)} {self.problem}"
 
 
 def shown(value: Any) -> str:
