@@ -36,7 +36,17 @@ from .execute import (
     temperature_for,
 )
 from .falsebail import judge_new_bails
-from .methods import BAIL_METHODS, KIND, PROMPT_METHODS, ROLLOUT, STRING, TOOL, check_ablation, resolve_methods
+from .methods import (
+    BAIL_METHODS,
+    KIND,
+    PROMPT_METHODS,
+    ROLLOUT,
+    STRING,
+    TOOL,
+    check_ablation,
+    needs_rollout,
+    resolve_methods,
+)
 from .methods.protocol import DEFAULT, PAPER, resolve_protocol
 from .methods.tool import check_tool_format
 from .methods.wordings import BASELINE, ablations
@@ -138,8 +148,7 @@ class Session:
             wanted = Mode.SAMPLE
         self.mode = resolve_mode(self.backend, wanted, cfg.model, self.reporter)
         self.temperature = temperature_for(self.backend, cfg.temperature, cfg.model)
-        self.needs_rollout = (ROLLOUT in self.methods or self.classifier is not None
-                              or any(m in PROMPT_METHODS for m in self.methods))
+        self.needs_rollout = needs_rollout(self.methods, self.classifier is not None)
 
     def open(self, source: dict, name: str, progress: Reporter) -> None:
         """Bind the run directory to what makes this run this run (the source's identity

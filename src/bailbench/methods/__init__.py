@@ -58,6 +58,12 @@ def resolve_methods(spec: str) -> list[Method]:
     return out
 
 
+def needs_rollout(methods: Sequence[str], classified: bool) -> bool:
+    """Whether a context's work starts with a plain rollout: asked for, followed by the bail
+    prompt, or classified for refusals (the one rule for the runner and the sweep's plan)."""
+    return ROLLOUT in methods or classified or any(m in PROMPT_METHODS for m in methods)
+
+
 def check_ablation(methods: Sequence[str], ablation: str) -> None:
     """Every chosen bail method must have this ablation (the rollout has none)."""
     from .wordings import ablations

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..datasets.records import stratified
 from ..datasets.registry import load_dataset
 from ..errors import UserError
-from ..methods import KIND, PROMPT_METHODS, ROLLOUT, resolve_methods
+from ..methods import KIND, PROMPT_METHODS, ROLLOUT, needs_rollout, resolve_methods
 from ..methods.wordings import BASELINE, ablations
 from ..realdata import RealDataConfig
 from ..runner import ALL_ABLATIONS, RunConfig
@@ -60,7 +60,7 @@ def _hash(obj) -> str:
 
 def units_per_group(methods: list[str], ablation: str, classified: bool) -> int:
     """Sample rows per (prompt, sample): the rollout, and each method x ablation."""
-    rollout = ROLLOUT in methods or classified or any(m in PROMPT_METHODS for m in methods)
+    rollout = needs_rollout(methods, classified)
     per = sum(len(ablations(KIND[m])) if ablation == ALL_ABLATIONS else 1 for m in methods if m != ROLLOUT)
     return per + int(rollout)
 
