@@ -32,11 +32,16 @@ def bail_prompt_chat(context: tuple[Message, ...], reply: str, method: str, abla
 
 
 @lru_cache(maxsize=None)
-def _json_escape(symbol: str) -> re.Pattern:
-    """A symbol written as JSON writes it outside the BMP: a `\\uXXXX\\uXXXX` surrogate pair."""
+def _json_escape(symbol: str, protocol: str = "default") -> re.Pattern:
+    """A symbol written as JSON writes it outside the BMP: a `\\uXXXX\\uXXXX` surrogate pair.
+
+    Default: a lower-case `\\u`, its hex digits in either case (JSON allows both). `paper`: only
+    the all lower-case spelling, as the authors' reader tests it (`"\\\\ud83d\\\\udd04" in response`)."""
     units = symbol.encode("utf-16-be")
-    pair = "".join(rf"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
-    return re.compile(pair, re.IGNORECASE)
+    hexes = [f"{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2)]
+    if protocol != "paper":
+        hexes = ["".join(f"[{h}{h.upper()}]" if h.isalpha() else h for h in x) for x in hexes]
+    return re.compile("".join(r"\\u" + x for x in hexes))
 
 
 def read_sampled(reply: str, protocol: str = "default") -> str:
@@ -50,7 +55,7 @@ def read_sampled(reply: str, protocol: str = "default") -> str:
     """
     text = strip_thinking(reply, protocol=protocol)
     for symbol in (bail_symbol(), continue_symbol()):
-        text = _json_escape(symbol).sub(symbol, text)
+        text = _json_escape(symbol, protocol).sub(symbol, text)
     b, c = bail_symbol(), continue_symbol()
     has_b, has_c = b in text, c in text
     if has_b != has_c:
