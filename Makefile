@@ -49,10 +49,11 @@ $(VLLM_VENV): $(VLLM_VENV)/.ready
 run: $(VENV)/.core
 	$(VENV)/bin/bailbench run
 
-test: lint $(VLLM_VENV)/.ready
-	$(PY) -m pytest
+# The fast loop first (a broken change fails in minutes), then the tests that run a model.
+test: check $(VLLM_VENV)/.ready
+	$(PY) -m pytest -m model
 
-# Lint and types (seconds); `make test` runs them first, so CI does too.
+# Lint and types (seconds); `make check`, and so `make test` and CI, run them first.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import UserError
+from ..safe_io import make_dir, write_json, write_text
 from ..store import Store
 from .sites import Read, Sequence, context_rows, plan
 
@@ -96,14 +97,14 @@ class Folder:
         if have is not None and have != meta:
             raise UserError(f"{self.path} holds activations of {have['model_id']} at layers {have['layers']}; "
                             "pass the same --layers and --model to resume, or delete it to start again")
-        self.path.mkdir(parents=True, exist_ok=True)
+        make_dir(self.path)
         if have is None:
-            (self.path / META).write_text(json.dumps(meta, indent=2))
+            write_json(self.path / META, meta, indent=2)
         index = self.path / INDEX
         if index.is_file():
             text = index.read_text()
             if not text.endswith("\n"):
-                index.write_text(text[:text.rfind("\n") + 1])
+                write_text(index, text[:text.rfind("\n") + 1])
 
     def write(self, shard: int, reads: list[Read], values: np.ndarray) -> None:
         name = f"shard-{shard:05d}.npy"

@@ -3,13 +3,14 @@ call the library. `register(app)` adds them to the `bailbench` CLI."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.table import Table
+
+from ..safe_io import write_json
 
 
 def register(app: typer.Typer) -> None:
@@ -103,4 +104,4 @@ def steer(
     console.out.print(table)
     console.out.print(f"{result.contexts} contexts; unsteered mean P(bail) {result.base_p_bail:.3f}, symbol mass "
                       f"{result.base_mass:.3f}")
-    (run / "steer.json").write_text(json.dumps(asdict(result), indent=2))
+    write_json(run / "steer.json", asdict(result), indent=2)

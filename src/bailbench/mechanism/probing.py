@@ -9,7 +9,6 @@ would say? Only the Baseline wording is probed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from ..errors import UserError
 from ..methods import BAIL, CONTINUE, PROMPT_METHODS
 from ..methods.wordings import BASELINE
+from ..safe_io import make_dir, write_json
 from ..store import Store
 from .activations import FOLDER, Folder
 from .directions import Direction, cosine
@@ -146,8 +146,7 @@ def probe_run(run_dir: Path, *, out: Path | None = None) -> ProbeResult:
         dirs.append(LayerDirections(layer, _norm(bail.get(DECISION)), _norm(refusal), cos(bail.get(REPLY_END)),
                                     cos(bail.get(DECISION)), split))
     result = ProbeResult(rows, dirs, classifier, out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "probe.json").write_text(json.dumps(_json(result), indent=2, allow_nan=False))
+    write_json(make_dir(out) / "probe.json", _json(result), indent=2, allow_nan=False)
     return result
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -10,6 +9,7 @@ import typer
 
 from .. import console
 from ..errors import ServiceError, UserError
+from ..safe_io import write_json
 
 if TYPE_CHECKING:
     from .plan import PlannedRun
@@ -102,7 +102,7 @@ def reproduce(
         console.out.print(table)
     console.out.print(f"paper numbers: {data['source']}", markup=False, highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        write_json(json_out, data, indent=2, ensure_ascii=False)
 
 
 def register(app: typer.Typer) -> None:
