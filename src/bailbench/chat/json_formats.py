@@ -19,6 +19,8 @@ from .calls import (
     call,
     json_at,
     json_calls,
+    json_values,
+    names_in,
     object_after,
     pythonic_names,
     total,
@@ -26,7 +28,6 @@ from .calls import (
 
 # -- Hermes / Qwen: <tool_call>{"name": ..., "arguments": {...}}</tool_call> -----------------
 
-_NAMED_JSON = re.compile(r'\s*\{\s*"name"\s*:')
 # llama.cpp's Hermes reader also takes a named JSON call in these wrappers or a code fence
 _WRAPPED = re.compile(r'(?:```(?:json|xml)?\n\s*)?<(?:function_call|tools?|response|json|xml|JSON)>'
                       r'(?=\s*\{\s*"name"\s*:)'
@@ -63,14 +64,39 @@ def function_tags(text: str, closed_outside: bool = False) -> Calls:
     return out
 
 
+_FUNCTION_BLOCK = re.compile(r'(?:<function=[^>\s]+>|<function name="[^"]+">).*?(?:</function>|$)', re.DOTALL)
+
+
+def _bare_json_calls(rest: str) -> Calls:
+    """Named JSON calls outside `<tool_call>`, as llama.cpp's Hermes reader takes them: one that
+    opens the reply or follows a wrapper (`<tool>`, `<response>`, a code fence ...) is a call or,
+    when it does not parse, one cut off; one later in the text counts only when it is a complete
+    `{"name": ..., "arguments": ...}` object (llama.cpp reads it; a fragment in prose is no call).
+    vLLM's `hermes` reads none of these (it needs `<tool_call>`): llama.cpp's wider reading is taken."""
+    opened_at = {m.end() for m in _WRAPPED.finditer(rest)} | {0}
+    out, end = NONE, 0
+    for m in re.finditer(r'\{\s*"name"\s*:', rest):
+        if m.start() < end:
+            continue  # inside a call already read (a name in its arguments)
+        opened = any(e <= m.start() and not rest[e:m.start()].strip() for e in opened_at)
+        got = json_at(rest, m.start())
+        if got is None:
+            out += CUT if opened else NONE
+            continue
+        value, end = got
+        names = names_in(value)
+        if opened:
+            out += Calls(tuple(names)) if names else CUT
+        elif names and isinstance(value, dict) and "arguments" in value:
+            out += Calls(tuple(names))
+    return out
+
+
 def read_hermes(text: str) -> Calls:
     out = total(_tool_call_body(m.group(1), m.group(0).endswith("</tool_call>")) for m in _TOOL_CALL.finditer(text))
     rest = _TOOL_CALL.sub("\n", text)
     out += function_tags(rest)  # a Qwen3-Coder call whose opening <tool_call> the model skipped
-    out += total(json_calls(rest[m.end():]) for m in _WRAPPED.finditer(rest))
-    if _NAMED_JSON.match(rest) and not _WRAPPED.match(rest):
-        out += json_calls(rest)
-    return out
+    return out + _bare_json_calls(_FUNCTION_BLOCK.sub("\n", rest))
 
 
 # -- Llama 3.x: {"name": ..., "parameters": {...}}, or after <|python_tag|> --------------------
@@ -94,23 +120,37 @@ def _llama_objects(text: str) -> Calls:
     return out
 
 
+def _llama_head(head: str) -> Calls:
+    """JSON calls opening the reply: each object needs a string "name" and "parameters" (or
+    "arguments"), as vLLM's `llama3_json` and llama.cpp read them; otherwise the call opened is
+    malformed (counted cut off), and complete calls later in the text still count (vLLM and
+    SGLang read the valid call after a broken one)."""
+    names: list[str] = []
+    for value in json_values(head):
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and isinstance(item.get("function"), dict):
+                item = item["function"]
+            if not (isinstance(item, dict) and isinstance(item.get("name"), str)
+                    and ("parameters" in item or "arguments" in item)):
+                return CUT + _llama_objects(head)
+            names.append(item["name"])
+    return Calls(tuple(names)) if names else CUT + _llama_objects(head)
+
+
 def read_llama3(text: str) -> Calls:
     """JSON calls that open the reply (several joined by `;`) or stand complete later in it,
     anything after `<|python_tag|>` (JSON calls or a built-in tool's `name.call(...)`), and
     `<function=name>{...}</function>`."""
     out = function_tags(text)
     head, *tagged = text.split(_PYTHON_TAG)
-    if _LLAMA_CALL.match(head):
-        out += json_calls(head)
-    else:
-        out += _llama_objects(head)
+    out += _llama_head(head) if _LLAMA_CALL.match(head) else _llama_objects(head)
     for body in tagged:
         s = body.strip()
         builtin = re.match(r"(\w+)\s*\.\s*call\(", s)
         if builtin:
             out += call(builtin.group(1)) if s.rstrip().endswith(")") else CUT
         else:
-            out += json_calls(s) if s[:1] in "{[" else call("python")  # raw code for the code interpreter
+            out += _llama_head(s) if s[:1] in "{[" else call("python")  # raw code for the code interpreter
     return out
 
 
@@ -127,7 +167,12 @@ def read_mistral(text: str) -> Calls:
             out += json_calls(s)
             continue
         m = _MISTRAL_NAME.match(s)
-        out += call(m.group(1)) if m and object_after(s, m.end()) else CUT
+        if m and object_after(s, m.end()):
+            out += call(m.group(1))
+            continue
+        listed = re.search(r"\[\s*\{", s)  # vLLM's fallback: a JSON list of calls after stray text
+        got = json_calls(s[listed.start():]) if listed else CUT
+        out += got if got.names else CUT
     return out
 
 
@@ -206,13 +251,21 @@ def _after(marker: str, closing: str | None = None, key: str = "name"):
     return read
 
 
-read_granite = _after(r"<\|tool_call\|>")  # Granite 3.x
 read_nemotron_v2 = _after(r"<TOOLCALL>", r"</TOOLCALL>")  # Nemotron Nano v2
 read_tool_calls_tag = _after(r"<tool_calls>", r"</tool_calls>")  # Apriel 1.5/1.6, MiniMax M1
 read_command_r7b = _after(r"<\|START_ACTION\|>", r"<\|END_ACTION\|>", key="tool_name")  # Command R7B, Command A
 read_command_r_plus = _after(r"(?m)^\s*Action:\s*(?:```(?:json)?)?", r"```", key="tool_name")  # Command R / R+
 read_firefunction = _after(r" ?functools(?=\s*\[)")  # FireFunction v2
 read_gigachat = _after(r"function call<\|role_sep\|>|<\|function_call\|>")  # GigaChat 3, 3.1
+
+
+def read_granite(text: str) -> Calls:
+    """Granite 3.x: `<|tool_call|>[{...}]` (3.0), or `<tool_call>[{...}]` (3.1+, vLLM's `granite`
+    reads both); what follows the marker must be a JSON list (vLLM: "not an array" is no call)."""
+    out = NONE
+    for _, body, _ in blocks(text, r"<\|tool_call\|>|<tool_call>", r"</tool_call>"):
+        out += json_calls(body) if body.lstrip()[:1] == "[" else CUT
+    return out
 
 
 def read_apertus(text: str) -> Calls:
@@ -254,7 +307,8 @@ def read_functionary_v32(text: str) -> Calls:
         recipient, _, content = part.partition("\n")
         recipient = recipient.strip()
         opens_json = content.lstrip().startswith("{")
-        if recipient == "all" or not IDENTIFIER.fullmatch(recipient) or (k == 0 and not opens_json):
+        first_code = k == 0 and recipient == "python"  # llama.cpp: `python\n<code>` opening the reply is a call
+        if recipient == "all" or not IDENTIFIER.fullmatch(recipient) or (k == 0 and not opens_json and not first_code):
             continue
         if recipient == "python" and not opens_json:
             out += call("python")
