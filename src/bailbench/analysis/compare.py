@@ -60,6 +60,16 @@ def paper_refusal_rate(refusal: dict) -> float | None:
     return refusal.get("mean_p_refusal", refusal.get("rate"))
 
 
+def orders_averaged_rate(summary: dict) -> float | None:
+    """A run's bail prompt with both orders averaged (Figure 20): the summary's own, else the
+    mean of the two orders' bail_rate."""
+    avg = summary.get("bail_prompt_orders_averaged") or {}
+    if avg.get("bail_rate") is not None:
+        return avg["bail_rate"]
+    rs = [(summary.get("methods", {}).get(m) or {}).get("bail_rate") for m in ("prompt-bail-first", "prompt-continue-first")]
+    return (rs[0] + rs[1]) / 2 if None not in rs else None
+
+
 def load_run(path: Path) -> RunView:
     summary = read_summary(path)
     store = Store(path, create=False)
@@ -100,12 +110,18 @@ def cross_model_change(cross: dict, own: dict) -> dict | None:
         return None
     (k1, n1), (k2, n2) = _successes(cross), _successes(own)
     d, lo, hi = newcombe_difference(k1, n1, k2, n2)
-    out: dict[str, object] = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "percent_increase": None,
-                              "interval": "Newcombe / Katz on the effective n (n / design effect), 95%"}
+    out: dict[str, object] = {"difference": num(d), "ci_low": num(lo), "ci_high": num(hi), "ratio": None,
+                              "percent_increase": None, "percent_increase_ci": None,
+                              "interval": "Newcombe / Katz on the effective n (n / design effect), 95%",
+                              "difference_label": "cross rate - own rate (Figure 18)",
+                              "percent_increase_label": "100 x (cross rate - own rate) / own rate (Figure 17)"}
+    own_rate, cross_rate = float(own["bail_rate"]), float(cross["bail_rate"])
+    if own_rate > 0:  # the paper's (cross model rate - baseline rate) / baseline rate, whatever the interval
+        out |= {"ratio": num(cross_rate / own_rate), "percent_increase": num(100 * (cross_rate - own_rate) / own_rate)}
     if k1 > 0 and k2 > 0:
         log_ratio = np.log((k1 / n1) / (k2 / n2))
         se = np.sqrt(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2)
-        out |= {"percent_increase": num(100 * (np.exp(log_ratio) - 1)),
+        out |= {"ratio_ci": [num(float(np.exp(log_ratio - Z95 * se))), num(float(np.exp(log_ratio + Z95 * se)))],
                 "percent_increase_ci": [num(100 * (np.exp(log_ratio - Z95 * se) - 1)),
                                         num(100 * (np.exp(log_ratio + Z95 * se) - 1))]}
     return out
@@ -210,6 +226,9 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0, pai
                 k: s.get(k) for k in ("bail_rate", "ci_low", "ci_high", "n", "unknown_rate", "no_refusal_bail_rate",
                                       "estimand", "interval", "majority_rate")}
         row["protocol"] = r.summary.get("protocol", "default")
+        if r.summary.get("refusal"):
+            row["refusal_rate"] = paper_refusal_rate(r.summary["refusal"])
+            row["refusal_rate_label"] = "mean P(refusal) over rollouts (the paper's refusal rate)"
         table.append(row)
     for m in methods:
         estimands = {(row["methods"][m] or {}).get("estimand") or "share of samples that bailed" for row in table
@@ -238,6 +257,17 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0, pai
                 association[m] = {"n_models": len(pts), "refusal_rates": list(x), "bail_rates": list(y),
                                   **refusal_bail_association(x, y, permutations=permutations, seed=seed)}
 
+    # Figure 20: the bail prompt's two orders averaged ("to account for positional bias") against refusals
+    averaged: dict = {}
+    pts = [(paper_refusal_rate(r.summary["refusal"]), orders_averaged_rate(r.summary)) for r in classified]
+    pts = [(x, y) for x, y in pts if x is not None and y is not None]
+    if len(classifiers) == 1 and len(pts) >= 3:
+        x, y = zip(*pts)
+        averaged = {"n_models": len(pts), "refusal_rates": list(x), "bail_rates": list(y),
+                    "bail_rate_label": "mean of the two bail-prompt orders' bail_rate (Figure 20)",
+                    "refusal_rate_label": "mean P(refusal) over rollouts",
+                    **refusal_bail_association(x, y, permutations=permutations, seed=seed)}
+
     similarity = {}
     for m in methods:
         having = [r for r in runs if m in r.vectors]
@@ -251,7 +281,8 @@ def compare(paths: list[Path], *, permutations: int = 10_000, seed: int = 0, pai
     within = {r.label: {"methods": list(r.vectors), "vector": [vector_kind(r.summary, m) for m in r.vectors],
                         "cosine": [[cosine(r.vectors[a], r.vectors[b]) for b in r.vectors] for a in r.vectors]}
               for r in runs}
-    return {"runs": table, "methods": methods, "refusal_vs_bail": association, "bail_vector_cosine": similarity,
+    return {"runs": table, "methods": methods, "refusal_vs_bail": association,
+            "refusal_vs_bail_orders_averaged": averaged, "bail_vector_cosine": similarity,
             "method_cosine": within, "medians": _medians(table, methods),
             "cross_model_change": _cross_model(runs, methods),
             "paired": paired_runs(runs, methods) if paired else None,

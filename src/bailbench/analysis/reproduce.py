@@ -136,13 +136,13 @@ def _measured(summary: dict) -> dict[str, dict | None]:
 
 
 def _no_refusal(summary: dict) -> dict[str, dict | None]:
-    """No-refusal bail rates of BailBench runs. (Real-data runs count them per turn; the
-    paper's Figure 6 counts conversations, so those are not set beside it.)"""
+    """No-refusal bail rates: of BailBench runs, the authors' per-prompt statistic; of real-data
+    runs, Figure 6's (conversations with a bail and no refused turn, over all conversations),
+    never the per-turn rate."""
     out: dict[str, dict | None] = {}
-    if summary.get("kind") == "realdata":
-        return out
+    real = summary.get("kind") == "realdata"
     for m, s in summary.get("methods", {}).items():
-        nr = s.get("no_refusal_bail")
+        nr = s.get("conversations_no_refusal_bail" if real else "no_refusal_bail")
         if nr and nr.get("rate") is not None and nr.get("ci_low") is not None:
             out[m] = _cell(nr)
     return out
