@@ -123,7 +123,7 @@ def pythonic_names(text: str) -> list[str] | None:
     for end in (i for i, ch in enumerate(text) if ch == "]"):
         try:
             tree = ast.parse(text[: end + 1].strip(), mode="eval")
-        except SyntaxError:
+        except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
             continue
         if isinstance(tree.body, ast.List) and tree.body.elts and all(isinstance(c, ast.Call) for c in tree.body.elts):
             return [ast.unparse(c.func) for c in tree.body.elts]  # type: ignore[attr-defined]

@@ -68,27 +68,23 @@ _FUNCTION_BLOCK = re.compile(r'(?:<function=[^>\s]+>|<function name="[^"]+">).*?
 
 
 def _bare_json_calls(rest: str) -> Calls:
-    """Named JSON calls outside `<tool_call>`, as llama.cpp's Hermes reader takes them: one that
-    opens the reply or follows a wrapper (`<tool>`, `<response>`, a code fence ...) is a call or,
-    when it does not parse, one cut off; one later in the text counts only when it is a complete
-    `{"name": ..., "arguments": ...}` object (llama.cpp reads it; a fragment in prose is no call).
-    vLLM's `hermes` reads none of these (it needs `<tool_call>`): llama.cpp's wider reading is taken."""
-    opened_at = {m.end() for m in _WRAPPED.finditer(rest)} | {0}
+    """Named JSON calls outside `<tool_call>` that open the reply or follow one of llama.cpp's
+    Hermes wrappers (`<tool>`, `<response>`, `<function_call>`, a code fence ...): a call, or one
+    cut off when it does not parse. One after prose is no call: llama.cpp reads it, vLLM's `hermes`
+    (the authors' parser) and ollama do not, and the majority is followed."""
+    opened_at = {m.end() for m in _WRAPPED.finditer(rest)} | {0}  # where a call may open (and after one, `,`/`;`)
     out, end = NONE, 0
     for m in re.finditer(r'\{\s*"name"\s*:', rest):
-        if m.start() < end:
-            continue  # inside a call already read (a name in its arguments)
-        opened = any(e <= m.start() and not rest[e:m.start()].strip() for e in opened_at)
+        if m.start() < end or not any(e <= m.start() and not rest[e:m.start()].strip(" \t\r\n,;") for e in opened_at):
+            continue  # inside a call already read (a name in its arguments), or after prose
         got = json_at(rest, m.start())
         if got is None:
-            out += CUT if opened else NONE
+            out += CUT
             continue
         value, end = got
         names = names_in(value)
-        if opened:
-            out += Calls(tuple(names)) if names else CUT
-        elif names and isinstance(value, dict) and "arguments" in value:
-            out += Calls(tuple(names))
+        out += Calls(tuple(names)) if names else CUT
+        opened_at.add(end)
     return out
 
 
@@ -284,14 +280,29 @@ def read_apertus(text: str) -> Calls:
 def read_lfm2(text: str) -> Calls:
     """LFM2: `<|tool_call_start|>[name(arg="v")]<|tool_call_end|>`, or a JSON list inside."""
     out = NONE
-    for _, body, _ in blocks(text, r"<\|tool_call_start\|>", r"<\|tool_call_end\|>"):
+    for _, body, closed in blocks(text, r"<\|tool_call_start\|>", r"<\|tool_call_end\|>"):
         s = body.strip()
+        if re.fullmatch(r"\[\s*\]", s):
+            continue  # an empty list: no call (vLLM's `lfm2`)
         if re.match(r"\[\s*\{", s):
             out += json_calls(s)
-        else:
-            names = pythonic_names(s)
-            out += Calls(tuple(names)) if names else CUT
+            continue
+        names = pythonic_names(s) or (_loose_pythonic_names(s) if closed else None)
+        out += Calls(tuple(names)) if names else CUT
     return out
+
+
+_LOOSE_CALL = re.compile(r"\[\s*([A-Za-z_][\w.]*)\s*\(.*\)\s*\]", re.DOTALL)
+
+
+def _loose_pythonic_names(s: str) -> list[str] | None:
+    """A closed LFM2 block whose arguments are not valid Python (a raw newline or an unescaped
+    quote inside a string, `month=07`): vLLM's `lfm2` recovers the call; its name is read here,
+    and any further `), name(` at the top of the list."""
+    m = _LOOSE_CALL.fullmatch(s)
+    if not m:
+        return None
+    return [m.group(1)] + re.findall(r"\)\s*,\s*([A-Za-z_][\w.]*)\s*\(", s)
 
 
 def read_functionary_v31(text: str) -> Calls:
