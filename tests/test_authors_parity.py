@@ -11,6 +11,7 @@ and the refusal rate (`processBailBenchEval.py` `getRefusePr`: the mean P(refusa
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from bailbench.analysis import compare as cmp
 from bailbench.analysis import rates, reproduce
-from bailbench.analysis.rates import PROMPT, TURN, Cell
+from bailbench.analysis.rates import PROMPT, Cell
 from bailbench.keys import SampleKey
 from bailbench.methods.prompt import read_sampled
 from bailbench.store import SampleRow, Store
@@ -311,3 +312,126 @@ def test_orders_averaged_is_the_mean_of_the_two_orders(store):
     store.choose(r.key for r in bf + cf)
     avg = rates.orders_averaged(store.db, "Baseline")
     assert avg["bail_rate"] == round((2 / 3 + 1 / 2) / 2, 6)  # each order's np.mean, then their mean
+
+
+# ---------------------------------------------------------------- across runs
+METHODS = ["tool", "string", "prompt-bail-first", "prompt-continue-first"]
+
+
+def authors_median(figure_rows):
+    """A figure's `% median: MEDIAN` (generatePlots.py): np.median of every rate the figure plots
+    from results (`tableColumns[i] in modelDatas`: a method never run, plotted as 0, is left out)."""
+    rawDatas = []
+    for modelDatas in figure_rows:
+        for col in METHODS:
+            if col in modelDatas:
+                rawDatas.append(modelDatas[col])
+    return np.median(np.array(rawDatas))
+
+
+@pytest.mark.parametrize("figure", ["openweight_bail.tex", "anthropic_bail.tex", "openai_bail.tex",
+                                    "jailbreak_bail.tex", "jailbreak3_bail.tex", "refusal_abliterated_bail.tex"])
+def test_medians_are_the_authors_and_the_published(figure):
+    """§3.1's medians (1.7% OpenAI, 2.2% Anthropic, 3.9% open weight): the authors' rule over the
+    published rows (the Gemma 2 tool filler left out) gives the published median to the rounding
+    of the plotted values, and so does bailbench's over the same rates."""
+    fig = reproduce.paper_numbers()["figures"]["plots/bailRates/" + figure]
+    rows = [{m: r[m] / 100 for m in METHODS if r.get(m) is not None
+             and not (k.startswith("google/gemma-2") and m == "tool")} for k, r in fig["models"].items()]
+    expected = authors_median(rows)
+    assert expected == pytest.approx(fig["median"], abs=5e-5)
+    table = [{"methods": {m: ({"bail_rate": r[m]} if m in r else None) for m in METHODS}} for r in rows]
+    assert cmp._medians(table, METHODS)["all"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_cross_model_change_is_the_papers_ratio_and_difference():
+    """Figures 17-18: percent increase (cross model rate - baseline rate) / baseline rate, and the
+    difference, each with an interval."""
+    own = {"bail_rate": 0.05, "n": 1000, "ci_low": 0.04, "ci_high": 0.06}
+    cross = {"bail_rate": 0.2, "n": 1000, "ci_low": 0.18, "ci_high": 0.22}
+    out = cmp.cross_model_change(cross, own)
+    assert out["percent_increase"] == pytest.approx(100 * (0.2 - 0.05) / 0.05) and out["ratio"] == pytest.approx(4)
+    assert out["difference"] == pytest.approx(0.15)
+    assert out["ci_low"] < 0.15 < out["ci_high"]
+    assert out["percent_increase_ci"][0] < 300 < out["percent_increase_ci"][1]
+    assert out["ratio_ci"][0] < 4 < out["ratio_ci"][1]
+    # a cross rate of 0 is a 100% decrease (was no value at all); its log interval is undefined
+    gone = cmp.cross_model_change({**cross, "bail_rate": 0.0}, own)
+    assert (gone["percent_increase"], gone["ratio"], gone["percent_increase_ci"]) == (-100.0, 0.0, None)
+    assert cmp.cross_model_change(cross, {**own, "bail_rate": 0.0})["percent_increase"] is None
+
+
+def test_figure20_rate_is_the_two_orders_averaged():
+    s = {"methods": {"prompt-bail-first": {"bail_rate": 0.3}, "prompt-continue-first": {"bail_rate": 0.1}}}
+    assert cmp.orders_averaged_rate(s) == pytest.approx(0.2)
+    assert cmp.orders_averaged_rate({**s, "bail_prompt_orders_averaged": {"bail_rate": 0.25}}) == 0.25
+    assert cmp.orders_averaged_rate({"methods": {"prompt-bail-first": {"bail_rate": 0.3}}}) is None
+
+
+def test_bail_vector_kind_is_named():
+    assert cmp.vector_kind({"bail_prompt_mode": "logprob"}, "prompt-bail-first") == "mean P(bail) per prompt"
+    assert cmp.vector_kind({"bail_prompt_mode": "sample"}, "prompt-bail-first") == \
+        "share of samples that bailed per prompt"
+    assert cmp.vector_kind({"bail_prompt_mode": "logprob"}, "tool") == "share of samples that bailed per prompt"
+
+
+def _run(tmp_path: Path, name: str, **summary) -> Path:
+    d = tmp_path / name
+    d.mkdir()
+    base = {"dataset": "bailbench", "ablation": "Baseline", "prefix": None, "rollouts_from": None}
+    (d / "summary.json").write_text(json.dumps({**base, **summary}))
+    return d
+
+
+def test_reproduce_sets_figure6_beside_the_conversation_statistic(tmp_path):
+    fig6 = {"rate": 0.02, "ci_low": 0.015, "ci_high": 0.025, "n": 9000,
+            "estimand": "conversations with a bail and no refused turn, over all conversations (the paper's Figure 6)"}
+    per_turn = {"rate": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 100}
+    run = _run(tmp_path, "wild", model="vllm:Qwen/Qwen2.5-7B-Instruct", kind="realdata", dataset="wildchat",
+               methods={"tool": {"conversations_with_bail": {"rate": 0.03, "ci_low": 0.02, "ci_high": 0.04, "n": 9000},
+                                 "no_refusal_bail": per_turn, "conversations_no_refusal_bail": fig6}})
+    rows = {r["measure"]: r for r in reproduce.compare_run(run)["comparisons"]}
+    nr = rows["no-refusal bail"]
+    paper = reproduce.paper_numbers()["figures"]["plots/realWorldBail/wildchat_no_refuse_bail.tex"]
+    assert nr["figure"] == "plots/realWorldBail/wildchat_no_refuse_bail.tex"
+    assert nr["paper"] == paper["models"]["Qwen/Qwen2.5-7B-Instruct"]["tool"] == 1.86
+    assert nr["measured"] == pytest.approx(2.0) and nr["inside"] and "Figure 6" in nr["estimand"]
+    for r in rows.values():
+        assert {"estimand", "interval", "paper_estimand", "paper_interval"} <= set(r)
+
+
+def test_reproduce_rows_name_protocol_estimand_interval_and_warn_on_mixed_estimands(tmp_path):
+    def st_(rate, estimand=None):
+        return {"bail_rate": rate, "ci_low": rate - 0.01, "ci_high": rate + 0.01, "n": 16300,
+                **({"estimand": estimand} if estimand else {})}
+    mean_p = "mean P(bail) over scored samples"
+    run = _run(tmp_path, "q", model="vllm:Qwen/Qwen2.5-7B-Instruct", protocol="paper",
+               methods={"tool": st_(0.1), "prompt-bail-first": st_(0.3, mean_p)})
+    got = reproduce.compare_run(run)
+    assert got["comparisons"]
+    for r in got["comparisons"]:
+        assert r["protocol"] == "paper" and r["paper_protocol"] == "paper"
+        assert r["estimand"] and r["interval"] and r["paper_estimand"] and r["paper_interval"]
+    assert any("different quantities" in w for w in got["warnings"])
+    assert any("logprob" in w for w in got["warnings"])
+
+
+def test_a_prefix_is_matched_only_to_the_model_the_paper_ran_it_on(tmp_path):
+    def one(model, prefix):
+        return reproduce.compare_run(_run(tmp_path, f"{model.replace('/', '_')}{prefix}", model=model, prefix=prefix,
+                                          methods={"tool": {"bail_rate": 0.01, "ci_low": 0.0, "ci_high": 0.02,
+                                                            "n": 16300}}))["comparisons"]
+    assert {(r["figure"], r["paper_model"]) for r in one("vllm:Qwen/Qwen2.5-7B-Instruct", "DAN")} == {
+        ("plots/bailRates/jailbreak_bail.tex", "DAN")}
+    assert one("vllm:Qwen/Qwen3-8B", "DAN") == []  # DAN was made with and run on Qwen2.5-7B-Instruct only
+    assert one("vllm:Qwen/Qwen2.5-7B-Instruct", "DANQ3") == []
+    assert {r["paper_model"] for r in one("vllm:Qwen/Qwen3-8B", "DANQ3")} == {"DANQ3"}
+    assert one("vllm:google/gemma-2-2b-it", "DAN") == []
+
+
+def test_gemma_2_tool_filler_is_never_compared(tmp_path):
+    run = _run(tmp_path, "g", model="vllm:google/gemma-2-2b-it",
+               methods={m: {"bail_rate": 0.0, "ci_low": 0.0, "ci_high": 0.01, "n": 16300} for m in METHODS})
+    rows = reproduce.compare_run(run)["comparisons"]
+    assert rows and all(r["method"] != "tool" for r in rows)
+    assert {r["method"] for r in rows} == {"string", "prompt-bail-first", "prompt-continue-first"}

@@ -57,6 +57,13 @@ JAILBREAK_MODEL = {FIGURES + "jailbreak_bail.tex": "Qwen2.5-7B-Instruct", FIGURE
 NEVER_RAN = {("google/gemma-2", "tool")}
 PAPER_ESTIMAND = "share of samples that bailed (the bail prompt sampled)"
 PAPER_INTERVAL = "Wilson 95% (n = samples)"
+CONVERSATIONS_ESTIMAND = "share of conversations with at least one bail, over all conversations"
+# what the paper's real-data figures plot (Figure 1; Figure 6 for the no-refusal ones), over all conversations
+PAPER_REAL = {"bail": (CONVERSATIONS_ESTIMAND + " (the bail prompt sampled)", "Wilson 95% (n = conversations)"),
+              "no-refusal bail": ("conversations with a bail and no refused turn (P(refusal) > 0.5), over all "
+                                  "conversations (Figure 6)", "Wilson 95% (n = conversations)")}
+PAPER_NO_REFUSAL = ("mean over prompts of the no-refusal bail share (bail prompt: rollout P(refusal) < 0.5 and "
+                    "bailed; tool, string: (1 - mean P(refusal)) x bail share)")
 
 
 @lru_cache(maxsize=1)
@@ -131,7 +138,11 @@ def _measured(summary: dict) -> dict[str, dict | None]:
     """Per method: the bail rate (BailBench) or the share of conversations with a bail (real data)."""
     out: dict[str, dict | None] = {}
     for m, s in summary.get("methods", {}).items():
-        out[m] = _cell(s.get("conversations_with_bail") if summary.get("kind") == "realdata" else s)
+        if summary.get("kind") == "realdata":
+            cwb = s.get("conversations_with_bail")
+            out[m] = _cell({"estimand": CONVERSATIONS_ESTIMAND, **cwb} if cwb else None)
+        else:
+            out[m] = _cell(s)
     return out
 
 
@@ -144,7 +155,10 @@ def _no_refusal(summary: dict) -> dict[str, dict | None]:
     for m, s in summary.get("methods", {}).items():
         nr = s.get("conversations_no_refusal_bail" if real else "no_refusal_bail")
         if nr and nr.get("rate") is not None and nr.get("ci_low") is not None:
-            out[m] = _cell(nr)
+            estimand = nr.get("estimand") or nr.get("estimate") or "no-refusal bail"
+            if "mean P(bail)" in str(s.get("estimand")):  # a logprob check counts its P(bail)
+                estimand += " (counting mean P(bail))"
+            out[m] = _cell({**nr, "estimand": estimand})
     return out
 
 
@@ -199,6 +213,13 @@ def compare_run(path: Path) -> dict:
             break
     found += _ablation_rows(summary)
     rows = [r for r in found if r is not None]
+    protocol = summary.get("protocol", "default")
+    for r in rows:  # every row names both sides: protocol, estimand, interval
+        r["protocol"], r["paper_protocol"] = protocol, "paper"
+        if summary.get("kind") == "realdata":
+            r["paper_estimand"], r["paper_interval"] = PAPER_REAL[r["measure"]]
+        elif r["measure"] == "no-refusal bail":
+            r["paper_estimand"] = PAPER_NO_REFUSAL
     result = {"run": str(path), "model": summary.get("model"), "dataset": summary.get("dataset"),
               "kind": summary.get("kind", "bailbench"), "ablation": ablation, "prefix": summary.get("prefix"),
               "protocol": summary.get("protocol", "default"), "paper_protocol": "paper (the authors' pipeline)",
@@ -212,6 +233,11 @@ def compare_run(path: Path) -> dict:
 def _warnings(summary: dict, rows: list[dict]) -> list[str]:
     """One line each where the run's numbers are not the paper's quantity or pipeline."""
     out = []
+    for measure in sorted({r["measure"] for r in rows}):
+        estimands = sorted({r["estimand"] for r in rows if r["measure"] == measure})
+        if len(estimands) > 1:
+            out.append(f"the {measure} rows estimate {len(estimands)} different quantities ({'; '.join(estimands)}); "
+                       "each row names its own, beside the paper's")
     if any(not r["comparable"] for r in rows):
         out.append("the bail prompt was read in logprob mode: its rate is mean P(bail), not the paper's sampled "
                    "share; rerun with --bail-prompt-mode sample (or --protocol paper) to compare like with like")
