@@ -66,8 +66,9 @@ def orders_averaged_rate(summary: dict) -> float | None:
     avg = summary.get("bail_prompt_orders_averaged") or {}
     if avg.get("bail_rate") is not None:
         return avg["bail_rate"]
-    rs = [(summary.get("methods", {}).get(m) or {}).get("bail_rate") for m in ("prompt-bail-first", "prompt-continue-first")]
-    return (rs[0] + rs[1]) / 2 if None not in rs else None
+    bf, cf = ((summary.get("methods", {}).get(m) or {}).get("bail_rate")
+              for m in ("prompt-bail-first", "prompt-continue-first"))
+    return (bf + cf) / 2 if bf is not None and cf is not None else None
 
 
 def load_run(path: Path) -> RunView:
