@@ -154,10 +154,11 @@ def _transformers_render(source: str | dict, messages: list[dict], tools: list[d
 
 def _authors_way(t: ChatTemplate, source: str | dict, chat: Chat) -> str:
     """The same messages through transformers: the method's system text placed as DESIGN §1
-    says, the tool passed as `tools` (or, where the template shows none, the generic text)."""
+    says, the tool passed as `tools` (or, where the template shows none, the generic text; the
+    authors' tool JSON, the `paper` protocol, goes to the template as they sent it, shown or not)."""
     template = t.tool if chat.tools else t.default
     text, tools = chat.system_addition, None
-    if chat.tools and template.supports_tools:
+    if chat.tools and (template.supports_tools or any(tool.authors_schema for tool in chat.tools)):
         tools = [tool.openai_schema() for tool in chat.tools]
     elif chat.tools:
         text = generic_tool_text(chat.tools) if text is None else text + "\n\n" + generic_tool_text(chat.tools)

@@ -6,6 +6,11 @@ given: we keep it and append our text after a newline), or, for templates withou
 system role (Gemma 2), the start of the first user message followed by a blank line.
 Templates without tool support get the tool in the system prompt in `GENERIC_TOOL_FORMAT`.
 A tokenizer's `tool_use` template renders the chats that carry tools (transformers' rule).
+
+The `paper` protocol renders as the authors' pipeline did (BailStudy fa56959, router.py
+rawTokenize): the system text in a new first system message after the default their AST
+finder reads from the template (`authors_default_system`), and their tool JSON passed to the
+template as it is, shown or not (a template that shows no tools showed the model none).
 """
 
 from __future__ import annotations
@@ -42,6 +47,47 @@ def generic_tool_text(tools: tuple[Tool, ...]) -> str:
 
 class TemplateError(Exception):
     pass
+
+
+def _constants(node: nodes.Node) -> str:
+    """Every string constant under a node, in the order router.py `constant_text` walks them."""
+    if isinstance(node, nodes.Const):
+        if not isinstance(node.value, str):
+            raise TypeError(f"a {type(node.value).__name__} constant where the authors' finder adds strings")
+        return node.value
+    if isinstance(node, nodes.Output):
+        return "".join(_constants(child) for child in node.nodes)
+    out: list[str] = []
+    for attr in ("body", "else_", "elif_", "nodes", "test", "expr", "left", "right", "node"):
+        child = getattr(node, attr, None)
+        if child is not None:
+            out.extend(_constants(c) for c in (child if isinstance(child, list) else [child]))
+    return "".join(out)
+
+
+def _is_system_test(test: nodes.Node) -> bool:
+    return (isinstance(test, nodes.Compare) and len(test.ops) == 1 and test.ops[0].op == "eq"
+            and isinstance(test.ops[0].expr, nodes.Const) and test.ops[0].expr.value == "system")
+
+
+def authors_default_system(source: str) -> str | None:
+    """The default system prompt as the authors' code read it from a template (router.py
+    getSystemPrompt, `DefaultSystemPromptFinder`): in a plain jinja2 `Environment`, the first
+    `{% if X == 'system' %}` (source order, outer before inner) whose `else` branch holds
+    non-blank constants gives them all, concatenated and stripped; "" when none does (Llama 3,
+    Qwen3, GLM, and every template whose default sits in a `!= 'system'` branch). None where
+    their finder could not read the template (it would have stopped their run)."""
+    try:
+        tree = jinja2.Environment().parse(source)
+    except jinja2.TemplateError:
+        return None
+    try:
+        for node in tree.find_all(nodes.If):
+            if _is_system_test(node.test) and (found := "".join(_constants(n) for n in node.else_).strip()):
+                return found
+    except TypeError:
+        return None
+    return ""
 
 
 class _Generation(Extension):
@@ -268,18 +314,33 @@ class ChatTemplate:
         tools = None
         t = self.tool if chat.tools else self.default
         if chat.tools:
-            if t.supports_tools:
+            if t.supports_tools or any(tool.authors_schema for tool in chat.tools):
                 tools = [tool.openai_schema() for tool in chat.tools]
             else:
                 tool_text = generic_tool_text(chat.tools)
                 text = tool_text if text is None else text + "\n\n" + tool_text
-        placed = place_system_text(chat.messages, text, default_system=t.default_system,
-                                   supports_system=t.supports_system)
-        rendered = t.render(placed.messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        if chat.system_rule in ("paper", "paper-own") and text is not None and t.supports_system:
+            messages = [{"role": "system", "content": (self._authors_system(t, chat) + "\n" + text).strip()}]
+            messages += [m.as_dict() for m in chat.messages]
+        else:
+            messages = place_system_text(chat.messages, text, default_system=t.default_system,
+                                         supports_system=t.supports_system).messages
+        rendered = t.render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
         if chat.assistant_prefix and (opened := leaves_open(rendered[-400:])):
             raise TemplateError(f"the generation prompt leaves a reasoning block open ({opened}): a forced answer "
                                 "would be scored inside the reasoning; read the bail prompt by sampling")
         return rendered + chat.assistant_prefix
+
+
+    @staticmethod
+    def _authors_system(t: _Source, chat: Chat) -> str:
+        """router.py getSystemPrompt: none where the text holds the prompt they set by hand, else
+        their finder's default (where their finder could not read the template, bailbench's
+        default stands in)."""
+        if chat.system_rule == "paper-own":
+            return ""
+        found = authors_default_system(t.source)
+        return found if found is not None else (t.default_system or "")
 
 
 def detect_tool_format(source: str | None) -> str:

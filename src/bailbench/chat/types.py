@@ -44,12 +44,20 @@ class Chat:
     on the chat template (default system prompt, no system role) and is decided when
     rendering. `assistant_prefix` forces the start of the reply (used to score the
     bail-prompt answer right after `<wellbeing>`).
+
+    `system_rule` says how: `default` (DESIGN §1), or the authors' router.py (the `paper`
+    protocol): `paper`, a new first system message `(their default + "\n" + text).strip()`, their
+    default being the template's `else` literal as their AST finder reads it; `paper-own`, the
+    text already begins with the system prompt they set by hand (Hermes 3 8B's), which stands in
+    place of the template's default. A template with no system role gets the text before the
+    first user message under every rule, as they did for Gemma 2.
     """
 
     messages: tuple[Message, ...]
     system_addition: str | None = None
     tools: tuple[Tool, ...] = field(default=())
     assistant_prefix: str = ""
+    system_rule: str = "default"
 
     def as_dict(self) -> dict:
         return {

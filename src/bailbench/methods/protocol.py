@@ -48,7 +48,7 @@ MISPRINTED_AS = "TerminateThisInstance"
 # prompts/bailTool.py getOwnModelName, in its order; a model it did not know keeps bailbench's name.
 _AUTHORS_NAMES = (("qwen", "Qwen"), ("claude", "Claude"), ("glm-", "ChatGLM"), ("gemma", "Gemma"),
                   ("hermes", "Hermes"), ("llama", "Llama"))
-_CHATGPT = ("gpt-3.5-turbo", "gpt-4", "gpt-4-turbo", "gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini",
+_CHATGPT = ("gpt-3.5-turbo", "gpt-4", "gpt-4-turbo", "gpt-4o-mini", "gpt-4o", "gpt-4.5", "gpt-4.1", "gpt-4.1-mini",
             "gpt-4.1-nano")
 
 

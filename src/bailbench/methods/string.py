@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from ..chat.types import Chat, Message
 from . import BAIL, CONTINUE
-from .thinking import strip_thinking
+from .thinking import DEFAULT, PAPER, strip_thinking
 from .wordings import string_wording
 
 
-def string_chat(context: tuple[Message, ...], ablation: str, model_name: str, system_prompt: str | None = None) -> Chat:
-    """`system_prompt`: a system prompt of the model's own that goes first, then a newline and
-    the text (the `paper` protocol's Hermes 3 8B prompt, methods/protocol.py)."""
+def string_chat(context: tuple[Message, ...], ablation: str, model_name: str, system_prompt: str | None = None,
+                protocol: str = DEFAULT) -> Chat:
+    """The Baseline (or ablation) text for the system prompt, placed when rendering.
+
+    `protocol="paper"` places it by the authors' rule (router.py rawTokenize / getSystemPrompt,
+    `Chat.system_rule`). `system_prompt`: a system prompt the authors set by hand (Hermes 3 8B's,
+    methods/protocol.py), which only the `paper` protocol has: it goes first, then a newline and
+    the text, in place of the template's own default."""
+    if protocol not in (DEFAULT, PAPER):
+        raise ValueError(f"unknown protocol {protocol!r}")
     text = string_wording(ablation, model_name).system_text
-    return Chat(messages=context, system_addition=text if system_prompt is None else f"{system_prompt}\n{text}".strip())
+    if system_prompt is not None:
+        return Chat(messages=context, system_addition=f"{system_prompt}\n{text}".strip(), system_rule="paper-own")
+    return Chat(messages=context, system_addition=text, system_rule=protocol)
 
 
 def read_string(reply: str, ablation: str, protocol: str = "default") -> str:
