@@ -48,21 +48,23 @@ def _read_tokens(h, enc, text: str) -> Calls:
     parser = h.StreamableParser(enc, h.Role.ASSISTANT, strict=False)
     for token in enc.encode(text, allowed_special="all"):
         parser.process(token)
-    out = total(_message(m.recipient, "".join(c.text for c in m.content)) for m in parser.messages)
+    out = total(_message(m.recipient, "".join(c.text for c in m.content), True) for m in parser.messages)
     if parser.current_recipient:  # a message still open when the reply stopped
-        out += _message(parser.current_recipient, parser.current_content)
+        out += _message(parser.current_recipient, parser.current_content, False)
     return out
 
 
-def _message(recipient: str | None, content: str) -> Calls:
-    """A message to `functions.NAME` is a call when its content is one complete JSON object.
-    Its closing `<|call|>` is not required: `<|call|>` is a stop token that servers
-    and decoders often drop, and llama.cpp reads a complete call at the end of the reply without
-    it (tests/test-chat.cpp, GPT-OSS); arguments cut off, or anything after them, are no call."""
+def _message(recipient: str | None, content: str, ended: bool) -> Calls:
+    """A message to `functions.NAME` is a call when its content is one complete JSON object, or
+    empty in a message its `<|call|>` ended (a call without arguments; vLLM's `openai` parser
+    reads both). `<|call|>` is not required after a complete object: it is a stop token that
+    servers and decoders often drop, and llama.cpp reads a complete call at the end of the reply
+    without it (tests/test-chat.cpp, GPT-OSS). Arguments cut off or not JSON are no call."""
     if not recipient or not recipient.startswith("functions."):
         return NONE
     got = json_at(content)
-    ok = got is not None and isinstance(got[0], dict) and not content[got[1]:].strip()
+    ok = (got is not None and isinstance(got[0], dict) and not content[got[1]:].strip()) or (
+        ended and not content.strip())
     return call(recipient.removeprefix("functions.")) if ok else CUT
 
 
@@ -77,5 +79,5 @@ def read_harmony_text(text: str) -> Calls:
             out += CUT if m else NONE
             continue
         end = re.search(r"<\|(?:end|call|return)\|>", rest)
-        out += _message("functions." + m.group(1), rest[: end.start()] if end else rest)
+        out += _message("functions." + m.group(1), rest[: end.start()] if end else rest, end is not None)
     return out
