@@ -543,3 +543,49 @@ def test_templates_that_open_thinking_refuse_a_forced_answer(source):
     with pytest.raises(TemplateError, match="reasoning block open"):
         bailbench_template(source).render(chat)
     assert bailbench_template(source).reasoning
+
+
+# ---- end to end: what the runner renders under `--protocol paper` (execute.Executor) ----
+
+
+def _executor_rendered(tmp_path, model: str, source: str | dict, method: str, ablation: str, rollout: str) -> str:
+    from bailbench.backends.base import Generation, LocalBackend
+    from bailbench.datasets.records import Prompt
+    from bailbench.execute import Executor, Silent, make_unit
+    from bailbench.execute import model_name as name_of
+    from bailbench.store import Store
+
+    class Local(LocalBackend):
+        n_ctx = 1 << 20
+        max_tokens = 8
+
+        def __init__(self):
+            self.spec, self.model_id, self.template = f"hf:{model}", model, bailbench_template(source)
+
+        def tokens(self, text):
+            return list(range(len(text) // 4))
+
+        def generate(self, requests):
+            return [Generation(rendered=self.render(r.chat), text="Cats.") for r in requests]
+
+    backend = Local()
+    store = Store(tmp_path)
+    prompt = Prompt("p1", (Message("user", PROMPT),))
+    ex = Executor(backend, store, Silent(), model_name=name_of(backend, backend.spec, None, PAPER), mode="sample",
+                  temperature=1.0, max_tokens=8, protocol=PAPER, spec=backend.spec)
+    store.add([ex._gen_row(make_unit(prompt, 0, "rollout", "", "", 0), Generation(rendered="r", text=rollout), None)])
+    ex.run_batch([make_unit(prompt, 0, method, ablation, "sample", 0)])
+    got = store.db.execute("SELECT rendered FROM samples WHERE method = ?", (method,)).fetchone()[0]
+    store.close()
+    return got
+
+
+@pytest.mark.parametrize("method", ["tool", "string", BAIL_FIRST, CONTINUE_FIRST])
+@pytest.mark.parametrize("model", ["Qwen/Qwen2.5-7B-Instruct", "google/gemma-2-2b-it",
+                                   "NousResearch/Hermes-3-Llama-3.1-8B", "unsloth/Llama-3.1-8B-Instruct"])
+def test_the_runner_renders_the_paper_protocol_as_the_authors(tmp_path, model, method):
+    source = source_of(model)
+    for ablation, rollout in (("Baseline", ""), ("EndThisChat" if method == "tool" else "Baseline", "Cats purr.")):
+        messages, tools = Authors.inputs(model, default_source(source), method, ablation, PROMPT, rollout=rollout)
+        assert _executor_rendered(tmp_path / ablation / str(len(rollout)), model, source, method, ablation,
+                                  rollout) == transformers_render(source, messages, tools)
