@@ -14,16 +14,14 @@ import math
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Iterator
 
 from .analysis import rates
 from .analysis.rates import Cell
 from .backends.base import BackendLike
 from .chat.types import Chat
-from .datasets.conversations import Conversation, StreamStats, read_jsonl, stream
-from .datasets.files import sha256_file
+from .datasets.conversations import Conversation, StreamStats, stream
 from .datasets.records import Prompt
-from .errors import UserError
+from .datasets.registry import conversation_choices, open_conversations
 from .execute import (
     Reporter,
     Unit,
@@ -41,9 +39,7 @@ REFUSAL_INPUT = "the user turn answered and the model's answer (the authors: the
 
 @dataclass(frozen=True)
 class RealDataConfig(CommonConfig):
-    dataset: str = setting("sharegpt", "sharegpt, wildchat, inspect:LOG, or a .json (ShareGPT), .jsonl "
-                                       "({\"messages\": [...]} lines) or .parquet (WildChat format) path.",
-                           axis="datasets")
+    dataset: str = setting("sharegpt", conversation_choices() + ".", axis="datasets")
     limit: int | None = setting(20, "Conversations to take (after filtering); 0 = all.", convert=zero_is_none,
                                 check=at_least(0))
     fraction: float = setting(1.0, "A stable share of the dataset (the paper took 0.25 of WildChat).",
@@ -62,37 +58,6 @@ class RealDataResult:
     summary: dict
 
 
-def open_conversations(cfg: RealDataConfig, stats: StreamStats) -> tuple[str, str, Iterator]:
-    """(dataset name, its identity, raw conversation stream)."""
-    from .datasets.sharegpt import read_sharegpt, sharegpt_files
-    from .datasets.wildchat import read_wildchat
-
-    spec = cfg.dataset
-    if spec == "sharegpt":
-        files = sharegpt_files()
-        ident = ",".join(f"{f.name}:{sha256_file(f)}" for f in files)
-        return "sharegpt", ident, (r for f in files for r in read_sharegpt(f, stats))
-    if spec == "wildchat":
-        return "wildchat", "allenai/WildChat-1M", read_wildchat(None, english_only=cfg.english_only)
-    if spec.startswith("inspect:"):  # the message histories of any Inspect AI log (a file or a folder of them)
-        from .datasets.inspect_logs import read_inspect_logs
-
-        return read_inspect_logs(Path(spec.removeprefix("inspect:")).expanduser(), stats)
-    path = Path(spec).expanduser()
-    if not path.exists():
-        raise UserError(f"dataset {spec!r} not found: use sharegpt, wildchat, or a .json (ShareGPT), .jsonl "
-                        "(lines of {\"messages\": [...]}) or .parquet (WildChat format) path")
-    if path.is_dir() or path.suffix == ".parquet":
-        files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
-        ident = ",".join(f"{p.name}:{sha256_file(p)}" for p in files)
-        return path.name, ident, read_wildchat(path, english_only=cfg.english_only)
-    if path.suffix == ".jsonl":
-        return path.name, sha256_file(path), read_jsonl(path, stats)
-    if path.suffix == ".json":
-        return path.name, sha256_file(path), read_sharegpt(path, stats)
-    raise UserError(f"{path}: unknown conversation file type; use .json (ShareGPT), .jsonl or .parquet")
-
-
 class RealDataRun:
     """One invocation over real conversations: its contexts are every user turn, with the
     dataset's own earlier turns; the rest is the shared session."""
@@ -100,7 +65,8 @@ class RealDataRun:
     def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
         self.cfg = cfg
         self.stats = StreamStats()
-        self.dataset_name, dataset_id, self.raw = open_conversations(cfg, self.stats)
+        source = open_conversations(cfg.dataset, cfg.english_only, self.stats)
+        self.dataset_name, dataset_id, self.raw = source.name, source.ident, source.raw
         opts = cfg.options
         if opts.n_ctx < cfg.max_context + cfg.max_tokens + 512:
             # room for the longest context, the answer and the check after it
