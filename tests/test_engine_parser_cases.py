@@ -401,6 +401,47 @@ CASES = [
  ("command_r7b", '<|START_THINKING|>first I think about foo<|END_THINKING|><|START_ACTION|>\n[\n    {"tool_call_id": "0", "tool_name": "foo", "parameters": {"query": "query1"}},\n    {"tool_call_id": "1", "tool_name": "bar", "parameters": {"x": 42}}\n]\n<|END_ACTION|>', ("foo", "bar"), 0),
  ("command_r7b", "<|START_THINKING|>just think, no response<|END_THINKING|>", (), 0),
  ("command_r7b", '<|START_THINKING|>I could write <|START_ACTION|>[{"tool_name": "foo", "parameters": {}}]<|END_ACTION|><|END_THINKING|><|START_RESPONSE|>No.<|END_RESPONSE|>', (), 0),  # derived from the cases above (not in vLLM): a call inside the reasoning is no call
+ # llama.cpp tests/test-chat.cpp (peg_tester: Ministral-3 / Magistral reasoning)
+ ("mistral", '[TOOL_CALLS]special_function[ARGS]{"arg1":1}', ("special_function",), 0),
+ ("mistral", "[THINK]I'm\nthinking[/THINK]" + '[TOOL_CALLS]special_function[ARGS]{"arg1":1}', ("special_function",), 0),
+ ("mistral", '[TOOL_CALLS]special_function[ARGS]{"arg1": 1}[TOOL_CALLS]special_function_with_opt[ARGS]{"arg1": 1, "arg2": 2}', ("special_function", "special_function_with_opt"), 0),
+ ("mistral", "[THINK]I'm\nthinking[/THINK]Hello, world!\nWhat's up?", (), 0),
+ ("mistral", '[THINK]I need to output the invoice details in JSON[/THINK]```json\n{"amount": 123.45, "date": "2025-12-03"}\n```', (), 0),
+ ("mistral", '[THINK]Let me think about [TOOL_CALLS]special_function[ARGS]{"arg1":1} and more[/THINK][TOOL_CALLS]special_function[ARGS]{"arg1": 1}', ("special_function",), 0),  # a call marker inside the reasoning is not read
+ # llama.cpp tests/test-chat.cpp (peg_tester: NVIDIA Nemotron-3 Nano, Qwen3-Coder syntax, thinking forced open)
+ ("qwen3_coder", "<tool_call>\n<function=special_function>\n<parameter=arg1>\n1\n</parameter>\n</function>\n</tool_call>\n", ("special_function",), 0),
+ ("qwen3_coder", "I'm\nthinking\n</think>\n<tool_call>\n<function=special_function>\n<parameter=arg1>\n1\n</parameter>\n</function>\n</tool_call>\n", ("special_function",), 0),
+ ("qwen3_coder", "<tool_call>\n<function=special_function>\n<parameter=arg1>\n1\n</parameter>\n</function>\n</tool_call>\n<tool_call>\n<function=special_function_with_opt>\n<parameter=arg1>\n1\n</parameter>\n<parameter=arg2>\n2\n</parameter>\n</function>\n</tool_call>\n", ("special_function", "special_function_with_opt"), 0),
+ ("qwen3_coder", '<tool_call>\n<function=python>\n<parameter=code>\ndef hello():\n    print("Hello, world!")\n\nhello()\n</parameter>\n</function>\n</tool_call>\n', ("python",), 0),
+ ("qwen3_coder", 'I need to output the invoice details in JSON\n</think>\n{"amount": 123.45, "date": "2025-12-03"}', (), 0),
+ ("qwen3_coder", 'Let\'s call a tool: <tool_call>\n<function=python>\n<parameter=code>\ndef hello():\n    print("Not the real call!")\n\nhello()\n</parameter>\n</function>\n</tool_call>\n</think>\n<tool_call>\n<function=python>\n<parameter=code>\ndef hello():\n    print("Hello, world!")\n\nhello()\n</parameter>\n</function>\n</tool_call>\n', ("python",), 0),  # the call in the reasoning is not read
+ # llama.cpp tests/test-chat.cpp (peg_tester: Qwen3-Coder)
+ ("qwen3_coder", "Hello, world!\nWhat's up?", (), 0),
+ ("qwen3_coder", "<tool_call>\n<function=python>\n<parameter=code>\n格\n</parameter>\n</function>\n</tool_call>", ("python",), 0),
+ ("qwen3_coder", "<tool_call>\n<function=html>\n<parameter=markup>\n<html>\n <head>\n  <title>Hello!</title>\n </head>\n</html>\n</parameter>\n</function>\n</tool_call>", ("html",), 0),
+ ("qwen3_coder", '<tool_call>\n<function=todo_list>\n<parameter=todos>\n[{"item": "Check stuff", "selected": false}, {"item": "Prepare stuff", "selected": true}]\n</parameter>\n</function>\n</tool_call>', ("todo_list",), 0),
+ ("qwen3_coder", "<tool_call>\n<function=tool_2req_4opt>\n<parameter=req1>\nhello\n</parameter>\n<parameter=req2>\n42\n</parameter>\n<parameter=opt4>\n100\n</parameter>\n<parameter=opt2>\n200\n</parameter>\n</function>\n</tool_call>", ("tool_2req_4opt",), 0),
+ # llama.cpp tests/test-chat.cpp (peg_tester: Command R7B)
+ ("command_r7b", "<|START_RESPONSE|>Hello, world!\nWhat's up?<|END_RESPONSE|>", (), 0),
+ ("command_r7b", "<|START_THINKING|>I'm\nthinking<|END_THINKING|><|START_RESPONSE|>Hello, world!\nWhat's up?<|END_RESPONSE|>", (), 0),
+ ("command_r7b", '<|START_THINKING|>I\'m\nthinking<|END_THINKING|><|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "special_function", "parameters": {"arg1": 1}}\n]<|END_ACTION|>', ("special_function",), 0),
+ ("command_r7b", '<|START_THINKING|>I\'m\nthinking<|END_THINKING|><|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "special_function", ', (), 1),
+ ("command_r7b", '<|START_THINKING|><|END_THINKING|><|START_ACTION|>[\n    {"tool_call_id": "0", "tool_name": "special_function", "parameters": {"arg1": 1}}\n]<|END_ACTION|>', ("special_function",), 0),
+ # llama.cpp tests/test-chat.cpp (peg_tester: Gemma 4)
+ ("gemma4", "<|channel>thought\nI'm\nthinking<channel|>Hello, world!\nWhat's up?", (), 0),
+ ("gemma4", '<|tool_call>call:get_time{city:<|"|>London<|"|>}<tool_call|>', ("get_time",), 0),
+ ("gemma4", "<|tool_call>call:empty_args{}<tool_call|>", ("empty_args",), 0),
+ ("gemma4", 'Hello, world!\nWhat\'s up?<|tool_call>call:get_time{city:<|"|>Paris<|"|>}<tool_call|>', ("get_time",), 0),
+ ("gemma4", '<|tool_call>call:get_time{city:<|"|>London<|"|>}<tool_call|><|tool_call>call:get_weather{city:<|"|>Paris<|"|>}<tool_call|>', ("get_time", "get_weather"), 0),
+ ("gemma4", "<|tool_call>call:special_function{arg1:-7}<tool_call|>", ("special_function",), 0),
+ ("gemma4", '<|tool_call>call:todo_list{todos:[<|"|>buy milk<|"|>,<|"|>walk dog<|"|>]}<tool_call|>', ("todo_list",), 0),
+ ("gemma4", '<|tool_call>call:set_config{config:{theme:<|"|>dark<|"|>,count:3}}<tool_call|>', ("set_config",), 0),
+ ("gemma4", "<|channel>thought\n<channel|>Hello, world!\nWhat's up?<|channel>thought\n<channel|><channel|>", (), 0),
+ # llama.cpp tests/test-chat.cpp (peg_tester: QwQ-32B, Hermes 2 Pro, Granite 4.0, Seed-OSS)
+ (H, "Let me think about this...\n</think>\nThe answer is 42.", (), 0),
+ (H, '<tool_call>\n{"name": "special_function", "arguments": {"arg1": 1}}</tool_call>', ("special_function",), 0),
+ ("seed_oss", "<seed:tool_call>\n<function=special_function>\n<parameter=arg1>1</parameter>\n</function>\n</seed:tool_call>\n<seed:tool_call>\n<function=special_function_with_opt>\n<parameter=arg1>1</parameter>\n<parameter=arg2>2</parameter>\n</function>\n</seed:tool_call>", ("special_function", "special_function_with_opt"), 0),
+ ("seed_oss", '<seed:tool_call>\n<function=edit>\n<parameter=filename>\nfoo.cpp\n</parameter>\n<parameter=oldString>def foo(arg = "14"):\n    return arg + "bar"\n\n</parameter>\n<parameter=newString>def foo(arg = "15"):\n    pass\n\n</parameter>\n</function>\n</seed:tool_call>', ("edit",), 0),
 ]
 
 
