@@ -442,6 +442,23 @@ CASES = [
  (H, '<tool_call>\n{"name": "special_function", "arguments": {"arg1": 1}}</tool_call>', ("special_function",), 0),
  ("seed_oss", "<seed:tool_call>\n<function=special_function>\n<parameter=arg1>1</parameter>\n</function>\n</seed:tool_call>\n<seed:tool_call>\n<function=special_function_with_opt>\n<parameter=arg1>1</parameter>\n<parameter=arg2>2</parameter>\n</function>\n</seed:tool_call>", ("special_function", "special_function_with_opt"), 0),
  ("seed_oss", '<seed:tool_call>\n<function=edit>\n<parameter=filename>\nfoo.cpp\n</parameter>\n<parameter=oldString>def foo(arg = "14"):\n    return arg + "bar"\n\n</parameter>\n<parameter=newString>def foo(arg = "15"):\n    pass\n\n</parameter>\n</function>\n</seed:tool_call>', ("edit",), 0),
+ # vllm tests/tool_parsers/test_gigachat3_tool_parser.py (GigaChat 3: `function call<|role_sep|>`, 3.1: `<|function_call|>`)
+ ("gigachat", "How can I help you today?", (), 0),
+ ("gigachat", "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\"}}", ("manage_user_memory",), 0),
+ ("gigachat", "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"manage_user_memory\", \"arguments\": {}}", ("manage_user_memory",), 0),
+ ("gigachat", "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\", \"content\": {\"short_answers\": true, \"english_ui\": false}}}", ("manage_user_memory",), 0),
+ ("gigachat", "I'll check that for you.<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\"}}", ("manage_user_memory",), 0),
+ ("gigachat", "I'll check that for you.<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\"}}</s>", ("manage_user_memory",), 0),
+ ("gigachat", "<|function_call|>{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\"}}", ("manage_user_memory",), 0),
+ ("gigachat", "<|function_call|>{\"name\": \"manage_user_memory\", \"arguments\": {}}", ("manage_user_memory",), 0),
+ ("gigachat", "<|function_call|>{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\", \"content\": {\"short_answers\": true, \"english_ui\": false}}}", ("manage_user_memory",), 0),
+ ("gigachat", "I'll check that for you.<|function_call|>{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\"}}", ("manage_user_memory",), 0),
+ ("gigachat", "I'll check that for you.<|function_call|>{\"name\": \"manage_user_memory\", \"arguments\": {\"action\": \"create\", \"id\": \"preferences\"}}</s>", ("manage_user_memory",), 0),
+ ("gigachat", "<|function_call|>{\"name\": \"manage_user_memory\", \"argument", (), 1),
+ # vllm tests/tool_parsers/test_step3p5_tool_parser.py (Step 3.5: Qwen3-Coder syntax)
+ ("qwen3_coder", "This is a test without tools", (), 0),
+ ("qwen3_coder", 'Let me calculate that area for you.<tool_call>\n<function=calculate_area>\n<parameter=shape>\ncircle\n</parameter>\n<parameter=dimensions>\n{"radius": 15.5}\n</parameter>\n<parameter=precision>\n3\n</parameter>\n</function>\n</tool_call>', ("calculate_area",), 0),
+ ("qwen3_coder", '<tool_call>\n<function=test_types>\n<parameter=int_param>\n42\n</parameter>\n<parameter=obj_param>\n{"key": "value"}\n</parameter>\n</function>\n</tool_call>', ("test_types",), 0),
 ]
 
 
