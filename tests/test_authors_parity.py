@@ -435,3 +435,15 @@ def test_gemma_2_tool_filler_is_never_compared(tmp_path):
     rows = reproduce.compare_run(run)["comparisons"]
     assert rows and all(r["method"] != "tool" for r in rows)
     assert {r["method"] for r in rows} == {"string", "prompt-bail-first", "prompt-continue-first"}
+
+
+def test_bail_vector_is_each_prompts_bail_share(store):
+    rows = [row("a", 0, "tool", "bail"), row("a", 1, "tool", "continue"), row("b", 0, "tool", "bail"),
+            row("b", 1, "tool", "bail", skipped="context_too_long"), row("c", 0, "tool", "continue"),
+            row("a", 0, "prompt-bail-first", "bail", mode="sample"), row("a", 1, "prompt-bail-first", "unknown", mode="sample"),
+            row("b", 0, "prompt-bail-first", "continue", p=0.8, mode="logprob")]
+    store.add(rows)
+    assert rates.bail_vector(store.db, "tool", "Baseline", "sample", 10) == {"a": 0.5, "b": 1.0, "c": 0.0}
+    assert rates.bail_vector(store.db, "prompt-bail-first", "Baseline", "sample", 10) == {"a": 0.5}
+    assert rates.bail_vector(store.db, "prompt-bail-first", "Baseline", "logprob", 10) == {"b": 0.8}
+    assert cmp.cosine({"a": 0.5, "b": 1.0, "c": 0.0}, {"a": 1.0, "b": 0.5}) == pytest.approx(1.0 / 1.25)
