@@ -192,6 +192,10 @@ CASES = [
  ("pythonic", "[get_weather(location='Paris', data=[10, 20]), search(query='test', filters=['a', 'b'])]", ("get_weather", "search"), 0),
  ("pythonic", "Here's a call: <|python_start|>[get_weather(location='Tokyo', data=[1, 2, 3])]<|python_end|>", ("get_weather",), 0),
  ("pythonic", "User wants to get the weather in Mars. <|python_start|>[get_weather(location='Mars', unit='celsius')]<|python_end|> In this way we will get the weather in Mars.", ("get_weather",), 0),
+ ("pythonic", "[get_weather(location='Tokyo')] Here's the forecast:", ("get_weather",), 0),  # SGLang; vLLM's llama4_pythonic reads none when text follows (it parses the whole reply): the call opening the reply is kept
+ ("pythonic", "[get_weather(location='Berlin')] and [search(query='restaurants')]", ("get_weather",), 0),  # SGLang reads both, vLLM none: the list opening the reply is read
+ ("pythonic", "Here's a tool call: [get_weather(location='New York', unit='celsius')]", (), 0),  # SGLang reads it; vLLM (Llama 4's usual engine) needs the list to open the reply or follow <|python_start|>
+ ("pythonic", "This is some text before [get_weather(location='London')]", (), 0),  # as above
  # vllm tests/tool_parsers/test_qwen3coder_tool_parser.py ; sglang test/srt/test_function_call_parser.py (TestQwen3CoderDetector)
  ("qwen3_coder", "This is a test response without any tool calls", (), 0),
  ("qwen3_coder", Q3, ("get_current_weather",), 0),
