@@ -447,3 +447,10 @@ def test_bail_vector_is_each_prompts_bail_share(store):
     assert rates.bail_vector(store.db, "prompt-bail-first", "Baseline", "sample", 10) == {"a": 0.5}
     assert rates.bail_vector(store.db, "prompt-bail-first", "Baseline", "logprob", 10) == {"b": 0.8}
     assert cmp.cosine({"a": 0.5, "b": 1.0, "c": 0.0}, {"a": 1.0, "b": 0.5}) == pytest.approx(1.0 / 1.25)
+
+
+def test_gemma_2_tool_filler_is_left_out_of_the_nearest_rows():
+    measured = {"tool": {"measured": 0.0}, "string": {"measured": 2.08}}
+    near = reproduce.nearest({"dataset": "bailbench"}, measured)
+    gemma = [r for r in near if r["model"] == "google/gemma-2-2b-it"]
+    assert gemma and gemma[0]["paper"] == {"string": 2.08} and gemma[0]["distance"] == 0

@@ -124,10 +124,15 @@ def _cell(stats: dict | None, scale: float = 100.0) -> dict | None:
             "comparable": "mean P(bail)" not in estimand}
 
 
+def _never_ran(paper_model: str, method: str) -> bool:
+    """A filler of the authors' figures (a method they never ran, plotted as 0)."""
+    return any(paper_model.startswith(m) and method == x for m, x in NEVER_RAN)
+
+
 def _compare(cell: dict | None, paper: float | None, **where) -> dict | None:
     if cell is None or paper is None or paper != paper:
         return None
-    if any(str(where.get("paper_model", "")).startswith(m) and where.get("method") == x for m, x in NEVER_RAN):
+    if _never_ran(str(where.get("paper_model", "")), str(where.get("method"))):
         return None
     inside = cell["ci_low"] - 1e-9 <= paper <= cell["ci_high"] + 1e-9
     return {**where, **cell, "paper": paper, "paper_estimand": PAPER_ESTIMAND, "paper_interval": PAPER_INTERVAL,
@@ -284,7 +289,7 @@ def nearest(summary: dict, measured: dict[str, dict | None]) -> list[dict]:
     seen, out = set(), []
     for fig in figures:
         for model, rates in _figure(fig).items():
-            common = [m for m in have if rates.get(m) is not None]
+            common = [m for m in have if rates.get(m) is not None and not _never_ran(model, m)]
             if model in seen or not common:
                 continue
             seen.add(model)
