@@ -13,7 +13,7 @@ ifneq ($(SHARED_DATA),)
 export BAILBENCH_DATA_DIR ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: run test lint check bench clean $(VLLM_VENV)
+.PHONY: run test lint check bench clean api-types $(VLLM_VENV)
 
 $(VENV)/.core: pyproject.toml
 	python3 -m venv $(VENV)
@@ -61,6 +61,10 @@ lint: $(VENV)/.dev
 # The fast loop: lint, types, and the tests that need no model (minutes on 2 cores).
 check: lint
 	$(PY) -m pytest -q -m "not model"
+
+# The typed keywords of bailbench.api, rewritten from the declared settings after one changes.
+api-types: $(VENV)/.core
+	$(PY) -c 'from bailbench.api import write_types; print(write_types())'
 
 bench: $(VENV)/.dev $(VLLM_VENV)/.ready
 	$(PY) benchmarks/bail_prompt_cost.py

@@ -4,6 +4,7 @@ take the same settings, with the same defaults and the same checks."""
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +17,16 @@ from bailbench.cli import app
 from bailbench.errors import UserError
 from bailbench.realdata import RealDataConfig
 from bailbench.runner import RunConfig
-from bailbench.settings import Checked, SettingError, at_least, cli_parameters, declared, is_float, setting
+from bailbench.settings import (
+    Checked,
+    SettingError,
+    at_least,
+    cli_parameters,
+    declared,
+    is_float,
+    setting,
+    typed_dict_source,
+)
 from bailbench.sweep.spec import OPTION_KEYS, RUN_KEYS, load_experiment
 
 from .helpers import ROOT, SHARED
@@ -111,6 +121,25 @@ def test_a_new_setting_is_one_declaration():
     with pytest.raises(SettingError, match=r"^--retries 11 must be at most 10$"):
         WithRetries(retries=11)
     assert issubclass(WithRetries, Checked)
+    # and its keyword type for editors and mypy
+    assert "    retries: int\n" in typed_dict_source("S", (WithRetries,))
+
+
+def test_the_api_keyword_types_are_written_from_the_declarations():
+    """api_types.py (what mypy and editors see of bb.run's keywords) is current: `make api-types`."""
+    from bailbench import api_types
+
+    assert Path(api_types.__file__).read_text("utf-8") == api.types_source()
+    assert api_types.RunSettings.__annotations__.keys() == declared(RunConfig).keys() | declared(BackendOptions).keys()
+
+
+def test_mypy_sees_a_wrong_keyword_of_the_library(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text('import bailbench.api as bb\nbb.run(samples="3")\nbb.realdata(sampels=3)\nbb.run(limit=0, out="x")\n')
+    res = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", str(probe)], capture_output=True,
+                         text=True, cwd=ROOT)
+    errors = [line for line in res.stdout.splitlines() if ": error:" in line]
+    assert [e.split(":")[1] for e in errors] == ["2", "3"], res.stdout
 
 
 def test_experiment_files_parse_without_tomllib():

@@ -10,18 +10,25 @@
 Keyword arguments are the flags of `bailbench run` / `bailbench realdata` with
 underscores (`max_tokens`, `refusal_classifier`, `base_url`, `batch_size` ...), declared
 once with their defaults and checks in `RunConfig` / `RealDataConfig` and `BackendOptions`;
-a value the CLI refuses is refused here too, with the same message.
+a value the CLI refuses is refused here too, with the same message. Their types, for editors
+and mypy, are the TypedDicts of `api_types.py`, written from those declarations by
+`write_types()` (`make api-types`; a test keeps the file current).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
 from .backends.registry import BackendOptions
 from .execute import Reporter
-from .settings import keywords
+from .settings import keywords, typed_dict_source
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .api_types import RealDataSettings, RunSettings, SimulateSettings
 
 C = TypeVar("C")
 
@@ -57,7 +64,7 @@ class Run:
         return result.out / "report.html"
 
 
-def config(config_type: type[C], settings: dict[str, Any]) -> C:
+def config(config_type: type[C], settings: Mapping[str, Any]) -> C:
     """Keyword settings -> the run's config, its backend options split off; each value is
     checked as it is declared (settings.py), an unknown name is a clear error."""
     own = keywords(config_type)
@@ -70,7 +77,7 @@ def config(config_type: type[C], settings: dict[str, Any]) -> C:
     return config_type(**{k: v for k, v in settings.items() if k in own}, options=options)  # type: ignore[call-arg]
 
 
-def run(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
+def run(*, reporter: Reporter | None = None, backend=None, **kwargs: Unpack[RunSettings]) -> Run:
     """Run (or resume) a measurement on a prompt dataset; `bailbench run` with these flags.
 
     `backend` takes a backend object built by the caller (any `bailbench.backends.base.Backend`)."""
@@ -81,7 +88,7 @@ def run(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
     return Run(result.out, result.summary)
 
 
-def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run:
+def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs: Unpack[RealDataSettings]) -> Run:
     """Run (or resume) a measurement on real conversations; `bailbench realdata` with these flags."""
     from .realdata import RealDataConfig, run_realdata
 
@@ -89,7 +96,8 @@ def realdata(*, reporter: Reporter | None = None, backend=None, **kwargs) -> Run
     return Run(result.out, result.summary)
 
 
-def simulate(*, reporter: Reporter | None = None, backend=None, user_backend=None, **kwargs) -> Run:
+def simulate(*, reporter: Reporter | None = None, backend=None, user_backend=None,
+             **kwargs: Unpack[SimulateSettings]) -> Run:
     """Run (or resume) simulated users against a model that can leave; `bailbench simulate`
     with these flags."""
     from .simulate.run import SimulateConfig, run_simulation
@@ -112,3 +120,23 @@ def compare(runs: Iterable[Run | Path | str], *, permutations: int = 10_000, see
 
     return compare_runs([r.path if isinstance(r, Run) else Path(r) for r in runs],
                         permutations=permutations, seed=seed, paired=paired)
+
+
+def types_source() -> str:
+    """api_types.py as the declarations make it."""
+    from .realdata import RealDataConfig
+    from .runner import RunConfig
+    from .simulate.run import SimulateConfig
+
+    groups = {"RunSettings": RunConfig, "RealDataSettings": RealDataConfig, "SimulateSettings": SimulateConfig}
+    body = "\n\n".join(typed_dict_source(name, (cls, BackendOptions)) for name, cls in groups.items())
+    return ('"""The keyword arguments of `bailbench.api`, typed. Written by `bailbench.api.write_types()` from\n'
+            'the declared settings (`make api-types`): do not edit; a test checks it is current."""\n\n'
+            "from __future__ import annotations\n\nfrom pathlib import Path\nfrom typing import TypedDict\n\n"
+            f"__all__ = {list(groups)!r}\n\n\n{body}")
+
+
+def write_types() -> Path:
+    path = Path(__file__).with_name("api_types.py")
+    path.write_text(types_source(), "utf-8")
+    return path

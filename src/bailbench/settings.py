@@ -225,3 +225,30 @@ def with_options(parameters: list[inspect.Parameter]) -> Callable[[Callable], Ca
 def extra_option(name: str, annotation: Any, option: Any) -> inspect.Parameter:
     """A command's own flag, not a run setting (e.g. `run --plan`)."""
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+
+
+# -- the library's keyword types -----------------------------------------------------------
+
+
+def keyword_type(cls: type, name: str) -> str:
+    """The type a keyword argument takes, as source: the field's, widened by what its
+    conversion accepts (a comma list for a list, text for a path)."""
+    f, spec = declared(cls)[name]
+    t = f.type  # source text under `from __future__ import annotations`, else the type itself
+    hint = t if isinstance(t, str) else t.__name__ if isinstance(t, type) else str(t).replace("typing.", "")
+    if spec.cli_type is not None and spec.convert is not None:
+        hint = f"{spec.cli_type.__name__} | {hint}"
+    if spec.convert is Path:
+        hint = hint.replace("Path", "Path | str", 1)
+    return hint
+
+
+def typed_dict_source(name: str, classes: tuple[type, ...], skip: tuple[str, ...] = ()) -> str:
+    """A TypedDict of these classes' declared settings, as source (see `api.write_types`)."""
+    lines, seen = [f"class {name}(TypedDict, total=False):"], set(skip)
+    for cls in classes:
+        for field_name, (_, spec) in declared(cls).items():
+            if field_name not in seen:
+                seen.add(field_name)
+                lines.append(f"    {field_name}: {keyword_type(cls, field_name)}")
+    return "\n".join(lines) + "\n"
