@@ -589,3 +589,31 @@ def test_the_runner_renders_the_paper_protocol_as_the_authors(tmp_path, model, m
         messages, tools = Authors.inputs(model, default_source(source), method, ablation, PROMPT, rollout=rollout)
         assert _executor_rendered(tmp_path / ablation / str(len(rollout)), model, source, method, ablation,
                                   rollout) == transformers_render(source, messages, tools)
+
+
+@pytest.mark.parametrize("method", ["tool", "string", BAIL_FIRST])
+@pytest.mark.parametrize("name", sorted(p.name for p in ZOO.glob("*.jinja")) if ZOO.is_dir() else [])
+def test_paper_protocol_on_every_template(name, method):
+    """The authors' construction on every real template, their name for the model given (Qwen).
+    Beyond what they ran, bailbench keeps two rules: a template with no system role gets the text
+    before the first user message (their Gemma 2 rule; a system message there fails or is dropped),
+    and where their finder cannot parse a template (their run would have stopped), bailbench's
+    own default stands in."""
+    source = zoo(name)
+    t = bailbench_template(source)
+    model = "Qwen/any" if t.supports_system else "google/gemma-2-as-qwen"
+    try:
+        messages, tools = Authors.inputs(model, source, method, "Baseline", PROMPT, rollout=ROLLOUTS[0])
+    except Exception:  # noqa: BLE001 - their finder cannot parse this template
+        assert method == "string" and authors_default_system(source) is None
+        text = Authors.string_prompt(model, "Baseline")
+        messages, tools = [{"role": "system", "content": ((t.default_system or "") + "\n" + text).strip()},
+                           {"role": "user", "content": PROMPT}], None
+    context = (Message("user", PROMPT),)
+    if method == "tool":
+        chat = tool_chat(context, "Baseline", "Qwen", PAPER, authors_schema=True)
+    elif method == "string":
+        chat = string_chat(context, "Baseline", "Qwen", protocol=PAPER)
+    else:
+        chat = bail_prompt_chat(context, ROLLOUTS[0], BAIL_FIRST, "Baseline", forced_tag=False)
+    assert_renders_as(source, chat, messages, tools)
