@@ -50,7 +50,7 @@ CASES = [
  (H, 'Sure, let me check the weather.<tool_call>{"name": "get_weather", "arguments": {"city": "NYC"}}</tool_call>', ("get_weather",), 0),
  (H, '<tool_call>{"name": "search", "arguments": {"q": "cats"}}</tool_call><tool_call>{"name": "search", "arguments": {"q": "dogs"}}</tool_call>', ("search", "search"), 0),
  (H, "This is not a tool call.", (), 0),
- (H, '<tool_call>\n{"name": "final_answer", "arguments": {"trigger": true}}', ("final_answer",), 0),  # vLLM reads a complete call whose </tool_call> never came (its Granite 4 parser does not)
+ (H, '<tool_call>\n{"name": "final_answer", "arguments": {"trigger": true}}', ("final_answer",), 0),  # vLLM's hermes (the authors' parser) reads a complete call whose </tool_call> never came, as tests/test_detection.py does; its Granite 4 parser and SGLang's Qwen25Detector do not
  (H, '<tool_call>\n{"name": "final_answer", "arguments": {"trigger": true}', (), 1),
  (H, '<tool_call>\n{"name": "get_db_config", "arguments": "{\\"param\\": \\"max_connections\\"}"}\n</tool_call>', ("get_db_config",), 0),
  (H, '<tool_call>\n{"name": "do_thing", "arguments": "hello"}\n</tool_call>', ("do_thing",), 0),
@@ -248,7 +248,7 @@ CASES = [
  ("apertus", '<|tools_prefix|>[{"get_weather": {"location": "London"}}, {"get_time": {"location": "London"}}]<|tools_suffix|>', ("get_weather", "get_time"), 0),
  ("apertus", '<|tools_prefix|>[{"complex_function": {"nested": {"inner": "value"}, "list": ["a", "b"]}}]<|tools_suffix|>', ("complex_function",), 0),
  ("apertus", '<|tools_prefix|>[{"get_weather": {"location": "London"}', (), 1),  # vLLM completes the partial JSON; DESIGN §1: a cut call is no call
- ("apertus", '<|tools_prefix|>[{"get_weather": {"location": "San Francisco", "unit": "celsius"}}]', ("get_weather",), 0),
+ ("apertus", '<|tools_prefix|>[{"get_weather": {"location": "San Francisco", "unit": "celsius"}}]', ("get_weather",), 0),  # vLLM reads a complete list without <|tools_suffix|> (as for Hermes above)
  ("apertus", '<|tools_prefix|>[{"t1": {"a": 1}}, {"t2": {"b": 2}}, {"t3": {"c": 3}}]<|tools_suffix|>', ("t1", "t2", "t3"), 0),
  ("apertus", "<|inner_prefix|>I'm\nthinking<|inner_suffix|><|tools_prefix|>[{\"special_function\": {\"arg1\": 1}}]<|tools_suffix|>Hello, world!\nWhat's up?", ("special_function",), 0),
  # llama.cpp tests/test-chat.cpp (Seed-OSS)
