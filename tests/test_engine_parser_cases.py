@@ -463,6 +463,21 @@ CASES = [
  ("qwen3_coder", "This is a test without tools", (), 0),
  ("qwen3_coder", 'Let me calculate that area for you.<tool_call>\n<function=calculate_area>\n<parameter=shape>\ncircle\n</parameter>\n<parameter=dimensions>\n{"radius": 15.5}\n</parameter>\n<parameter=precision>\n3\n</parameter>\n</function>\n</tool_call>', ("calculate_area",), 0),
  ("qwen3_coder", '<tool_call>\n<function=test_types>\n<parameter=int_param>\n42\n</parameter>\n<parameter=obj_param>\n{"key": "value"}\n</parameter>\n</function>\n</tool_call>', ("test_types",), 0),
+ # sglang test/registered/function_call/test_gpt_oss_detector.py
+ ("harmony", '<|channel|>analysis<|message|>Reasoning...<|end|><|start|>assistant<|channel|>commentary to=functions.read_file <|constrain|>json<|message|>{\n  "files": []\n}<|call|><|start|>assistant<|channel|>final<|message|>This text should be truncated.', ("read_file",), 0),
+ ("harmony", "<|start|>assistant<|channel|>commentary to=functions.read_file <|constrain|>json<|message|>{}<|call|>", ("read_file",), 0),
+ # sglang test/registered/function_call/test_deepseekv31_detector.py
+ ("deepseek", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Tokyo"}<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>', ("get_weather", "get_weather"), 0),
+ ("deepseek", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Tokyo"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>', ("get_weather",), 0),
+ ("deepseek", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Tok', (), 1),
+ # sglang test/registered/function_call/test_glm47_moe_detector.py (GLM 4.7: no newline after the name)
+ ("glm45", "<tool_call>get_weather<arg_key>city</arg_key><arg_value>Beijing</arg_value><arg_key>date</arg_key><arg_value>2024-06-27</arg_value></tool_call>", ("get_weather",), 0),
+ ("glm45", "<tool_call>get_weather<arg_key>city</arg_key><arg_value>Beijing</arg_value></tool_call><tool_call>get_weather<arg_key>city</arg_key><arg_value>Shanghai</arg_value></tool_call>", ("get_weather", "get_weather"), 0),
+ ("glm45", "<tool_call>list_filenames</tool_call>", ("list_filenames",), 0),
+ ("glm45", "<tool_call>invalid_func<arg_key>city</arg_key><arg_value>Beijing</arg_value></tool_call>", ("invalid_func",), 0),  # SGLang drops a name not among the tools offered; every name is read here (only the bail tool's counts)
+ ("glm45", '<tool_call>todo_write<arg_key>todos</arg_key><arg_value>[{"id": "1", "task": "Check file at C:\\\\Users\\\\test.txt", "status": "pending"}]</arg_value></tool_call>', ("todo_write",), 0),
+ ("glm45", "I'll create a task.<tool_call>create_task<arg_key>title</arg_key><arg_value>Go to Beijing</arg_value><arg_key>location</arg_key><arg_value>San Francisco</arg_value></tool_call>", ("create_task",), 0),
+ ("glm45", "<tool_call>create_task<arg_key>title</arg_key><arg_value>Go to Bei", (), 1),
 ]
 
 
