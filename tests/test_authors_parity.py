@@ -454,3 +454,15 @@ def test_gemma_2_tool_filler_is_left_out_of_the_nearest_rows():
     near = reproduce.nearest({"dataset": "bailbench"}, measured)
     gemma = [r for r in near if r["model"] == "google/gemma-2-2b-it"]
     assert gemma and gemma[0]["paper"] == {"string": 2.08} and gemma[0]["distance"] == 0
+
+
+def test_pearson_is_the_authors_scipy_pearsonr():
+    from scipy.stats import pearsonr
+
+    from bailbench.analysis.correlation import refusal_bail_association
+    refuse = [0.9, 0.2, 0.5, 0.35, 0.1, 0.7]
+    bail = [0.02, 0.3, 0.1, 0.05, 0.4, 0.01]
+    got = refusal_bail_association(refuse, bail, permutations=50)
+    ref = pearsonr(bail, refuse)  # the authors: pearsonr(X=bail %, Y=refusal %); r is symmetric
+    assert got["pearson_r"]["statistic"] == pytest.approx(ref.statistic)
+    assert got["pearson_r"]["p_value_parametric"] == pytest.approx(ref.pvalue)

@@ -1,5 +1,6 @@
 """Is refusal rate related to bail rate across models? Pearson r, Kendall tau-b and distance
-correlation, each with a seeded permutation p-value (pure numpy)."""
+correlation, each with a seeded permutation p-value (pure numpy); Pearson's t-test p-value
+beside it, as the authors report it."""
 
 from __future__ import annotations
 
@@ -66,4 +67,20 @@ def refusal_bail_association(refusal, bail, *, permutations: int = 10_000, seed:
                                   ("distance_correlation", distance_correlation, False)):
         a = permutation_test(stat, refusal, bail, permutations=permutations, seed=seed, two_sided=two_sided)
         out[name] = {"statistic": a.statistic, "p_value": a.p_value}
+    out["pearson_r"]["p_value_parametric"] = pearson_t_p_value(refusal, bail)
     return out
+
+
+def pearson_t_p_value(x, y) -> float:
+    """The two-sided t-test p-value of Pearson's r (n - 2 degrees of freedom), the one the
+    authors' generatePlots.py reports (`scipy.stats.pearsonr(X, Y).pvalue`)."""
+    n = len(x)
+    r = pearson(x, y)
+    if n < 3 or math.isnan(r):
+        return math.nan
+    if abs(r) >= 1:
+        return 0.0
+    from scipy import stats  # noqa: PLC0415  (scipy is a dependency; imported where it is needed)
+
+    t = r * math.sqrt((n - 2) / (1 - r * r))
+    return float(2 * stats.t.sf(abs(t), n - 2))
