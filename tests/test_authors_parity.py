@@ -344,6 +344,14 @@ def test_medians_are_the_authors_and_the_published(figure):
     assert cmp._medians(table, METHODS)["all"] == pytest.approx(expected, abs=1e-6)
 
 
+def test_no_refusal_median_over_the_measured_rates():
+    table = [{"methods": {"tool": {"bail_rate": 0.1, "no_refusal_bail_rate": 0.05},
+                          "string": {"bail_rate": 0.2, "no_refusal_bail_rate": 0.01}}},
+             {"methods": {"tool": None, "string": {"bail_rate": 0.3, "no_refusal_bail_rate": 0.2}}}]
+    med = cmp._medians(table, ["tool", "string"])
+    assert (med["all"], med["no_refusal_all"], med["n_no_refusal_rates"]) == (0.2, 0.05, 3)
+
+
 def test_cross_model_change_is_the_papers_ratio_and_difference():
     """Figures 17-18: percent increase (cross model rate - baseline rate) / baseline rate, and the
     difference, each with an interval."""

@@ -184,8 +184,14 @@ def _medians(table: list[dict], methods: Sequence[str]) -> dict:
     per = {m: [row["methods"][m]["bail_rate"] for row in table
                if row["methods"].get(m) and row["methods"][m]["bail_rate"] is not None] for m in methods}
     every = [x for xs in per.values() for x in xs]
+    no_refusal = [row["methods"][m]["no_refusal_bail_rate"] for row in table for m in methods
+                  if row["methods"].get(m) and row["methods"][m].get("no_refusal_bail_rate") is not None]
     return {"per_method": {m: num(float(np.median(xs))) if xs else None for m, xs in per.items()},
-            "all": num(float(np.median(every))) if every else None, "n_rates": len(every)}
+            "all": num(float(np.median(every))) if every else None, "n_rates": len(every),
+            "rule": "np.median of every (run, method) bail rate measured, as the authors' figure MEDIAN "
+                    "(a method not run is left out, not a 0)",
+            "no_refusal_all": num(float(np.median(no_refusal))) if no_refusal else None,
+            "n_no_refusal_rates": len(no_refusal)}
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float | None:
