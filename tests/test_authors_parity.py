@@ -474,3 +474,24 @@ def test_pearson_is_the_authors_scipy_pearsonr():
     ref = pearsonr(bail, refuse)  # the authors: pearsonr(X=bail %, Y=refusal %); r is symmetric
     assert got["pearson_r"]["statistic"] == pytest.approx(ref.statistic)
     assert got["pearson_r"]["p_value_parametric"] == pytest.approx(ref.pvalue)
+
+
+# rows of the authors' plots/bailRates/openweight_bail.tex (BailStudy), columns in their order:
+# toolBailPr _err strBailPr _err promptBailFirstBailPr _err promptBailFirstUnknownPr
+# promptContinueFirstBailPr _err promptContinueFirstUnknownPr, one model's methods over four rows
+AUTHORS_TEX = {
+    "Qwen2.5-7B-Instruct": [1.0085889570552147, 0.498159509202454, 4.355828220858895, 0.32147239263803684,
+                            0.36073619631901843, 0.294478527607362],
+    "Hermes-3-Llama-3.1-8B": [1.2024539877300613, 1.0858895705521474, 0.22699386503067487, 0.754601226993865,
+                              0.09202453987730061, 0.10429447852760736],
+    "Qwen3-8B": [7.629447852760736, 1.6294478527607361, 1.1533742331288344, 0.28957055214723926,
+                 6.088343558282209, 0.18650306748466258],
+}
+
+
+@pytest.mark.parametrize("model", sorted(AUTHORS_TEX))
+def test_published_numbers_are_the_authors_plotted_columns(model):
+    row = reproduce.paper_numbers()["figures"]["plots/bailRates/openweight_bail.tex"]["models"][model]
+    keys = ["tool", "string", "prompt-bail-first", "prompt-bail-first-unknown", "prompt-continue-first",
+            "prompt-continue-first-unknown"]
+    assert [row[k] for k in keys] == [round(v, 2) for v in AUTHORS_TEX[model]]
