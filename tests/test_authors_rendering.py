@@ -582,7 +582,8 @@ def _executor_rendered(tmp_path, model: str, source: str | dict, method: str, ab
 
 @pytest.mark.parametrize("method", ["tool", "string", BAIL_FIRST, CONTINUE_FIRST])
 @pytest.mark.parametrize("model", ["Qwen/Qwen2.5-7B-Instruct", "google/gemma-2-2b-it",
-                                   "NousResearch/Hermes-3-Llama-3.1-8B", "unsloth/Llama-3.1-8B-Instruct"])
+                                   "NousResearch/Hermes-3-Llama-3.1-8B", "NousResearch/Hermes-3-Llama-3.1-70B",
+                                   "unsloth/Llama-3.1-8B-Instruct"])
 def test_the_runner_renders_the_paper_protocol_as_the_authors(tmp_path, model, method):
     source = source_of(model)
     for ablation, rollout in (("Baseline", ""), ("EndThisChat" if method == "tool" else "Baseline", "Cats purr.")):

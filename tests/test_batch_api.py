@@ -303,3 +303,32 @@ def test_run_plan_prices_an_api_model_from_a_users_table(tmp_path):
     said = " ".join(res.output.split())
     assert f"about {tokens_in:,} tokens in and 100 out" in said
     assert f"list price ${dollars:,.2f} real-time, ${dollars / 2:,.2f} with --batch" in said
+
+
+def test_sweep_plan_prices_each_api_model_over_its_runs(tmp_path):
+    """`sweep --plan` prices every API model's BailBench runs (two ablations: each sent), checks sampled."""
+    from typer.testing import CliRunner
+
+    from bailbench.cli import app
+    from bailbench.datasets.records import stratified
+    from bailbench.datasets.registry import load_dataset
+
+    data = ROOT.parent / "shared" / "data" / "bailstudy"
+    table = tmp_path / "prices.toml"
+    table.write_text('[models.my-model]\ninput = 1e6\noutput = 2e6\nbatch = 0.5\n')
+    exp = tmp_path / "exp.toml"
+    exp.write_text('[experiment]\nname = "priced"\n[runs]\ndatasets = ["bailbench"]\nmethods = ["rollout", '
+                   '"prompt-bail-first"]\nsamples = 2\nlimit = 1\nmax_tokens = 100\nbail_prompt_mode = "sample"\n'
+                   '[[models]]\nspec = "openai:my-model"\n[[models]]\nspec = "mock:p_bail=0.5"\n')
+    res = CliRunner().invoke(app, ["sweep", str(exp), "--plan", "--out", str(tmp_path / "s"), "--prices", str(table)],
+                             env={"COLUMNS": "300", "BAILBENCH_DATA_DIR": str(data)})
+    assert res.exit_code == 0, res.output
+    (prompt,) = stratified(load_dataset("bailbench", str(data)).prompts, 1)
+    from bailbench.methods.prompt import check_message
+
+    p = len(prompt.content) // 4 + 10
+    check = max(1, len(check_message("prompt-bail-first", "Baseline")) // 4)
+    tokens_in, tokens_out = 2 * (p + p + 100 + check), 2 * (100 + 100)  # rollout, then its sampled check
+    said = " ".join(res.output.split())
+    assert f"openai:my-model: about {tokens_in:,} tokens in and {tokens_out:,} out" in said
+    assert f"list price ${tokens_in + 2 * tokens_out:,.2f} real-time" in said and "mock:" not in said.split("list")[-1]

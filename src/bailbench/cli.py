@@ -108,22 +108,20 @@ def _plan(cfg: RunConfig, pilot: Path | None, detect: float, prices: Path | None
     an API model its tokens and price."""
     from . import api
     from .analysis.power import power_rows
-    from .datasets.records import stratified
-    from .datasets.registry import load_dataset
+    from .runner import chosen_prompts
 
     if not 0 < detect < 1:
         fail(f"--detect {detect} is not a difference in rate: give a number between 0 and 1, e.g. 0.02")
-    chosen = stratified(load_dataset(cfg.dataset, cfg.data_dir).prompts, cfg.limit)
+    chosen = chosen_prompts(cfg)[1]
     summary = api.load(pilot).summary if pilot else None
     rows = power_rows(summary, prompts=len(chosen), samples=cfg.samples, difference=detect)
     console.out.print(console.power_table(rows, len(chosen), cfg.samples, detect,
                                           assumed=any(r.source == "assumed" for r in rows)))
-    if cfg.model.split(":", 1)[0] in ("openai", "anthropic"):
-        from .prices import load_prices, plan_tokens, price_tokens
+    from .prices import plan_prices, priced, run_tokens
 
-        tokens = plan_tokens(["\n".join(m.content for m in p.messages) for p in chosen], cfg.samples, [str(m) for m in cfg.methods],
-                             cfg.max_tokens)
-        console.out.print(console.price_line(cfg.model, tokens, price_tokens(cfg.model, tokens, load_prices(prices))))
+    if priced(cfg.model):
+        tokens = run_tokens(cfg, chosen)
+        console.out.print(console.price_line(cfg.model, tokens, plan_prices(cfg.model, tokens, prices)))
 
 
 @app.command()

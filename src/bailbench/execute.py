@@ -193,7 +193,7 @@ class Executor:
         if u.method == TOOL:
             return tool_chat(u.prompt.messages, u.ablation, self.model_name, self.protocol,
                              authors_schema=self.authors_schema)
-        return string_chat(u.prompt.messages, u.ablation, self.model_name, self.own_system)
+        return string_chat(u.prompt.messages, u.ablation, self.model_name, self.own_system, protocol=self.protocol)
 
     def _request(self, u: Unit, chat: Chat) -> GenerationRequest:
         return GenerationRequest(chat=chat, seed=u.seed, temperature=self.temperature, max_tokens=self.max_tokens)

@@ -118,10 +118,12 @@ def _tokens(text: str) -> int:
 
 
 def plan_tokens(contexts: list[str], samples: int, methods: list[str], max_tokens: int,
-                reply_tokens: int = REPLY_TOKENS) -> Tokens:
+                reply_tokens: int = REPLY_TOKENS, sampled_checks: bool = False) -> Tokens:
     """The tokens a planned run sends and receives: every context x sample, the rollout, each
     bail prompt after it (the rollout's prefix sent again, cached where it is long enough),
-    the tool and string replies; replies assumed `reply_tokens` long (at most `max_tokens`)."""
+    the tool and string replies; replies assumed `reply_tokens` long (at most `max_tokens`),
+    and so are sampled checks' answers (a read check answers with the tag and little more).
+    A method listed twice (two ablations) is sent twice."""
     from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
     from .methods.prompt import check_message
     from .methods.tool import bail_tool
@@ -142,6 +144,28 @@ def plan_tokens(contexts: list[str], samples: int, methods: list[str], max_token
                 inp, out = inp + p + extra[m], out + reply
         for m in checks:
             prefix = p + reply
-            inp, out = inp + prefix + _tokens(check_message(m, BASELINE)), out + CHECK_ANSWER
+            inp, out = inp + prefix + _tokens(check_message(m, BASELINE)), out + (reply if sampled_checks else CHECK_ANSWER)
             cached += prefix if prefix >= CACHE_MIN else 0
     return Tokens(input=inp * samples, output=out * samples, cached=cached * samples)
+
+
+def run_tokens(cfg, prompts) -> Tokens:
+    """The tokens of a prompt run of `cfg` over `prompts` (`runner.chosen_prompts`): every method
+    once per ablation it runs; checks sampled unless read from logprobs (`run --plan`, `sweep --plan`)."""
+    from .methods import KIND, ROLLOUT
+    from .methods.wordings import ablations
+    from .session import ALL_ABLATIONS
+
+    methods = [str(m) for m in cfg.methods
+               for _ in (ablations(KIND[m]) if cfg.ablation == ALL_ABLATIONS and m != ROLLOUT else [None])]
+    return plan_tokens(["\n".join(m.content for m in p.messages) for p in prompts], cfg.samples, methods,
+                       cfg.max_tokens, sampled_checks=cfg.bail_prompt_mode != "logprob")
+
+
+def plan_prices(model: str, tokens: Tokens, override: Path | None) -> Cost | None:
+    return price_tokens(model, tokens, load_prices(override))
+
+
+def priced(model: str) -> bool:
+    """Whether a model spec is an API model that the price table is for."""
+    return model.split(":", 1)[0] in ("openai", "anthropic")

@@ -78,19 +78,25 @@ def _with_prefix(prompt: Prompt, prefix: tuple) -> Prompt:
     return replace(prompt, messages=head + prefix + msgs[len(head):])
 
 
+def chosen_prompts(cfg: RunConfig) -> tuple[Dataset, list[Prompt], str | None, str | None]:
+    """The dataset, the prompts a run of `cfg` measures (after its jailbreak prefix, if any),
+    the prefix's name and a hash of it: what a run measures and what `--plan` prices."""
+    dataset = load_dataset(cfg.dataset, cfg.data_dir)
+    prompts = stratified(dataset.prompts, cfg.limit)
+    if not cfg.prefix:
+        return dataset, prompts, None, None
+    name, prefix = load_prefix(cfg.prefix, cfg.data_dir)
+    prefix_hash = hashlib.sha256(json.dumps([m.as_dict() for m in prefix]).encode()).hexdigest()[:16]
+    return dataset, [_with_prefix(p, prefix) for p in prompts], name, prefix_hash
+
+
 class Run:
     """One invocation over a prompt dataset: its contexts are the prompts (after a jailbreak
     prefix, if any) times the samples; the rest is the shared session."""
 
     def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
         self.cfg = cfg
-        self.dataset = load_dataset(cfg.dataset, cfg.data_dir)
-        self.prompts = stratified(self.dataset.prompts, cfg.limit)
-        self.prefix_name, prefix_hash = None, None
-        if cfg.prefix:
-            self.prefix_name, prefix = load_prefix(cfg.prefix, cfg.data_dir)
-            prefix_hash = hashlib.sha256(json.dumps([m.as_dict() for m in prefix]).encode()).hexdigest()[:16]
-            self.prompts = [_with_prefix(p, prefix) for p in self.prompts]
+        self.dataset, self.prompts, self.prefix_name, prefix_hash = chosen_prompts(cfg)
         self.source = self._rollout_source(prefix_hash)
         self.session = session = Session(cfg, reporter, backend, all_ablations=True, sampled_check=True)
         self.reporter, self.backend, self.methods = session.reporter, session.backend, session.methods

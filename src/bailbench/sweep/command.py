@@ -34,6 +34,8 @@ def sweep(
                                                     "correlations the power plan uses [stated assumptions]."),
     detect: float = typer.Option(0.02, help="--plan: the difference in bail rate to detect (0.02 = 2 points), "
                                             "at 80% power."),
+    prices: Optional[Path] = typer.Option(None, help="--plan: a TOML price table that overrides the shipped one "
+                                                     "(bailbench/prices.toml) model by model."),
 ) -> None:
     """Run an experiment file: every run it describes, resuming what is stored; writes sweep.json."""
     from .. import api
@@ -49,6 +51,7 @@ def sweep(
             summary = api.load(pilot).summary if pilot else None
             console.out.print(plan_table(exp.name, runs, est))
             _print_power(runs, summary, detect)
+            _print_prices(runs, prices)
             console.out.print(f"sweep directory: {sweep_dir}")
             return
         result = run_sweep(file, engine=engine, out=out, ray_address=ray_address)
@@ -79,6 +82,24 @@ def _print_power(runs: list[PlannedRun], summary: dict | None, detect: float) ->
         console.out.print(f"power of {', '.join(names)}:", markup=False, highlight=False)
         console.out.print(console.power_table(rows, prompts, samples, detect,
                                               assumed=any(r.source == "assumed" for r in rows)))
+
+
+def _print_prices(runs: list[PlannedRun], override: Path | None) -> None:
+    """Each API model's tokens and dollars over its BailBench runs (real conversations are
+    streamed: their size is not known before they run, so they are not priced)."""
+    from ..prices import Tokens, plan_prices, priced, run_tokens
+    from ..runner import RunConfig, chosen_prompts
+
+    totals: dict[str, Tokens] = {}
+    for r in runs:
+        if priced(r.model.spec) and isinstance(r.config, RunConfig):
+            t, have = run_tokens(r.config, chosen_prompts(r.config)[1]), totals.get(r.model.spec, Tokens(0, 0))
+            totals[r.model.spec] = Tokens(have.input + t.input, have.output + t.output, have.cached + t.cached)
+    if totals:
+        console.out.print("list prices of the BailBench runs (bailbench/prices.toml" +
+                          (f" + {override}" if override else "") + "):", markup=False, highlight=False)
+    for model, tokens in totals.items():
+        console.out.print(console.price_line(model, tokens, plan_prices(model, tokens, override)))
 
 
 def reproduce(
