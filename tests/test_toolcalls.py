@@ -16,7 +16,7 @@ from bailbench.errors import UserError
 from bailbench.methods.thinking import strip_thinking
 from bailbench.methods.tool import ToolReading, check_tool_format, read_tool, read_tool_call
 
-from .helpers import SHARED
+from .helpers import ROOT, SHARED
 
 S = "switchconversation_tool"
 ZOO = SHARED / "data" / "templates"
@@ -261,3 +261,10 @@ def test_paper_glm_and_no_parser_rules():
     assert read_tool("", [S.upper()], "Baseline", "hermes", protocol="paper") == "continue"  # exact, as the substring
     deepseek = FAMILIES[0][1]  # a family the authors never ran: read as by default
     assert read_tool(deepseek, [], "Baseline", "deepseek", protocol="paper") == "bail"
+
+
+def test_the_readmes_format_table_is_the_readers_table():
+    """The README lists every format bailbench reads, as FORMATS declares it."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    rows = [f"| `{k}` | {f.families} | {f.syntax.replace('|', chr(92) + '|')} |" for k, f in FORMATS.items()]
+    assert "| format | families | how a call is written |\n|---|---|---|\n" + "\n".join(rows) + "\n" in readme

@@ -33,7 +33,7 @@ def rate_rows(runs: list[ReportRun]) -> list[dict]:
                 "interval": st.get("interval") or "Wilson 95%", "wilson_low": st.get("wilson_low", st["ci_low"]),
                 "wilson_high": st.get("wilson_high", st["ci_high"]), "n": st["n"],
                 "unknown_rate": st["unknown_rate"], "refusal_classifier": ref.get("classifier", ""),
-                "refusal_rate": ref.get("rate"), "no_refusal_bail_rate": st.get("no_refusal_bail_rate"),
+                "refusal_rate": ref.get("mean_p_refusal", ref.get("rate")), "no_refusal_bail_rate": st.get("no_refusal_bail_rate"),
                 "conversations_with_bail": conv.get("rate"), "conversations_ci_low": conv.get("ci_low"),
                 "conversations_ci_high": conv.get("ci_high"), "conversations": conv.get("n"),
             })
