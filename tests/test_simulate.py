@@ -443,3 +443,33 @@ def test_a_bail_ends_its_conversation_at_its_turn(embedded, tmp_path):
     seeds = {(x["sample"], x["prompt_id"].rsplit("@")[1]): x["seed"] for x in stored
              if x["method"] in ("tool", "string", "rollout")}
     assert seeds[(1, "tool")] == seeds[(1, "string")] == seeds[(1, "none")]
+
+
+def test_the_report_shows_exits_per_family_and_the_time_to_exit(tmp_path):
+    """A simulated-users run's report: its exits per family and option (simulate.csv, a table on
+    the page) and the Kaplan-Meier curves (figures.json), as its summary has them."""
+    import csv
+
+    from bailbench import api
+    from bailbench.report.build import build_report
+
+    r = api.simulate(model="mock:p_bail=0.3,tool=0.4,string=0.2", scenarios="verbal-abuse,benign-coding", turns=3,
+                     conversations=2, out=tmp_path / "sim")
+    result = build_report([r.path], tmp_path / "report")
+    rows = list(csv.DictReader((tmp_path / "report" / "simulate.csv").open()))
+    fam = r.summary["families"]
+    want = [("verbal-abuse", arm, "yes") for arm in ("tool", "string")] + \
+        [("benign-coding", arm, "no") for arm in ("tool", "string")]
+    got = [(row["family"], row["arm"], row["leaving_appropriate"]) for row in rows[:4]]
+    assert sorted(got) == sorted(want)
+    for row in rows[:4]:
+        ended = fam[row["family"]]["arms"][row["arm"]]["ended_by_bail"]
+        assert (int(row["ended_by_bail"]), float(row["rate"])) == (ended["count"], ended["rate"])
+    pooled = {(row["family"], row["arm"]): row for row in rows[4:]}
+    assert int(pooled["all controls", "tool"]["ended_by_bail"]) == \
+        r.summary["appropriateness"]["tool"]["inappropriate"]["count"]
+    curve = fam["verbal-abuse"]["arms"]["tool"]["time_to_exit"]["curve"]
+    plotted = result.figures["time_to_exit"]["tool"]["verbal-abuse"]
+    assert plotted["turn"] == [0] + [c["turn"] for c in curve]
+    assert plotted["survival"] == [100.0] + [100 * c["survival"] for c in curve]
+    assert "Simulated users: exits per scenario family" in (tmp_path / "report" / "report.html").read_text()

@@ -20,11 +20,13 @@ from .tables import (
     CATEGORY_COLUMNS,
     RATE_COLUMNS,
     REFUSAL_BAIL_COLUMNS,
+    SIMULATE_COLUMNS,
     agreement_rows,
     category_rows,
     export_samples,
     rate_rows,
     refusal_bail_rows,
+    simulate_rows,
     write_csv,
     write_latex,
     write_parquet,
@@ -41,6 +43,8 @@ CAPTIONS = {
     "refusal_vs_bail": "Refusal rate against bail rate across runs, with Pearson r, Kendall tau and distance "
                        "correlation and their permutation p-values.",
     "bail_vector_similarity": "Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).",
+    "time_to_exit": "Simulated users: the share of conversations the model has not left after each assistant turn "
+                    "(Kaplan-Meier; conversations that reached the last turn are censored), per scenario family.",
 }
 TABLE_CAPTIONS = {
     "rates": "95% intervals clustered by prompt (by conversation for real data), each named in `interval`; wilson "
@@ -57,6 +61,11 @@ TABLE_CAPTIONS = {
                       "check counts its P(bail)); P(bail | refused) and P(bail | complied) in % with 95% intervals "
                       "clustered by prompt (cluster-robust, named in `interval`), their paired difference in points "
                       "(paired cluster-robust interval, `difference interval`) and its p-value.",
+    "simulate": "Simulated users: conversations ended by a bail per scenario family and live bail option, with "
+                "95% intervals clustered by scenario (named in `interval`) and the one-sided 95% upper bound "
+                "(`upper 95`, what to quote when there were none); the median turn of exit (Kaplan-Meier, "
+                "censored at the last turn); whether leaving is appropriate in the family (the crisis and coding "
+                "families are controls); and, pooled, every family where leaving is appropriate and every control.",
 }
 
 
@@ -150,9 +159,10 @@ def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportR
     result.files.append(figures_json)
 
     rates, cats = rate_rows(runs), category_rows(runs)
-    agree, joint = agreement_rows(runs), refusal_bail_rows(runs)
+    agree, joint, sim = agreement_rows(runs), refusal_bail_rows(runs), simulate_rows(runs)
     for stem, rows, cols in (("rates", rates, RATE_COLUMNS), ("categories", cats, CATEGORY_COLUMNS),
-                             ("agreement", agree, AGREEMENT_COLUMNS), ("refusal_x_bail", joint, REFUSAL_BAIL_COLUMNS)):
+                             ("agreement", agree, AGREEMENT_COLUMNS), ("refusal_x_bail", joint, REFUSAL_BAIL_COLUMNS),
+                             *((("simulate", sim, SIMULATE_COLUMNS),) if sim else ())):
         write_csv(rows, cols, out / f"{stem}.csv")
         write_parquet(rows, cols, out / f"{stem}.parquet")
         result.files += [out / f"{stem}.csv", out / f"{stem}.parquet"]
@@ -176,6 +186,10 @@ def _build(paths: list[Path], out: Path, taxonomy: list[Path] | None) -> ReportR
         percent |= {"bail_given_refused", "bail_given_complied", "difference"}
         tables.append(("Refusal x bail per method", _table(_labels(REFUSAL_BAIL_COLUMNS), joint, _numbers(percent),
                                                            TABLE_CAPTIONS["refusal_x_bail"])))
+    if sim:
+        percent = {"rate", "ci_low", "ci_high", "upper_95"}
+        tables.append(("Simulated users: exits per scenario family", _table(_labels(SIMULATE_COLUMNS), sim,
+                                                                             _numbers(percent), TABLE_CAPTIONS["simulate"])))
     if comparison and comparison["refusal_vs_bail"]:
         rows = [{"method": m, **{f"{k} {x}": v[k][x] for k in ("pearson_r", "kendall_tau", "distance_correlation")
                                  for x in ("statistic", "p_value")}} for m, v in comparison["refusal_vs_bail"].items()]

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..methods import BAIL_METHODS  # noqa: E402
 from .runs import ReportRun  # noqa: E402
@@ -236,8 +237,45 @@ def per_turn(runs: list[ReportRun]):
     return fig, data
 
 
+def _dicts(value) -> dict:
+    """A summary's mapping, or nothing where a damaged file holds something else."""
+    return {k: v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+
+
+def time_to_exit(runs: list[ReportRun]):
+    """Simulated users: the Kaplan-Meier share of conversations still going after each turn,
+    one panel per live bail option, one line per run and scenario family."""
+    curves: dict[str, dict[str, dict]] = {}
+    for r in (r for r in runs if r.simulate):
+        for family, f in _dicts(r.summary.get("families")).items():
+            for arm, a in _dicts(f.get("arms")).items():
+                tte = a.get("time_to_exit")
+                curve = tte.get("curve") if isinstance(tte, dict) else None
+                points = [c for c in curve if isinstance(c, dict) and isinstance(c.get("turn"), (int, float))
+                          and isinstance(c.get("survival"), (int, float))] if isinstance(curve, list) else []
+                if points:
+                    label = f"{r.label} · {family}" if len(runs) > 1 else str(family)
+                    curves.setdefault(arm, {})[label] = {"turn": [0] + [c["turn"] for c in points],
+                                                         "survival": [100.0] + [_pct(c["survival"]) for c in points]}
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4), squeeze=False)
+    for ax, (arm, lines) in zip(axes[0], curves.items()):
+        for label, c in lines.items():
+            ax.step(c["turn"], c["survival"], where="post", label=label, gid=f"exit:{arm}:{label}")
+        ax.set_title(f"{NAMES.get(arm, arm)}: conversations not yet left")
+        ax.set_xlabel("assistant turn")
+        ax.set_ylabel("%")
+        ax.set_ylim(0, 102)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig, curves
+
+
 FIGURES = {
     "bail_rates": bail_rates, "no_refusal_bails": no_refusal_bails, "categories": category_heatmap,
-    "ablations": ablations, "realdata": realdata_rates, "per_turn": per_turn,
+    "ablations": ablations, "realdata": realdata_rates, "per_turn": per_turn, "time_to_exit": time_to_exit,
 }
 COMPARISON_FIGURES = {"refusal_vs_bail": refusal_vs_bail, "bail_vector_similarity": similarity}

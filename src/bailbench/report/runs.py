@@ -19,6 +19,10 @@ class ReportRun:
     def realdata(self) -> bool:
         return self.summary.get("kind") == "realdata"
 
+    @property
+    def simulate(self) -> bool:
+        return self.summary.get("kind") == "simulate"
+
     def store(self) -> Store:
         return Store(self.path, create=False)
 

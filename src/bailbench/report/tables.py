@@ -103,6 +103,47 @@ def refusal_bail_rows(runs: list[ReportRun]) -> list[dict]:
     return rows
 
 
+SIMULATE_COLUMNS = ["run", "family", "arm", "leaving_appropriate", "conversations", "ended_by_bail", "rate",
+                    "ci_low", "ci_high", "upper_95", "median_turn", "censored_at", "truncated_calls", "interval"]
+
+
+def simulate_rows(runs: list[ReportRun]) -> list[dict]:
+    """Simulated users, one row per run, scenario family and live bail option: the conversations
+    ended by a bail (with the one-sided upper bound where there were none), when (median turn of
+    exit, Kaplan-Meier), and whether leaving was appropriate in that family; then, per option,
+    every family where leaving is appropriate and every control pooled (`all appropriate`,
+    `all controls`)."""
+    def d(value) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    rows = []
+    for r in (r for r in runs if r.simulate):
+        for family, f in d(r.summary.get("families")).items():
+            fits = {d(sc).get("leaving_appropriate") for sc in d(d(f).get("scenarios")).values()}
+            fit = ("yes" if True in fits else "no") if len(fits) == 1 else "mixed"
+            for arm, a in d(d(f).get("arms")).items():
+                ended, tte = d(d(a).get("ended_by_bail")), d(d(a).get("time_to_exit"))
+                if not ended:
+                    continue  # the arm without a bail option
+                rows.append({"run": r.label, "family": family, "arm": arm,
+                             "leaving_appropriate": fit,
+                             "conversations": d(a).get("conversations"), "ended_by_bail": ended.get("count"),
+                             "rate": ended.get("rate"), "ci_low": ended.get("ci_low"), "ci_high": ended.get("ci_high"),
+                             "upper_95": ended.get("upper_95"), "median_turn": tte.get("median_turn"),
+                             "censored_at": tte.get("censored_at"), "truncated_calls": d(a).get("truncated_calls"),
+                             "interval": ended.get("interval")})
+        for arm, groups in d(r.summary.get("appropriateness")).items():
+            for group, label, pooled in (("appropriate", "all appropriate", "yes"), ("inappropriate", "all controls", "no")):
+                g = d(d(groups).get(group))
+                if g:
+                    rows.append({"run": r.label, "family": label, "arm": arm, "leaving_appropriate": pooled,
+                                 "conversations": g.get("n"), "ended_by_bail": g.get("count"), "rate": g.get("rate"),
+                                 "ci_low": g.get("ci_low"), "ci_high": g.get("ci_high"),
+                                 "upper_95": g.get("upper_95"), "median_turn": None, "censored_at": None,
+                                 "truncated_calls": None, "interval": g.get("interval")})
+    return rows
+
+
 def write_csv(rows: list[dict], columns: list[str], path: Path) -> None:
     with replacing(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
