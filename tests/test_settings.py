@@ -27,6 +27,7 @@ from bailbench.settings import (
     setting,
     typed_dict_source,
 )
+from bailbench.simulate.run import SimulateConfig
 from bailbench.sweep.spec import OPTION_KEYS, RUN_KEYS, load_experiment
 
 from .helpers import ROOT, SHARED
@@ -100,8 +101,8 @@ def test_every_declared_setting_is_a_cli_option_and_a_file_key():
                 .callback.__signature__.parameters.values()}
     assert set(declared(RunConfig)) | set(declared(BackendOptions)) <= options("run")
     assert set(declared(RealDataConfig)) | set(declared(BackendOptions)) <= options("realdata")
-    in_files = {spec.axis or n for cls in (RunConfig, RealDataConfig) for n, (_, spec) in declared(cls).items()
-                if spec.in_files}
+    in_files = {spec.axis or n for cls in (RunConfig, RealDataConfig, SimulateConfig)
+                for n, (_, spec) in declared(cls).items() if spec.in_files}
     assert set(RUN_KEYS) == in_files | {"kind"}
     assert set(OPTION_KEYS) == set(declared(BackendOptions))
     # and the help text of each comes from its declaration

@@ -267,3 +267,53 @@ options = { tool_format = "hermes" }
 """))
     assert exp.models[0].options.api_key_env == "MY_KEY" and exp.models[1].options.tool_format == "hermes"
     assert exp.runs["protocol"] == "paper"
+
+
+SIMULATE = """\
+[experiment]
+name = "sim"
+
+[runs]
+kind = "simulate"
+scenarios = "verbal-abuse,benign-coding"
+turns = 3
+conversations = 2
+max_tokens = 32
+
+[[models]]
+spec = "mock:p_bail=0.3,tool=0.4,string=0.2"
+"""
+
+
+def test_a_simulate_run_in_an_experiment_file_is_the_run_bb_simulate_makes(tmp_path):
+    """kind = "simulate": the run's settings come from SimulateConfig's declarations (its own
+    defaults: the live options tool and string, the check, the paired arm), and the sweep's run
+    is the run `bb.simulate` makes with the same settings."""
+    from bailbench import api
+    from bailbench.sweep.driver import plan
+
+    path = write(tmp_path, SIMULATE)
+    _, _, (planned,), _ = plan(path, tmp_path / "sweep")
+    assert planned.kind == "simulate" and planned.estimated
+    assert planned.config.methods == ("tool", "string") and planned.config.check == "prompt-bail-first"
+    assert planned.samples == 2 * 3 * 2 * 3 * 3 * 3  # scenarios x conversations x arms x turns x (user, reply, check)
+    result = run_sweep(path, out=tmp_path / "sweep", quiet=True)
+    assert result.counts["done"] == 1
+    swept = json.loads((planned.config.out / "summary.json").read_text())
+    alone = api.simulate(model="mock:p_bail=0.3,tool=0.4,string=0.2", scenarios="verbal-abuse,benign-coding",
+                         turns=3, conversations=2, max_tokens=32, out=tmp_path / "alone").summary
+    assert swept["families"] == alone["families"] and swept["methods"] == alone["methods"]
+
+
+@pytest.mark.parametrize("text, says", [
+    (SIMULATE.replace("turns = 3", "turns = 3\nlimit = 4"), ":8: limit applies only to kind = bailbench or realdata runs"),
+    (SIMULATE.replace("turns = 3", "turns = 0"), ":7: turns = 0 must be at least 1"),
+    (SIMULATE.replace("conversations = 2", 'conversations = 2\nmethods = ["prompt-bail-first"]'),
+     ":9: methods = ('prompt-bail-first',) is not a bail option offered live"),
+    (SIMULATE.replace('kind = "simulate"', 'kind = "simulation"'), ":5: kind must be bailbench or realdata or simulate"),
+    (TINY.replace("limit = 4", "limit = 4\nturns = 3"), ":9: turns applies only to kind = simulate runs"),
+])
+def test_a_key_another_kind_of_run_takes_is_named_with_its_line(tmp_path, text, says):
+    with pytest.raises(UserError) as got:
+        load_experiment(write(tmp_path, text))
+    assert says in str(got.value)

@@ -194,6 +194,13 @@ def compare_run(path: Path) -> dict:
     summary = read_json(Path(path) / "summary.json", "a run summary", "pass a run directory written by bailbench")
     if not isinstance(summary, dict):
         raise UserError(f"{path}/summary.json holds no summary; rerun the command that wrote the run directory")
+    if summary.get("kind") == "simulate":  # nothing published to set beside it, nor near it
+        return {"run": str(path), "model": summary.get("model"), "dataset": summary.get("dataset"), "kind": "simulate",
+                "ablation": summary.get("ablation", "Baseline"), "prefix": None,
+                "protocol": summary.get("protocol", "default"), "paper_protocol": "paper (the authors' pipeline)",
+                "rollouts_from": None, "in_paper": False, "comparisons": [], "nearest": [],
+                "warnings": ["simulated users: the paper measured none (it names long and hostile conversations as "
+                             "what its measurements leave out, §4.2); nothing to compare"]}
     source = (summary.get("rollouts_from") or {}).get("model")
     source_names = model_names({"model": source}) if source else []
     source_model = next((n for n in source_names if n.lower() in CROSS), source)

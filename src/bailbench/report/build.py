@@ -78,7 +78,7 @@ class ReportResult:
 
 
 def _comparison(runs: list[ReportRun], notes: list[str]) -> dict | None:
-    bench = [r for r in runs if not r.realdata]
+    bench = [r for r in runs if not r.realdata and not r.simulate]
     if len(bench) < 2:
         return None
     from ..analysis.compare import compare

@@ -8,9 +8,10 @@ from ..backends.registry import load_backend
 from ..errors import UserError
 from ..realdata import RealDataConfig, run_realdata
 from ..runner import RunConfig, run
+from ..simulate.run import SimulateConfig, run_simulation
 from .plan import PlannedRun
 from .progress import SweepProgress
-from .spec import BAILBENCH
+from .spec import BAILBENCH, SIMULATE
 
 
 class Shared:
@@ -57,6 +58,10 @@ class LocalEngine:
             if r.kind == BAILBENCH:
                 assert isinstance(r.config, RunConfig)
                 return run(r.config, self.progress.for_run(r.id), backend=Shared(self._backend(r))).summary
+            if r.kind == SIMULATE:
+                assert isinstance(r.config, SimulateConfig)
+                return run_simulation(r.config, self.progress.for_run(r.id, counts_samples=False),
+                                      backend=Shared(self._backend(r))).summary
             assert isinstance(r.config, RealDataConfig)
             return run_realdata(r.config, self.progress.for_run(r.id, counts_samples=False)).summary
         finally:

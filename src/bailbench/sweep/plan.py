@@ -18,7 +18,8 @@ from ..methods import KIND, PROMPT_METHODS, ROLLOUT, needs_rollout, resolve_meth
 from ..methods.wordings import BASELINE, ablations
 from ..realdata import RealDataConfig
 from ..runner import ALL_ABLATIONS, RunConfig
-from .spec import BAILBENCH, NO_PREFIX, OWN, Experiment, Model
+from ..simulate.run import SimulateConfig
+from .spec import BAILBENCH, NO_PREFIX, OWN, SIMULATE, Experiment, Model
 
 RUNS_DIR = "runs"
 # Real conversations are streamed: their size is known only after the run. For --plan we
@@ -32,7 +33,7 @@ class PlannedRun:
     id: str  # also its directory name under <sweep>/runs
     model: Model
     kind: str
-    config: RunConfig | RealDataConfig
+    config: RunConfig | RealDataConfig | SimulateConfig
     dataset: str
     ablation: str
     prefix: str | None
@@ -48,6 +49,10 @@ class PlannedRun:
                 "rollouts_from": self.rollouts_from, "depends_on": self.depends_on, "samples": self.samples,
                 "samples_estimated": self.estimated,
                 "methods": list(self.config.methods)}
+
+# A simulated-users run's own settings, part of its identity (other kinds' ids stay as they were).
+SIMULATE_KEYS = ("user", "scenarios", "turns", "conversations", "check", "paired", "user_max_tokens",
+                 "user_temperature", "retries")
 
 
 def _slug(text: str) -> str:
@@ -83,6 +88,9 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
     datasets = _Datasets()
     for model in exp.models:
         s = exp.settings(model)
+        if s["kind"] == SIMULATE:
+            runs += [_simulate_run(exp, model, s, ablation, sweep_dir) for ablation in s["ablations"]]
+            continue
         methods = tuple(resolve_methods(",".join(s["methods"])))
         axes = product(s["datasets"], s["ablations"] if s["kind"] == BAILBENCH else [BASELINE],
                        s["prefixes"] if s["kind"] == BAILBENCH else [NO_PREFIX],
@@ -138,6 +146,31 @@ def expand(exp: Experiment, sweep_dir: Path) -> list[PlannedRun]:
             runs.append(PlannedRun(rid, model, s["kind"], cfg, dataset, ablation, prefix, source, None, samples,
                                    estimated, prompts))
     return _order(_link_sources(runs, sweep_dir))
+
+
+def _simulate_run(exp: Experiment, model: Model, s: dict, ablation: str, sweep_dir: Path) -> PlannedRun:
+    """A simulated-users run: its size is an estimate (a conversation may end early): every
+    scenario x conversation x arm, each turn a user message, a reply and the check."""
+    from ..simulate.scenario import load_scenarios
+
+    ident = {"spec": model.spec, "options": asdict(model.options), "model_name": model.model_name, "kind": SIMULATE,
+             "ablation": ablation, "temperature": s["temperature"], "max_tokens": s["max_tokens"], "seed": s["seed"],
+             "mode": s["bail_prompt_mode"], "protocol": s["protocol"], **{k: s[k] for k in SIMULATE_KEYS}}
+    parts = [model.label, "simulate", Path(s["scenarios"]).stem] + ([ablation] if ablation != BASELINE else [])
+    rid = "-".join(_slug(p) for p in parts) + "-" + _hash(ident)
+    try:
+        cfg = SimulateConfig(model=model.spec, methods=tuple(s["methods"]), ablation=ablation,
+                             max_tokens=s["max_tokens"], temperature=s["temperature"],
+                             bail_prompt_mode=s["bail_prompt_mode"], protocol=s["protocol"], seed=s["seed"],
+                             out=sweep_dir / RUNS_DIR / rid, model_name=model.model_name, options=model.options,
+                             **{k: s[k] for k in SIMULATE_KEYS})
+        scenarios = len(load_scenarios(cfg.scenarios).scenarios)
+    except UserError as exc:
+        raise UserError(f"model {model.label}: {exc}") from exc
+    arms = len(cfg.methods) + int(cfg.paired)
+    samples = scenarios * cfg.conversations * arms * cfg.turns * (2 + int(cfg.check is not None))
+    return PlannedRun(rid, model, SIMULATE, cfg, f"simulate:{cfg.scenarios}", ablation, None, None, None, samples,
+                      True, None)
 
 
 def power_sizes(runs: list[PlannedRun]) -> dict[tuple[int, int], list[str]]:

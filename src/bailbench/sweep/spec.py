@@ -22,8 +22,10 @@ from ..realdata import RealDataConfig
 from ..runner import FULL, RunConfig
 from ..safe_io import parse_toml, read_bytes
 from ..settings import SettingError, check_value, declared, is_float, is_list
+from ..simulate.run import SimulateConfig
 
-BAILBENCH, REALDATA = "bailbench", "realdata"
+BAILBENCH, REALDATA, SIMULATE = "bailbench", "realdata", "simulate"
+KINDS: dict[str, type] = {BAILBENCH: RunConfig, REALDATA: RealDataConfig, SIMULATE: SimulateConfig}
 OWN, NO_PREFIX = "own", "none"
 
 # key -> (type check, what to write); lists also accept a single value
@@ -34,8 +36,8 @@ def _run_keys() -> dict[str, tuple]:
     """The [runs] keys: `kind`, then every declared run setting a file may set (settings.py),
     under its axis name where it is swept over (dataset -> datasets); each value is checked
     by its declaration."""
-    keys: dict[str, tuple] = {"kind": (str, "bailbench or realdata")}
-    for cls in (RunConfig, RealDataConfig):
+    keys: dict[str, tuple] = {"kind": (str, " or ".join(KINDS))}
+    for cls in KINDS.values():
         for name, (_, spec) in declared(cls).items():
             if spec.in_files and (spec.axis or name) not in keys:
                 keys[spec.axis or name] = (cls, name)
@@ -43,10 +45,17 @@ def _run_keys() -> dict[str, tuple]:
 
 
 RUN_KEYS = _run_keys()
-_ONLY = {spec.axis or n for n, (_, spec) in declared(RealDataConfig).items() if spec.in_files} ^ \
-    {spec.axis or n for n, (_, spec) in declared(RunConfig).items() if spec.in_files}
-REALDATA_ONLY = {k for k in _ONLY if RUN_KEYS.get(k, (None,))[0] is RealDataConfig}
-BAILBENCH_ONLY = (_ONLY - REALDATA_ONLY) | {"ablations"}  # real conversations run the Baseline wording
+
+
+def _accepted(kind: str) -> set[str]:
+    """The [runs] keys a kind of run takes: its config's settings (by their file names)."""
+    keys = {"kind"} | {spec.axis or n for n, (_, spec) in declared(KINDS[kind]).items() if spec.in_files}
+    if kind == REALDATA:  # real conversations run the Baseline wording; `samples` was always let pass
+        keys = (keys - {"ablations"}) | {"samples"}
+    return keys
+
+
+ACCEPTED = {kind: _accepted(kind) for kind in KINDS}
 MODEL_KEYS = {
     "spec": (str, "a model spec such as smollm2, vllm:Qwen/Qwen2.5-7B-Instruct or openai:gpt-4o"),
     "label": (str, "a short name for the model's runs"),
@@ -70,6 +79,10 @@ DEFAULTS = {"kind": BAILBENCH, "datasets": ["bailbench"], "methods": ["all"], "a
             **{name: f.default for cls in (RealDataConfig, RunConfig) for name, (f, spec) in declared(cls).items()
                if spec.in_files and not spec.axis and name != "methods"},
             "samples": FULL["samples"], "limit": 0, "max_tokens": FULL["max_tokens"]}
+# a kind's own defaults where they differ: simulated users offer the live options, not `all`
+KIND_DEFAULTS = {SIMULATE: {"methods": list(SimulateConfig().methods),
+                            **{n: f.default for n, (f, spec) in declared(SimulateConfig).items()
+                               if spec.in_files and not spec.axis and n not in DEFAULTS and n != "methods"}}}
 
 
 @dataclass(frozen=True)
@@ -188,22 +201,27 @@ class _Checker:
         return v
 
 
-def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label: str = "") -> dict:
+def _run_settings(c: _Checker, table: dict, section: str, index: int = 0, label: str = "",
+                  kind: str = BAILBENCH) -> dict:
+    """[runs] (or a model's overrides), each value checked by the declaration of its run kind."""
     c.keys(table, RUN_KEYS, section, index, label)
+    if "kind" in table:
+        kind = table["kind"]
+        if kind not in KINDS:
+            c.fail(c.where.of_key(section, "kind", index), f"kind must be {' or '.join(KINDS)}, not {str(kind)[:40]!r}")
     out = {}
-    for key, value in table.items():
-        kind, what = RUN_KEYS[key]
-        out[key] = c.value(table, key, kind, what, section, index)
-        line = c.where.of_key(section, key, index)
-        try:
-            if key == "kind" and value not in (BAILBENCH, REALDATA):
-                raise UserError(f"kind must be {BAILBENCH} or {REALDATA}, not {value!r}")
-        except UserError as exc:
-            c.fail(line, str(exc))
+    for key in table:
+        if key not in ACCEPTED[kind]:
+            takers = " or ".join(k for k in KINDS if key in ACCEPTED[k])
+            c.fail(c.where.of_key(section, key, index), f"{key} applies only to kind = {takers} runs")
+        cls, what = RUN_KEYS[key]
+        if what in declared(KINDS[kind]):
+            cls = KINDS[kind]
+        out[key] = c.value(table, key, cls, what, section, index)
     return out
 
 
-def _model(c: _Checker, table: dict, index: int, runs_keys: set) -> Model:
+def _model(c: _Checker, table: dict, index: int, runs_keys: set, kind: str) -> Model:
     label = f"[[models]] number {index + 1}"
     c.keys(table, set(MODEL_KEYS) | runs_keys, "models", index, label)
     if "spec" not in table:
@@ -222,7 +240,7 @@ def _model(c: _Checker, table: dict, index: int, runs_keys: set) -> Model:
         options = BackendOptions(**{**opts, "tensor_parallel": tp})
     except TypeError as exc:
         c.fail(c.where.of_key("models", "options", index), f"bad backend options: {exc}")
-    overrides = _run_settings(c, {k: v for k, v in table.items() if k in RUN_KEYS}, "models", index, label)
+    overrides = _run_settings(c, {k: v for k, v in table.items() if k in RUN_KEYS}, "models", index, label, kind)
     default_gpus = float(tp) if provider == "vllm" else 0.0
     return Model(spec=spec, label=vals.get("label") or _label(spec), model_name=vals.get("model_name"),
                  gpus=vals.get("gpus", default_gpus), cpus=vals.get("cpus", 1.0), workers=max(1, vals.get("workers", 1)),
@@ -257,19 +275,17 @@ def load_experiment(path: Path) -> Experiment:
     runs_table = data.get("runs", {})
     if not isinstance(runs_table, dict):
         c.fail(c.where.of_key("", "runs"), "runs must be a table: [runs]")
-    runs = {**DEFAULTS, **_run_settings(c, runs_table, "runs")}
+    given = _run_settings(c, runs_table, "runs")
+    kind = given.get("kind", BAILBENCH)
+    runs = {**DEFAULTS, **KIND_DEFAULTS.get(kind, {}), **given}
     models_table = data.get("models", [])
     if not isinstance(models_table, list) or not models_table:
         c.fail(c.where.of_section("models") or 1, "no models: add at least one [[models]] table with a spec")
-    models = tuple(_model(c, m, i, set(RUN_KEYS)) for i, m in enumerate(models_table))
+    models = tuple(_model(c, m, i, set(RUN_KEYS), kind) for i, m in enumerate(models_table))
     labels = [m.label for m in models]
     for i, lab in enumerate(labels):
         if labels.index(lab) != i:
             c.fail(c.where.of_key("models", "spec", i), f"two models share the label {lab!r}; give one a label")
-    wrong = REALDATA_ONLY if runs["kind"] == BAILBENCH else BAILBENCH_ONLY - {"samples"}
-    for key in sorted(wrong & set(runs_table)):
-        c.fail(c.where.of_key("runs", key), f"{key} applies only to kind = "
-                                            f"{REALDATA if key in REALDATA_ONLY else BAILBENCH} runs")
     for i, m in enumerate(models):
         for src in m.overrides.get("rollouts_from", []) + (runs["rollouts_from"] if i == 0 else []):
             if src != OWN and src not in labels and not Path(src).expanduser().exists():

@@ -32,7 +32,7 @@ def plan_table(name: str, runs: list[PlannedRun], est: Estimate) -> Table:
     total = sum(c.samples or 0 for c in est.runs)
     left = sum(c.remaining or 0 for c in est.runs)
     lines = [f"{total:,} samples planned, {left:,} left"
-             + (" (real-data sizes are estimates: ~)" if any(c.estimated for c in est.runs) else ""),
+             + (" (sizes of real data and simulated users are estimates: ~)" if any(c.estimated for c in est.runs) else ""),
              f"cost: {est.gpu_hours:.2f} GPU-hours, {est.cpu_hours:.2f} CPU/API worker-hours; "
              f"about {_hours(est.wall_hours)} on {est.gpus} GPU{'s' if est.gpus > 1 else ''}"]
     by_source: dict[str, list[str]] = {}
@@ -77,6 +77,11 @@ def reproduce_tables(data: dict) -> list:
                      "authors' pipeline", *(f"warning: {w}" for w in run.get("warnings", []))]
             t.caption = escape("\n".join(lines))
             t.caption_justify = "left"
+        elif not run["nearest"] and run.get("warnings"):  # a kind of run the paper has nothing like
+            t = Table(title=escape(title + ": not in the paper"), show_header=False)
+            t.add_column("note", overflow="fold")
+            for w in run["warnings"]:
+                t.add_row(escape(w))
         else:
             t = Table(title=escape(title + ": not in the paper; nearest published rows (bail %)"))
             methods = [m for m in ("tool", "string", "prompt-bail-first", "prompt-continue-first")
