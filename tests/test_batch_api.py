@@ -18,7 +18,7 @@ import pytest
 from bailbench.backends.anthropic_api import AnthropicBackend, anthropic_request
 from bailbench.backends.base import GenerationRequest
 from bailbench.backends.batch import BatchPolicy, custom_id
-from bailbench.backends.http import ApiGeneration, RetryPolicy
+from bailbench.backends.http import RetryPolicy
 from bailbench.backends.openai_api import OpenAIBackend
 from bailbench.backends.registry import BackendOptions, load_backend
 from bailbench.chat.types import Chat, Message, Tool
@@ -196,7 +196,6 @@ def test_cached_tokens_are_kept_per_generation(server):
             "usage": {"input_tokens": 7, "cache_read_input_tokens": 1200, "cache_creation_input_tokens": 30,
                       "output_tokens": 4}}
     g = a._generation({"messages": []}, resp, 0.0)
-    assert isinstance(g, ApiGeneration)
     assert (g.prompt_tokens, g.cached_tokens, g.cache_write_tokens, g.completion_tokens) == (1237, 1200, 30, 4)
     o = backend("openai", server, batch=False)
     resp = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],
@@ -332,3 +331,30 @@ def test_sweep_plan_prices_each_api_model_over_its_runs(tmp_path):
     said = " ".join(res.output.split())
     assert f"openai:my-model: about {tokens_in:,} tokens in and {tokens_out:,} out" in said
     assert f"list price ${tokens_in + 2 * tokens_out:,.2f} real-time" in said and "mock:" not in said.split("list")[-1]
+
+
+def test_a_run_records_its_usage_and_its_list_price(server, tmp_path):
+    """summary.json's `usage`: the tokens the API reported for the run's stored requests (cache
+    reads and writes per sample in the store), and their list price at the batch price."""
+    import sqlite3
+
+    from bailbench import api
+
+    b = OpenAIBackend("gpt-4o-mini", spec="openai:gpt-4o-mini", base_url=server.openai_url, cache=False, batch=True,
+                      retry=RetryPolicy(max_retries=2, base_delay=0.01))
+    b.batch_policy = FAST_POLL
+    out = tmp_path / "run"
+    data = str(ROOT.parent / "shared" / "data" / "bailstudy")
+    r = api.run(model="openai:gpt-4o-mini", backend=b, batch=True, methods="tool,string", limit=2, samples=1,
+                model_name="M", data_dir=data, out=out)
+    con = sqlite3.connect(out / "samples.sqlite")
+    tokens_in, tokens_out, cached, n = con.execute(
+        "SELECT SUM(prompt_tokens), SUM(completion_tokens), SUM(cached_tokens), COUNT(*) FROM samples").fetchone()
+    con.close()
+    u = r.summary["usage"]
+    assert (u["requests"], u["prompt_tokens"], u["completion_tokens"], u["cached_tokens"]) == (n, tokens_in, tokens_out,
+                                                                                              cached)
+    assert n == 4 and tokens_in > 0 and u["priced_as"] == "batch"
+    p = load_prices().find("gpt-4o-mini")
+    dollars = ((tokens_in - cached) * p.input + cached * p.cache_read + tokens_out * p.output) / 1e6 * p.batch
+    assert u["list_price_usd"] == pytest.approx(dollars, abs=1e-6)

@@ -27,7 +27,8 @@ def test_reading_a_store_never_changes_it(tmp_path):
     store.close()
     with open(tmp_path / "samples.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert len(rows) == 7 and rows[0][-2:] == ["prompt", "source"]
+    assert len(rows) == 7 and rows[0][-4:] == ["prompt", "source", "cached_tokens", "cache_write_tokens"]
+    assert {(r[-2], r[-1]) for r in rows[1:]} == {("0", "0")}  # columns the old store lacks read as their defaults
     assert digest(run_dir) == before
 
 

@@ -97,6 +97,8 @@ def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, prices: Pa
     if s["skipped_rows"]:
         console.out.print(f"rows skipped from the dataset: {s['skipped_rows']} (lines {s['skipped_lines']}...)")
     console.out.print(f"run directory: {result.path} ({s['new_samples']} new samples, {s['reused_samples']} reused)")
+    if spend := console.spend_line(s):
+        console.out.print(spend)
     console.out.print(f"figures, tables and a transcript browser: bailbench report {result.path}")
     if quick:
         console.out.print("This was a quick look (14 prompts, 2 samples, 256 tokens). The paper's protocol on "
@@ -132,6 +134,8 @@ def realdata(**settings) -> None:
 
     result = with_progress(api.realdata, **settings)
     console.out.print(console.realdata_table(result.summary))
+    if spend := console.spend_line(result.summary):
+        console.out.print(spend)
     console.out.print(f"run directory: {result.path} ({result.summary['new_samples']} new samples, "
                       f"{result.summary['reused_samples']} reused)")
     console.out.print(f"figures, tables and a transcript browser: bailbench report {result.path}")

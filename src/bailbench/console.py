@@ -319,6 +319,19 @@ def realdata_table(summary: dict) -> Table:
     return t
 
 
+def spend_line(summary: dict) -> str | None:
+    """After an API run: the tokens the provider reported for the run's requests and their
+    list price (summary.json `usage`), or None for a model with no price to give."""
+    u = summary.get("usage") or {}
+    if "list_price_usd" not in u:
+        return None
+    price = ("no price for it in bailbench/prices.toml" if u["list_price_usd"] is None else
+             f"list price ${u['list_price_usd']:,.2f} {u['priced_as']}")
+    return escape(f"usage: {u['requests']:,} requests, {u['prompt_tokens']:,} tokens in ({u['cached_tokens']:,} "
+                  f"from the prompt cache, {u['cache_write_tokens']:,} written to it), {u['completion_tokens']:,} "
+                  f"out, as the API reported them; {price}")
+
+
 def price_line(model: str, tokens, cost) -> str:
     """A planned run's tokens and dollars (prices.py), or why there is no price."""
     from .prices import REPLY_TOKENS

@@ -216,7 +216,8 @@ class Executor:
             rendered=g.rendered, reply=g.text, verdict=verdict, p_bail=None, mass=None,
             prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
             finish_reason=g.finish_reason, seconds=round(g.seconds, 4), skipped=g.skipped,
-            prompt=u.prompt.content, source=u.id.source)
+            prompt=u.prompt.content, source=u.id.source, cached_tokens=g.cached_tokens,
+            cache_write_tokens=g.cache_write_tokens)
 
     def _bail_prompts(self, units: list[Unit]) -> list[SampleRow]:
         """The check after the model's own rollout of the same sample (or the dataset's reply)."""

@@ -63,11 +63,14 @@ class SampleRow:
     skipped: str | None  # why the sample could not be run, e.g. context_too_long
     prompt: str = ""  # the user message answered (the last of the context), for reading and search
     source: str = ""  # whose reply a bail prompt followed: "" the model's own rollout, "dataset" the dataset's
+    cached_tokens: int = 0  # of prompt_tokens, served by an API's prompt cache
+    cache_write_tokens: int = 0  # of prompt_tokens, written to it
 
 
 COLUMNS = [f.name for f in fields(SampleRow)]
-_TYPES = {"sample": "INTEGER", "seed": "INTEGER", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
-          "p_bail": "REAL", "mass": "REAL", "seconds": "REAL"}  # the other columns hold text
+COLUMN_TYPES = {"sample": "INTEGER", "seed": "INTEGER", "prompt_tokens": "INTEGER", "completion_tokens": "INTEGER",
+                "cached_tokens": "INTEGER", "cache_write_tokens": "INTEGER",
+                "p_bail": "REAL", "mass": "REAL", "seconds": "REAL"}  # the other columns hold text
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -263,7 +266,7 @@ class Store:
         # An older store is read as it is: columns it lacks read as their defaults. Every value
         # reads as its column's type, whatever a damaged or hand-made store holds there.
         defaults = {"source": _LEGACY_SOURCE}
-        self.select = ",".join(f"CAST({c if c in have else defaults.get(c, repr(''))} AS {_TYPES.get(c, 'TEXT')}) AS {c}"
+        self.select = ",".join(f"CAST({c if c in have else defaults.get(c, repr(''))} AS {COLUMN_TYPES.get(c, 'TEXT')}) AS {c}"
                                for c in COLUMNS)
 
     def _check_pages(self) -> None:

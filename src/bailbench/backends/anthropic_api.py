@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..methods.wordings import ablations, prompt_wording
 from .base import SAMPLE, Capabilities, Generation, GenerationRequest
 from .batch import AnthropicBatches
-from .http import ApiBackend, ApiGeneration, RetryPolicy, endpoint_key
+from .http import ApiBackend, RetryPolicy, endpoint_key
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 
@@ -112,7 +112,7 @@ class AnthropicBackend(ApiBackend):
         usage = resp.get("usage") or {}
         read, wrote = usage.get("cache_read_input_tokens") or 0, usage.get("cache_creation_input_tokens") or 0
         # input_tokens counts only the tokens after the last cache breakpoint: the prompt is all three
-        return ApiGeneration(json.dumps(body, ensure_ascii=False, indent=1), text=text, tool_calls=calls,
+        return Generation(json.dumps(body, ensure_ascii=False, indent=1), text=text, tool_calls=calls,
                              prompt_tokens=(usage.get("input_tokens") or 0) + read + wrote,
                              completion_tokens=usage.get("output_tokens") or 0,
                              finish_reason=resp.get("stop_reason") or "", seconds=seconds,

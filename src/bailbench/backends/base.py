@@ -65,6 +65,8 @@ class Generation:
     finish_reason: str = ""
     seconds: float = 0.0
     skipped: str | None = None  # set when the request could not be run
+    cached_tokens: int = 0  # input tokens an API's prompt cache served (billed at its cache-read price)
+    cache_write_tokens: int = 0  # input tokens written to it (Anthropic bills them apart)
 
 
 @dataclass

@@ -195,15 +195,6 @@ class ResponseCache:
         return response
 
 
-@dataclass
-class ApiGeneration(Generation):
-    """A generation with the input tokens the provider's prompt cache served (billed at its
-    cache-read price) and, on Anthropic, wrote."""
-
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-
-
 class ApiBackend(Backend):
     """A model behind an HTTP API through its official SDK (openai, anthropic: both raise
     APIStatusError, APITimeoutError and APIConnectionError): requests in flight up to

@@ -35,7 +35,7 @@ from ..chat.types import Chat, Message
 from ..errors import UserError
 from .base import GREEDY, SAMPLE, Capabilities, Generation, GenerationRequest, Reading, Score
 from .batch import OpenAIBatches
-from .http import ApiBackend, ApiGeneration, RetryPolicy, bounded_map, endpoint_key
+from .http import ApiBackend, RetryPolicy, bounded_map, endpoint_key
 
 OPENAI_URL = "https://api.openai.com/v1"
 TOP_LOGPROBS = 20
@@ -220,7 +220,7 @@ class OpenAIBackend(ApiBackend):
         text, calls, prompt_tokens, completion_tokens, finish = parse_chat_response(
             check_completion(resp, self.base_url))
         cached = ((resp.get("usage") or {}).get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-        return ApiGeneration(_rendered(body), text=text, tool_calls=calls, prompt_tokens=prompt_tokens,
+        return Generation(_rendered(body), text=text, tool_calls=calls, prompt_tokens=prompt_tokens,
                              completion_tokens=completion_tokens, finish_reason=finish, seconds=seconds,
                              cached_tokens=cached)
 

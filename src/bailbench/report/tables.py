@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ..safe_io import replacing, write_text
-from ..store import COLUMNS
+from ..store import COLUMN_TYPES, COLUMNS
 from .runs import ReportRun
 
 RATE_COLUMNS = ["run", "model", "dataset", "method", "bail_prompt_mode", "protocol", "estimand", "bail_rate", "ci_low",
@@ -203,9 +203,8 @@ def export_samples(runs: list[ReportRun], csv_path: Path, parquet_path: Path | N
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            schema = pa.schema([(c, pa.float64() if c in ("p_bail", "mass", "seconds") else
-                                 pa.int64() if c in ("sample", "seed", "prompt_tokens", "completion_tokens")
-                                 else pa.string()) for c in SAMPLE_EXPORT_COLUMNS])
+            arrow = {"REAL": pa.float64(), "INTEGER": pa.int64()}  # each column as the store types it
+            schema = pa.schema([(c, arrow.get(COLUMN_TYPES.get(c, "TEXT"), pa.string())) for c in SAMPLE_EXPORT_COLUMNS])
             writer = files.enter_context(pq.ParquetWriter(files.enter_context(replacing(parquet_path, "wb")), schema))
         w = csv.writer(files.enter_context(replacing(csv_path, "w", newline="", encoding="utf-8")))
         w.writerow(SAMPLE_EXPORT_COLUMNS)

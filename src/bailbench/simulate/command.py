@@ -73,6 +73,8 @@ def simulate(**settings) -> None:
     console.out.print(family_table(s))
     for line in appropriateness_lines(s):
         console.out.print(line, markup=False, highlight=False)
+    if spend := console.spend_line(s):
+        console.out.print(spend)
     console.out.print(f"run directory: {result.path} ({s['new_samples']} new rows, {s['reused_samples']} reused; "
                       f"{s['seconds']:.0f} s)", markup=False, highlight=False)
 

@@ -187,7 +187,9 @@ class Simulation:
                          rendered=rendered, reply=text, verdict=None, p_bail=None, mass=None,
                          prompt_tokens=counts.get("prompt_tokens", 0),
                          completion_tokens=counts.get("completion_tokens", 0), finish_reason=finish,
-                         seconds=counts.get("seconds", 0.0), skipped=counts.get("skipped"), prompt=answered)
+                         seconds=counts.get("seconds", 0.0), skipped=counts.get("skipped"), prompt=answered,
+                         cached_tokens=counts.get("cached_tokens", 0),
+                         cache_write_tokens=counts.get("cache_write_tokens", 0))
 
     def _generate_users(self, turn: int, attempt: int, states: list[_State]) -> list[SampleRow]:
         p = self.player
@@ -203,6 +205,7 @@ class Simulation:
                                        for (s, _), seed in zip(todo, seeds)])
             self.store.add([self._user_row(s, k, seed, g.text, g.finish_reason, g.rendered,
                                            prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
+                                           cached_tokens=g.cached_tokens, cache_write_tokens=g.cache_write_tokens,
                                            seconds=round(g.seconds, 4), skipped=g.skipped or break_label(g.text))
                             for (s, k), seed, g in zip(todo, seeds, gens, strict=True)])
             self.new += len(todo)

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..backends.base import BackendLike
 from ..backends.registry import load_backend
 from ..errors import UserError
-from ..execute import Reporter, sent_settings, temperature_for
+from ..execute import Reporter, temperature_for
 from ..methods import BAIL_FIRST, CONTINUE_FIRST, STRING, TOOL
 from ..session import CommonConfig, Session, slug
 from ..settings import at_least, between, one_of, setting
@@ -126,16 +126,15 @@ class SimulateRun:
 
     def _summary(self, outcomes: list[Outcome], *, new: int, reused: int, seconds: float) -> dict:
         cfg, s = self.cfg, self.session
+        head = s.summary_head(self.scenarios.name, cfg.conversations)
+        if self._own_user:  # the user model's requests are in the usage too, at another model's price
+            head["usage"] = {k: v for k, v in head["usage"].items() if k not in ("list_price_usd", "priced_as")}
         return {
-            "kind": "simulate", "model": cfg.model, "model_id": s.backend.model_id, "model_name": s.model_name,
-            "user": self.user_spec, "user_model_id": self.user_backend.model_id,
-            "dataset": self.scenarios.name, "families_run": self.scenarios.families,
-            "n_prompts": len(self.scenarios.scenarios), "samples": cfg.conversations,
+            **head, "kind": "simulate", "user": self.user_spec, "user_model_id": self.user_backend.model_id,
+            "families_run": self.scenarios.families, "n_prompts": len(self.scenarios.scenarios),
             "turns": cfg.turns, "conversations": cfg.conversations, "arms": self.arms, "check": cfg.check,
-            "ablation": cfg.ablation, "bail_prompt_mode": s.mode if cfg.check else None,
-            **sent_settings(s.backend, s.mode, s.temperature, s.protocol),
-            "user_temperature": self.user_temperature, "max_tokens": cfg.max_tokens,
-            "user_max_tokens": cfg.user_max_tokens, "retries": cfg.retries, "seed": cfg.seed,
+            "bail_prompt_mode": s.mode if cfg.check else None,
+            "user_temperature": self.user_temperature, "user_max_tokens": cfg.user_max_tokens, "retries": cfg.retries,
             **summarize(outcomes, cfg.turns, self.arms),
             "new_samples": new, "reused_samples": reused,
             "seconds": round(seconds, 2),
