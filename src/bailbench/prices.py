@@ -153,8 +153,7 @@ def run_tokens(cfg, prompts) -> Tokens:
     """The tokens of a prompt run of `cfg` over `prompts` (`runner.chosen_prompts`): every method
     once per ablation it runs; checks sampled unless read from logprobs (`run --plan`, `sweep --plan`)."""
     from .methods import KIND, ROLLOUT
-    from .methods.wordings import ablations
-    from .session import ALL_ABLATIONS
+    from .methods.wordings import ALL_ABLATIONS, ablations
 
     methods = [str(m) for m in cfg.methods
                for _ in (ablations(KIND[m]) if cfg.ablation == ALL_ABLATIONS and m != ROLLOUT else [None])]

@@ -49,12 +49,11 @@ from .methods import (
 )
 from .methods.protocol import DEFAULT, PAPER, resolve_protocol
 from .methods.tool import check_tool_format
-from .methods.wordings import BASELINE, ablations
+from .methods.wordings import ALL_ABLATIONS, BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
 from .settings import Checked, at_least, between, one_of, setting
 from .store import SampleRow, Store
 
-ALL_ABLATIONS = "all"
 SUMMARY_VERSION = 2  # of summary.json's layout (README, summary.json); 1: before the version was written
 
 

@@ -15,6 +15,7 @@ from ..errors import UserError
 from .protocol import MISPRINTED_AS, MISPRINTED_TOOL_ABLATIONS, PAPER
 
 BASELINE = "Baseline"
+ALL_ABLATIONS = "all"  # every ablation of each method, reported against Baseline
 
 
 @lru_cache(maxsize=1)
