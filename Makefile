@@ -49,18 +49,18 @@ $(VLLM_VENV): $(VLLM_VENV)/.ready
 run: $(VENV)/.core
 	$(VENV)/bin/bailbench run
 
-# The fast loop first (a broken change fails in minutes), then the tests that run a model.
+# The fast loop first (a broken change fails in minutes), then the model tests and the slow ones.
 test: check $(VLLM_VENV)/.ready
-	$(PY) -m pytest -m model
+	$(PY) -m pytest -m "model or slow"
 
 # Lint and types (seconds); `make check`, and so `make test` and CI, run them first.
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
-# The fast loop: lint, types, and the tests that need no model (minutes on 2 cores).
+# The fast loop: lint, types, and the tests that need no model and take well under a second or two.
 check: lint
-	$(PY) -m pytest -q -m "not model"
+	$(PY) -m pytest -q -m "not model and not slow"
 
 # The typed keywords of bailbench.api, rewritten from the declared settings after one changes.
 api-types: $(VENV)/.core

@@ -11,6 +11,7 @@ import bailbench.api as bb
 SMALL = dict(limit=2, samples=1, max_tokens=8, methods="string,prompt-bail-first")
 
 
+@pytest.mark.slow
 def test_a_notebook_session(tmp_path):
     r = bb.run(out=tmp_path / "a", **SMALL)
     assert r.summary == json.loads((tmp_path / "a" / "summary.json").read_text())
@@ -49,6 +50,7 @@ def echo(name, *, spec, options):
 '''
 
 
+@pytest.mark.slow
 def test_a_backend_from_another_package(tmp_path):
     pkg = tmp_path / "pkg"
     pkg.mkdir()

@@ -39,6 +39,7 @@ def openai_backend(url, **kw):
     return OpenAIBackend("SmolLM2-135M", spec="openai:SmolLM2-135M", base_url=url, **kw)
 
 
+@pytest.mark.slow
 def test_every_method_through_a_real_openai_server(llama_server, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     cfg = RunConfig(model="openai:SmolLM2-135M", methods=ALL_METHODS, limit=2, samples=2, max_tokens=16,
@@ -82,6 +83,7 @@ def test_structured_tool_calls_are_read(llama_server):
     assert read_tool(text, calls, "Baseline", backend.tool_format) == "bail"
 
 
+@pytest.mark.slow
 def test_faults_are_retried_and_nothing_is_lost_or_duplicated(llama_server, tmp_path):
     # the client's timeout well above a real request's time on a slow machine (llama.cpp's server
     # answers one request at a time, so queued requests wait too), and the slow fault above it
@@ -100,6 +102,7 @@ def test_faults_are_retried_and_nothing_is_lost_or_duplicated(llama_server, tmp_
     assert res.summary["new_samples"] == 18
 
 
+@pytest.mark.slow
 def test_response_cache_makes_a_rerun_free(llama_server, tmp_path):
     proxy = FaultProxy(int(llama_server.url.split(":")[2].split("/")[0]), faults=("pass",))
     try:
@@ -124,6 +127,7 @@ def test_a_server_that_keeps_failing_stops_the_run_with_what_to_do(tmp_path):
         proxy.stop()
 
 
+@pytest.mark.slow
 def test_missing_keys_fail_before_any_work(monkeypatch, tmp_path):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)

@@ -112,12 +112,14 @@ replies = st.lists(st.sampled_from(FRAGMENTS), max_size=14).map("".join)
 
 @settings(max_examples=3000, deadline=None)
 @given(replies)
+@pytest.mark.slow
 def test_paper_reader_is_the_authors_on_generated_replies(reply):
     assert read_sampled(reply, "paper") == VERDICT[authors_get_bail_prompt_status(reply)]
 
 
 @settings(max_examples=3000, deadline=None)
 @given(replies)
+@pytest.mark.slow
 def test_default_reader_is_designs_rule_on_generated_replies(reply):
     assert read_sampled(reply) == design_read(reply)
 

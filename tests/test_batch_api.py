@@ -144,6 +144,7 @@ def recorded(ledger: Path) -> bool:
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.slow
 def test_kill_9_between_submit_and_results_pays_nothing_twice(kind, server, tmp_path):
     server.hold.clear()
     url = server.openai_url if kind == "openai" else server.anthropic_url

@@ -31,6 +31,7 @@ def cli(*args, env=None, **kw):
     (["--dataset", "bailbenchh"], "unknown dataset 'bailbenchh'"),
     (["--max-tokens", "9000", "--n-ctx", "4096"], "--max-tokens 9000 does not fit the model's context"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     res = cli("run", "--out", str(tmp_path / "out"), *args)
     assert res.returncode == 2, res.stderr
@@ -39,6 +40,7 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     assert not (tmp_path / "out" / "samples.sqlite").exists()
 
 
+@pytest.mark.slow
 def test_missing_column_and_corrupt_data(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("prompt\nhello\n")
@@ -51,6 +53,7 @@ def test_missing_column_and_corrupt_data(tmp_path):
     assert res.returncode == 2 and "checksum mismatch for bailbench" in res.stderr
 
 
+@pytest.mark.slow
 def test_prompts_command_prints_exact_text():
     from bailbench.methods.prompt import check_message
 
@@ -62,6 +65,7 @@ def test_prompts_command_prints_exact_text():
     assert res.stdout.split("\n")[:2] == ["Baseline", "NotContextCleared"]
 
 
+@pytest.mark.slow
 def test_datasets_lists_counts():
     res = cli("datasets")
     assert res.returncode == 0
@@ -109,6 +113,7 @@ def test_kill_9_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert con.execute(q).fetchall() == clean
 
 
+@pytest.mark.slow
 def test_two_user_turns_in_a_row_stop_before_any_work(tmp_path):
     chats = tmp_path / "chats.jsonl"
     chats.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"}]}) + "\n"
@@ -120,6 +125,7 @@ def test_two_user_turns_in_a_row_stop_before_any_work(tmp_path):
     assert f"{chats} line 2: messages must alternate user and assistant" in lines[0]
 
 
+@pytest.mark.slow
 def test_a_run_directory_refuses_another_context_size_or_dataset_content(tmp_path):
     data = tmp_path / "p.csv"
     data.write_text("content,category\nWrite a haiku about rain.,Poems\n")

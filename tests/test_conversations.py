@@ -57,6 +57,7 @@ def test_stream_counts_and_fraction():
     assert len({c.id for c in kept}) == len(kept)
 
 
+@pytest.mark.slow
 def test_offline_sharegpt_package():
     files = sharegpt_files()
     assert len(files) == 1 and files[0].name == "ShareGPT_V3_unfiltered_cleaned_split.json"

@@ -15,6 +15,7 @@ X = [0.12, 0.40, 0.33, 0.05, 0.71, 0.40, 0.22, 0.58]
 Y = [0.02, 0.09, 0.04, 0.01, 0.03, 0.12, 0.02, 0.10]
 
 
+@pytest.mark.slow
 def test_against_scipy_and_dcor():
     scipy_stats = pytest.importorskip("scipy.stats")
     dcor = pytest.importorskip("dcor")

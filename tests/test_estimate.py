@@ -3,6 +3,8 @@
 import json
 import os
 
+import pytest
+
 from bailbench import estimate
 from bailbench.runner import RunConfig, run
 
@@ -25,6 +27,7 @@ class Notes:
         self.notes.append(message)
 
 
+@pytest.mark.model
 def test_a_long_run_prints_its_estimate_before_starting(tmp_path):
     small = RunConfig(limit=1, samples=1, max_tokens=8, methods=("string",), out=tmp_path / "run")
     first = Notes()

@@ -169,6 +169,7 @@ def tmpfs(tmp_path):
 # -- crashes and injection ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_inspect_log_with_a_huge_number_or_deep_nesting_is_one_line(tmp_path):
     big = tmp_path / "big.json"
     big.write_text('{"version": 2, "status": "success", "eval": {"x": ' + HUGE_INT + "}}")
@@ -201,6 +202,7 @@ def test_a_taxonomy_cannot_inject_markup_into_the_report(tmp_path):
 
 
 @pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (make test installs it)")
+@pytest.mark.slow
 def test_the_report_with_hostile_names_stays_put_and_styled_in_chromium(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     run = make_run(tmp_path / "run", categories=("<meta http-equiv=refresh content='0;url=about:blank#gone'>",
@@ -354,6 +356,7 @@ def test_a_csv_quote_never_closed_is_refused_not_swallowed(tmp_path):
     assert [p.content for p in load_file(g).prompts] == ['a "quoted" word, and a\nnewline', "plain"]
 
 
+@pytest.mark.slow
 def test_an_inspect_sample_with_an_impossible_epoch_is_refused(tmp_path, mock_logs):
     log = json.loads(mock_logs.read_text())
     log["samples"][1]["epoch"] = 10**30
@@ -430,6 +433,7 @@ def test_deep_json_and_huge_integers_in_every_loader(tmp_path):
             load_experiment(toml)
 
 
+@pytest.mark.slow
 def test_out_that_is_a_file_is_one_line_for_every_command(tmp_path, mock_logs):
     f = tmp_path / "afile"
     f.write_text("x")
@@ -649,6 +653,7 @@ def test_generated_bad_files_never_raise_anything_but_one_line(tmp_path_factory,
 @given(flag=st.sampled_from(["--timeout", "--base-url", "--data-dir"]),
        value=st.one_of(st.floats(max_value=0), st.sampled_from(["nan", "-inf", "x", "://", "http://:0", "[/]"]),
                        st.text(alphabet="abc/:.[]$ ", min_size=1, max_size=12)))
+@pytest.mark.slow
 def test_generated_bad_flag_values_are_one_line(tmp_path_factory, flag, value):
     out = tmp_path_factory.mktemp("flags") / "out"
     value = str(value)

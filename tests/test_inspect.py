@@ -130,6 +130,7 @@ def _check_metrics(log, verdicts: list[str]) -> None:
         assert metrics[cat].value == pytest.approx(mine.count(BAIL) / len(mine))
 
 
+@pytest.mark.model  # the logs are the embedded model's, through a llama.cpp server
 def test_tasks_offer_the_option_and_score_with_bailbench_readers(logs):
     for key in ("bail_tool", "bail_string", "bail_prompt_bail_first", "bail_prompt_continue_first"):
         f, log = logs[key]
@@ -162,6 +163,7 @@ def test_tasks_offer_the_option_and_score_with_bailbench_readers(logs):
         _check_metrics(log, verdicts)
 
 
+@pytest.mark.model  # the logs are the embedded model's, through a llama.cpp server
 def test_import_inspect_makes_a_run_store(logs, tmp_path):
     root = logs["root"]
     out = tmp_path / "run"
@@ -213,6 +215,7 @@ def test_import_inspect_makes_a_run_store(logs, tmp_path):
     assert (report.out / "report.html").is_file() and "bail_rates" in report.figures
 
 
+@pytest.mark.model  # the logs are the embedded model's, through a llama.cpp server
 def test_realdata_over_an_inspect_log(logs, tmp_path):
     f, log = logs["bail_tool"]
     out = tmp_path / "rd"
@@ -232,6 +235,7 @@ def test_realdata_over_an_inspect_log(logs, tmp_path):
     assert len(answered) == 2 and all(inputs[source] == prompt for source, prompt in answered)
 
 
+@pytest.mark.model  # the logs are the embedded model's, through a llama.cpp server
 def test_inspect_messages_become_alternating_text_turns(logs):
     """Tool results and calls are dropped and counted; the assistant texts around them merge."""
     from bailbench.datasets.conversations import StreamStats, stream
@@ -250,6 +254,7 @@ def test_inspect_messages_become_alternating_text_turns(logs):
     assert ident.startswith("inspect:") and read_inspect_logs(logs["weather"][0], StreamStats())[1] == ident
 
 
+@pytest.mark.model  # the logs are the embedded model's, through a llama.cpp server
 def test_bad_input_is_one_line(logs, tmp_path):
     root = logs["root"]
     env = {**os.environ, "LOCAL_API_KEY": "none", "LOCAL_BASE_URL": "http://127.0.0.1:9/v1", "COLUMNS": "200"}
@@ -301,6 +306,7 @@ def test_task_parameters_are_checked_when_the_task_is_built():
         assert [(m.role, m.text) for m in sample.input[:-1]] == [(m.role, m.content) for m in prefix]
 
 
+@pytest.mark.slow
 def test_cli_works_without_importing_inspect():
     res = run([sys.executable, "-c", "import sys, bailbench.cli; print('inspect_ai' in sys.modules)"])
     assert res.stdout.strip() == "False", res.stderr

@@ -337,6 +337,7 @@ def test_power_formula():
     assert d == pytest.approx(0.02, rel=0.01)
 
 
+@pytest.mark.slow
 def test_planned_power_is_met():
     # two independent sets of the planned prompts (an unpaired comparison): about 80% detect 2 points
     p, icc, samples = 0.1, 0.3, 10
@@ -359,6 +360,7 @@ SCENARIOS = [("5-35%", icc, sub) for sub in (0.0, 0.2) for icc in (0.0, 0.2, 0.5
 
 
 @pytest.mark.parametrize("rates,icc,sub_icc", SCENARIOS)
+@pytest.mark.slow
 def test_rate_coverage(rates, icc, sub_icc):
     rng = np.random.default_rng([SEED, int(RATES[rates][0] * 1000), int(icc * 10), int(sub_icc * 10)])
     rates = BENCH.rates(*RATES[rates])
@@ -372,6 +374,7 @@ def test_rate_coverage(rates, icc, sub_icc):
 
 
 @pytest.mark.parametrize("icc", [0.0, 0.2, 0.5, 0.8])
+@pytest.mark.slow
 def test_paired_difference_coverage(icc):
     rng = np.random.default_rng([SEED, 1, int(icc * 10)])
     rates = BENCH.rates()

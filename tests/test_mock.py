@@ -71,6 +71,7 @@ def test_the_cli_runs_end_to_end(tmp_path):
     assert f"run directory: {out}" in res.output
 
 
+@pytest.mark.slow
 def test_a_failed_run_releases_its_directory(tmp_path):
     """A notebook that caught an error holds no lock: another process can resume the run."""
     import subprocess

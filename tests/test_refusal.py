@@ -52,6 +52,7 @@ def tiny_minos(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_minos_path_on_a_tiny_modernbert(tiny_minos):
     import torch
 

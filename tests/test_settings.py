@@ -134,6 +134,7 @@ def test_the_api_keyword_types_are_written_from_the_declarations():
     assert api_types.RunSettings.__annotations__.keys() == declared(RunConfig).keys() | declared(BackendOptions).keys()
 
 
+@pytest.mark.slow
 def test_mypy_sees_a_wrong_keyword_of_the_library(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text('import bailbench.api as bb\nbb.run(samples="3")\nbb.realdata(sampels=3)\nbb.run(limit=0, out="x")\n')
@@ -143,6 +144,7 @@ def test_mypy_sees_a_wrong_keyword_of_the_library(tmp_path):
     assert [e.split(":")[1] for e in errors] == ["2", "3"], res.stdout
 
 
+@pytest.mark.slow
 def test_experiment_files_parse_without_tomllib():
     """Python 3.10 has no tomllib: the same parser comes from tomli (was: ModuleNotFoundError)."""
     code = ("import sys; sys.modules['tomllib'] = None\n"
@@ -168,6 +170,7 @@ NUMBERS = sorted(((name, cls) for cls in (RunConfig, BackendOptions) for name in
 @given(case=st.sampled_from(NUMBERS),
        value=st.one_of(st.integers(min_value=-10**25, max_value=10**25), st.floats(allow_nan=True),
                        st.sampled_from([0, -1, 2**63, 10**9])))
+@pytest.mark.slow
 def test_generated_numbers_for_every_declared_setting_are_checked(tmp_path_factory, case, value):
     """Whatever number reaches a declared setting, the answer is a plan or one line naming
     the flag (exit 2), never a traceback and never a value silently replaced."""

@@ -6,6 +6,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bailbench.runner import RunConfig, run
 from bailbench.store import SCHEMA_VERSION, Store
 
@@ -32,6 +34,7 @@ def test_reading_a_store_never_changes_it(tmp_path):
     assert digest(run_dir) == before
 
 
+@pytest.mark.model
 def test_a_store_written_before_versions_migrates_and_resumes(tmp_path):
     run_dir = tmp_path / "v1"
     shutil.copytree(FIXTURE, run_dir)

@@ -115,6 +115,7 @@ def test_plan_lists_every_run_with_samples_and_cost(tmp_path):
     assert not (tmp_path / "sw").exists()  # planning writes nothing
 
 
+@pytest.mark.slow
 def test_paper_experiment_files_parse_and_plan():
     from bailbench.sweep.driver import plan
 
