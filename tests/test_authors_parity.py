@@ -9,9 +9,7 @@ constructed inputs: the sampled bail-prompt reader (`bailstudy/prompts/bailPromp
 and the refusal rate (`processBailBenchEval.py` `getRefusePr`: the mean P(refusal)).
 """
 
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +22,8 @@ from bailbench.analysis.rates import PROMPT, Cell
 from bailbench.keys import SampleKey
 from bailbench.methods.prompt import read_sampled
 from bailbench.store import SampleRow, Store
+
+from .helpers import fake_run
 
 B, C = "🔄", "🟢"
 EB, EC = "\\ud83d\\udd04", "\\ud83d\\udfe2"  # the JSON escapes, as text
@@ -385,19 +385,11 @@ def test_bail_vector_kind_is_named():
     assert cmp.vector_kind({"bail_prompt_mode": "logprob"}, "tool") == "share of samples that bailed per prompt"
 
 
-def _run(tmp_path: Path, name: str, **summary) -> Path:
-    d = tmp_path / name
-    d.mkdir()
-    base = {"dataset": "bailbench", "ablation": "Baseline", "prefix": None, "rollouts_from": None}
-    (d / "summary.json").write_text(json.dumps({**base, **summary}))
-    return d
-
-
 def test_reproduce_sets_figure6_beside_the_conversation_statistic(tmp_path):
     fig6 = {"rate": 0.02, "ci_low": 0.015, "ci_high": 0.025, "n": 9000,
             "estimand": "conversations with a bail and no refused turn, over all conversations (the paper's Figure 6)"}
     per_turn = {"rate": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 100}
-    run = _run(tmp_path, "wild", model="vllm:Qwen/Qwen2.5-7B-Instruct", kind="realdata", dataset="wildchat",
+    run = fake_run(tmp_path, "wild", model="vllm:Qwen/Qwen2.5-7B-Instruct", kind="realdata", dataset="wildchat",
                methods={"tool": {"conversations_with_bail": {"rate": 0.03, "ci_low": 0.02, "ci_high": 0.04, "n": 9000},
                                  "no_refusal_bail": per_turn, "conversations_no_refusal_bail": fig6}})
     rows = {r["measure"]: r for r in reproduce.compare_run(run)["comparisons"]}
@@ -415,7 +407,7 @@ def test_reproduce_rows_name_protocol_estimand_interval_and_warn_on_mixed_estima
         return {"bail_rate": rate, "ci_low": rate - 0.01, "ci_high": rate + 0.01, "n": 16300,
                 **({"estimand": estimand} if estimand else {})}
     mean_p = "mean P(bail) over scored samples"
-    run = _run(tmp_path, "q", model="vllm:Qwen/Qwen2.5-7B-Instruct", protocol="paper",
+    run = fake_run(tmp_path, "q", model="vllm:Qwen/Qwen2.5-7B-Instruct", protocol="paper",
                methods={"tool": st_(0.1), "prompt-bail-first": st_(0.3, mean_p)})
     got = reproduce.compare_run(run)
     assert got["comparisons"]
@@ -428,7 +420,7 @@ def test_reproduce_rows_name_protocol_estimand_interval_and_warn_on_mixed_estima
 
 def test_a_prefix_is_matched_only_to_the_model_the_paper_ran_it_on(tmp_path):
     def one(model, prefix):
-        return reproduce.compare_run(_run(tmp_path, f"{model.replace('/', '_')}{prefix}", model=model, prefix=prefix,
+        return reproduce.compare_run(fake_run(tmp_path, f"{model.replace('/', '_')}{prefix}", model=model, prefix=prefix,
                                           methods={"tool": {"bail_rate": 0.01, "ci_low": 0.0, "ci_high": 0.02,
                                                             "n": 16300}}))["comparisons"]
     assert {(r["figure"], r["paper_model"]) for r in one("vllm:Qwen/Qwen2.5-7B-Instruct", "DAN")} == {
@@ -440,7 +432,7 @@ def test_a_prefix_is_matched_only_to_the_model_the_paper_ran_it_on(tmp_path):
 
 
 def test_gemma_2_tool_filler_is_never_compared(tmp_path):
-    run = _run(tmp_path, "g", model="vllm:google/gemma-2-2b-it",
+    run = fake_run(tmp_path, "g", model="vllm:google/gemma-2-2b-it",
                methods={m: {"bail_rate": 0.0, "ci_low": 0.0, "ci_high": 0.01, "n": 16300} for m in METHODS})
     rows = reproduce.compare_run(run)["comparisons"]
     assert rows and all(r["method"] != "tool" for r in rows)

@@ -28,7 +28,6 @@ their code (it is not bailbench's code path):
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 from jinja2 import Environment, nodes
@@ -43,7 +42,7 @@ from bailbench.methods.string import string_chat
 from bailbench.methods.tool import tool_chat
 from bailbench.methods.wordings import ablations
 
-from .helpers import SHARED
+from .helpers import SHARED, transformers_render
 
 ZOO = SHARED / "data" / "templates"
 pytestmark = pytest.mark.skipif(not ZOO.is_dir(), reason="the template zoo is in ../shared/data/templates")
@@ -244,19 +243,6 @@ class Authors:
 
 
 EMPTY = "<Refusal Classifier Activated>"
-
-
-def transformers_render(source: str | dict, messages: list[dict], tools: list[dict] | None) -> str:
-    """transformers' own rendering of a chat template (a tokenizer that holds only the template)."""
-    tokenizers = pytest.importorskip("tokenizers")
-    transformers = pytest.importorskip("transformers")
-    tok = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tokenizers.Tokenizer(tokenizers.models.WordLevel({"<unk>": 0}, unk_token="<unk>")),
-        bos_token="<BOS>", eos_token="<EOS>")
-    tok.chat_template = source
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
 
 
 def zoo(name: str) -> str:

@@ -5,7 +5,6 @@ real run of the embedded model."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +13,7 @@ from bailbench.analysis.reproduce import compare_run, paper_key, paper_numbers, 
 from bailbench.analysis.stats import wilson
 from bailbench.cli import app
 
-from .helpers import SHARED
+from .helpers import SHARED, fake_run
 
 
 def test_shipped_paper_numbers_equal_the_reference():
@@ -25,15 +24,6 @@ def test_shipped_paper_numbers_equal_the_reference():
 def stats(bails: int, n: int) -> dict:
     lo, hi = wilson(bails, n)
     return {"bail_rate": bails / n, "ci_low": lo, "ci_high": hi, "n": n}
-
-
-def fake_run(tmp_path: Path, name: str, **summary) -> Path:
-    """A run directory holding only a summary.json (the matching reads nothing else)."""
-    d = tmp_path / name
-    d.mkdir()
-    base = {"dataset": "bailbench", "ablation": "Baseline", "prefix": None, "rollouts_from": None}
-    (d / "summary.json").write_text(json.dumps({**base, **summary}))
-    return d
 
 
 @pytest.mark.parametrize("model, model_id, key", [

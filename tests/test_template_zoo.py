@@ -7,8 +7,6 @@ refuse the tool method; reasoning templates never get a forced answer in logprob
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from bailbench.backends.base import EXACT, Capabilities
@@ -22,7 +20,7 @@ from bailbench.methods.string import string_chat
 from bailbench.methods.thinking import strip_thinking
 from bailbench.methods.tool import check_tool_format, tool_chat
 
-from .helpers import SHARED
+from .helpers import SHARED, transformers_render
 
 ZOO = SHARED / "data" / "templates"
 pytestmark = pytest.mark.skipif(not ZOO.is_dir(), reason="the template zoo is in ../shared/data/templates")
@@ -140,18 +138,6 @@ def test_each_template_reads_its_own_tool_calls(name):
     assert plain.names == () and plain.truncated == 0
 
 
-def _transformers_render(source: str | dict, messages: list[dict], tools: list[dict] | None) -> str:
-    tokenizers = pytest.importorskip("tokenizers")
-    transformers = pytest.importorskip("transformers")
-    tok = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tokenizers.Tokenizer(tokenizers.models.WordLevel({"<unk>": 0}, unk_token="<unk>")),
-        bos_token="<BOS>", eos_token="<EOS>")
-    tok.chat_template = source
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=True)
-
-
 def _authors_way(t: ChatTemplate, source: str | dict, chat: Chat) -> str:
     """The same messages through transformers: the method's system text placed as DESIGN §1
     says, the tool passed as `tools` (or, where the template shows none, the generic text; the
@@ -164,7 +150,7 @@ def _authors_way(t: ChatTemplate, source: str | dict, chat: Chat) -> str:
         text = generic_tool_text(chat.tools) if text is None else text + "\n\n" + generic_tool_text(chat.tools)
     placed = place_system_text(chat.messages, text, default_system=template.default_system,
                                supports_system=template.supports_system)
-    return _transformers_render(source, placed.messages, tools) + chat.assistant_prefix
+    return transformers_render(source, placed.messages, tools) + chat.assistant_prefix
 
 
 METHOD_CHATS = {
@@ -200,7 +186,7 @@ def test_a_tool_use_template_renders_the_chats_with_tools():
     assert rendered == _authors_way(t, pair, chat)
     assert "<tools>" in rendered and "# Tools" not in rendered  # the template's own tool text, not the generic one
     assert t.tool_format == "hermes"
-    assert t.render(METHOD_CHATS["rollout"]) == _transformers_render(pair, [m.as_dict() for m in CONTEXT], None)
+    assert t.render(METHOD_CHATS["rollout"]) == transformers_render(pair, [m.as_dict() for m in CONTEXT], None)
     only_default = ChatTemplate(pair["default"], bos_token="<BOS>", eos_token="<EOS>")
     assert "# Tools\n\nYou may call" in only_default.render(chat)  # what a reader of `default` alone showed
 
