@@ -359,3 +359,20 @@ def test_a_run_records_its_usage_and_its_list_price(server, tmp_path):
     p = load_prices().find("gpt-4o-mini")
     dollars = ((tokens_in - cached) * p.input + cached * p.cache_read + tokens_out * p.output) / 1e6 * p.batch
     assert u["list_price_usd"] == pytest.approx(dollars, abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_batch_job_shows_its_progress(kind, server, tmp_path, monkeypatch):
+    """The user sees each job submitted (with where its ledger is), its state as it moves on,
+    and what it answered."""
+    from bailbench.backends import batch as batch_module
+
+    lines: list[str] = []
+    monkeypatch.setattr(batch_module, "_say", lines.append)
+    backend(kind, server, batch=True, run_dir=tmp_path).generate(requests())
+    (job,) = server.jobs
+    n = len(requests())
+    assert lines[0] == (f"{kind} batch {job}: {n:,} requests submitted (ledger {tmp_path / 'batch_jobs.sqlite'}; "
+                        "a rerun collects it, never resubmits)")
+    assert any(line.startswith(f"{kind} batch {job}: ") and line.endswith(("completed", "ended")) for line in lines)
+    assert lines[-1] == f"{kind} batch {job} collected: {n:,} answered, 0 failed"

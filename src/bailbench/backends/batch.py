@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Callable, Protocol, Sequence, TypeVar
 
 from ..errors import ServiceError
 
-log = logging.getLogger("bailbench.batch")
 T = TypeVar("T")
 Call = Callable[[Callable[[], T]], T]  # runs one SDK call with the backend's retries and error mapping
 
@@ -43,6 +41,21 @@ class Item:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    """What a provider says of a job when polled: its state, and its items done (answered or
+    failed) of all, where it counts them."""
+
+    ended: bool
+    state: str
+    done: int | None = None
+    total: int | None = None
+
+    def line(self, provider: str, job: str) -> str:
+        counts = f"{self.done:,} of {self.total:,} requests done, " if self.total else ""
+        return f"{provider} batch {job}: {counts}{self.state}"
+
+
 class Provider(Protocol):
     """One provider's batch endpoints, called through `Call`."""
 
@@ -51,8 +64,8 @@ class Provider(Protocol):
     def submit(self, items: Sequence[tuple[str, dict]]) -> str:
         """Create a job of (custom_id, request body) items; its id."""
 
-    def ended(self, job_id: str) -> bool:
-        """Whether the job has finished (answered, failed, expired or cancelled)."""
+    def status(self, job_id: str) -> JobStatus:
+        """Whether the job has finished (answered, failed, expired or cancelled), and how far it is."""
 
     def results(self, job_id: str) -> list[Item]:
         """Every result the finished job holds (items it never ran may be missing)."""
@@ -117,6 +130,12 @@ class Ledger:
         return out
 
 
+def _say(line: str) -> None:
+    from .. import console
+
+    console.err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _chunks(xs: list[T], n: int) -> list[list[T]]:
     return [xs[i:i + n] for i in range(0, len(xs), n)]
 
@@ -133,8 +152,9 @@ class BatchClient:
     """Answers of many requests through a provider's batch API, with the ledger at `ledger_path`."""
 
     def __init__(self, provider: Provider, ledger_path: Path, call: Call, policy: BatchPolicy | None = None,
-                 wire: Callable[[dict], dict] = lambda body: body):
+                 wire: Callable[[dict], dict] = lambda body: body, notify: Callable[[str], None] | None = None):
         self.wire = wire  # a body as it goes into a job (ids stay those of the request)
+        self.notify = notify or _say  # a line for the user each time a job is submitted or moves on
         self.provider = provider
         self.ledger_path = ledger_path
         self.call = call
@@ -160,21 +180,28 @@ class BatchClient:
                 for chunk in _chunks(todo, self.policy.job_size):
                     job = self.call(partial(self.provider.submit, [(i, self.wire(bodies[i])) for i in chunk]))
                     ledger.record(job, self.provider.name, chunk)
-                    log.info("%s batch %s: %d requests submitted", self.provider.name, job, len(chunk))
+                    self.notify(f"{self.provider.name} batch {job}: {len(chunk):,} requests submitted "
+                                f"(ledger {self.ledger_path}; a rerun collects it, never resubmits)")
                 for job in ledger.open_jobs(todo):
                     self._collect(ledger, job)
         finally:
             ledger.close()
 
     def _collect(self, ledger: Ledger, job: str) -> None:
-        wait = self.policy.poll_seconds
-        while not self.call(partial(self.provider.ended, job)):
+        wait, said = self.policy.poll_seconds, None
+        while True:
+            status = self.call(partial(self.provider.status, job))
+            if status.line(self.provider.name, job) != said:  # a line when the job moves on, not every poll
+                said = status.line(self.provider.name, job)
+                self.notify(said)
+            if status.ended:
+                break
             time.sleep(wait)
             wait = min(wait * 2, self.policy.max_poll_seconds)
         results = self.call(partial(self.provider.results, job))
         ledger.collect(job, results)
         failed = sum(1 for r in results if r.response is None)
-        log.info("%s batch %s ended: %d answered, %d failed", self.provider.name, job, len(results) - failed, failed)
+        self.notify(f"{self.provider.name} batch {job} collected: {len(results) - failed:,} answered, {failed:,} failed")
 
 
 class OpenAIBatches:
@@ -194,8 +221,11 @@ class OpenAIBatches:
         return self.client.batches.create(input_file_id=upload.id, endpoint=self.endpoint,
                                           completion_window="24h").id
 
-    def ended(self, job_id: str) -> bool:
-        return self.client.batches.retrieve(job_id).status in self.ENDED
+    def status(self, job_id: str) -> JobStatus:
+        job = self.client.batches.retrieve(job_id)
+        counts = job.request_counts
+        done = None if counts is None else (counts.completed or 0) + (counts.failed or 0)
+        return JobStatus(job.status in self.ENDED, job.status, done, None if counts is None else counts.total)
 
     def results(self, job_id: str) -> list[Item]:
         job = self.client.batches.retrieve(job_id)
@@ -229,8 +259,11 @@ class AnthropicBatches:
         return self.client.messages.batches.create(
             requests=[{"custom_id": cid, "params": body} for cid, body in items]).id
 
-    def ended(self, job_id: str) -> bool:
-        return self.client.messages.batches.retrieve(job_id).processing_status == "ended"
+    def status(self, job_id: str) -> JobStatus:
+        job = self.client.messages.batches.retrieve(job_id)
+        c = job.request_counts
+        done = c.succeeded + c.errored + c.canceled + c.expired
+        return JobStatus(job.processing_status == "ended", job.processing_status, done, done + c.processing)
 
     def results(self, job_id: str) -> list[Item]:
         out = []
