@@ -82,6 +82,24 @@ def test_direction_files_and_the_steer_option(tmp_path):
         check_steer(f"{path}:x:1")
 
 
+def test_a_direction_as_a_llama_cpp_control_vector(tmp_path):
+    """The GGUF llama.cpp's --control-vector-scaled reads: architecture controlvector, the
+    direction as float32 `direction.LAYER` (added at the end of that block); none for block 0."""
+    gguf = pytest.importorskip("gguf")
+    vec = np.linspace(-1, 1, 8, dtype=np.float32)
+    path = Direction(vec, 7, "HuggingFaceTB/SmolLM2-135M-Instruct", "bail").save_control_vector(tmp_path / "b.gguf")
+    reader = gguf.GGUFReader(str(path))
+    field = reader.fields["general.architecture"]
+    assert bytes(field.parts[field.data[0]]).decode() == "controlvector"
+    hint = reader.fields["controlvector.model_hint"]
+    assert bytes(hint.parts[hint.data[0]]).decode() == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    (tensor,) = reader.tensors
+    assert tensor.name == "direction.7" and tensor.tensor_type == gguf.GGMLQuantizationType.F32
+    assert np.asarray(tensor.data).tolist() == vec.tolist()
+    assert Direction(vec, 0, "m", "bail").save_control_vector(tmp_path / "z.gguf") is None
+    assert not (tmp_path / "z.gguf").exists()
+
+
 def test_other_backends_refuse_steer(tmp_path):
     from bailbench.backends.registry import BackendOptions, load_backend
 

@@ -1,6 +1,11 @@
-"""Directions in the residual stream, saved as .npz (vector, source layer, model id, kind),
-and the `--steer FILE:LAYER:ALPHA` option that applies one at a layer, the source layer or
-another (the other-layer control)."""
+"""Directions in the residual stream, saved as .npz (vector, source layer, model id, kind) and
+as llama.cpp control vectors, and the `--steer FILE:LAYER:ALPHA` option that applies one at a
+layer, the source layer or another (the other-layer control).
+
+A control vector is the GGUF file llama.cpp's `--control-vector-scaled FILE ALPHA` reads
+(written with the `gguf` package, as repeng's `export_gguf` writes them): architecture
+`controlvector`, one float32 tensor `direction.L` added to the output of block L (0-based, as
+here: llama.cpp adds `direction.L` at the end of layer L, and has no slot for block 0)."""
 
 from __future__ import annotations
 
@@ -25,6 +30,25 @@ class Direction:
         with path.open("wb") as f:
             np.savez(f, vector=self.vector.astype("float32"), layer=np.int64(self.layer),
                      model_id=np.str_(self.model_id), kind=np.str_(self.kind))
+        return path
+
+    def save_control_vector(self, path: Path) -> Path | None:
+        """The direction as a llama.cpp control vector at its own layer (None at block 0, which
+        llama.cpp cannot steer); `--control-vector-scaled PATH ALPHA` then adds ALPHA x it, as
+        `--steer FILE:LAYER:ALPHA` does here."""
+        if self.layer < 1:
+            return None
+        import gguf
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = gguf.GGUFWriter(str(path), "controlvector")
+        writer.add_string("controlvector.model_hint", self.model_id)
+        writer.add_uint32("controlvector.layer_count", 1)
+        writer.add_tensor(f"direction.{self.layer}", self.vector.astype("float32"))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
         return path
 
     @property

@@ -138,7 +138,9 @@ def probe_run(run_dir: Path, *, out: Path | None = None) -> ProbeResult:
         refusal = mean_difference(end[ok], refused[ok] >= 0.5) if ok.any() else None
         for kind, vec in (("bail", bail.get(DECISION)), ("bail-reply-end", bail.get(REPLY_END)), ("refusal", refusal)):
             if vec is not None:
-                Direction(vec, layer, meta["model_id"], kind).save(out / f"{kind}-L{layer}.npz")
+                d = Direction(vec, layer, meta["model_id"], kind)
+                d.save(out / f"{kind}-L{layer}.npz")
+                d.save_control_vector(out / f"{kind}-L{layer}.gguf")
 
         def cos(a):
             return None if a is None or refusal is None else cosine(a, refusal)
