@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .methods import BAIL_METHODS
+from .methods.registry import method_spec
 
 _OWN_MARKUP = re.compile(r"\[(yellow|green|red)\]([^\[\]]*)\[/\]")
 _ESCAPED = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")  # what rich.markup.escape writes
@@ -110,7 +111,9 @@ def rate_ci(rate: float | None, stats: dict) -> str:
     return f"{100 * rate:.1f} [{100 * stats['ci_low']:.1f}, {100 * stats['ci_high']:.1f}]"
 
 
-SHORT = {"tool": "tool", "string": "string", "prompt-bail-first": "bail-first", "prompt-continue-first": "cont-first"}
+def short(method: str) -> str:
+    """A method's table column; a name that is no bail method as it is."""
+    return method_spec(method).short if method in BAIL_METHODS else method
 
 
 def method_table(summary: dict) -> Table:
@@ -163,7 +166,7 @@ def ablation_table(summary: dict) -> Table | None:
     t.add_column("ablation", no_wrap=True)
     methods = list(summary["ablations"])
     for m in methods:
-        t.add_column(SHORT[m], justify="right")
+        t.add_column(short(m), justify="right")
     names = list(dict.fromkeys(a for m in methods for a in summary["ablations"][m]))
     for a in names:
         cells = []
@@ -236,7 +239,7 @@ def category_table(summary: dict) -> Table:
     t = Table(title="Bail rate % by category (95% CI)")
     t.add_column("category")
     for m in methods:
-        t.add_column(SHORT[m], justify="right")
+        t.add_column(short(m), justify="right")
     cats = sorted({c for m in methods for c in summary["methods"][m]["categories"]})
     for c in cats:
         cells = []
@@ -255,7 +258,7 @@ def compare_tables(result: dict) -> list:
     t.add_column("run", overflow="fold", min_width=12)
     t.add_column("refusal", justify="right")
     for m in methods:
-        t.add_column(SHORT[m], justify="right")
+        t.add_column(short(m), justify="right")
     for row in result["runs"]:
         ref = row["refusal"]
         cells = [f"{100 * ref['rate']:.1f}" if ref and ref["rate"] is not None else "-"]

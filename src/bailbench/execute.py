@@ -17,14 +17,14 @@ from typing import Protocol
 from .backends.base import EXACT, GREEDY, SAMPLE, BackendLike, Generation, GenerationRequest, LocalBackend
 from .chat.types import Chat
 from .datasets.records import Prompt
+from .enums import StrEnum
 from .errors import UserError
 from .keys import DATASET, OWN, SampleKey
-from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL, TRUNCATED_CALL, StrEnum
+from .methods import OFFERED_METHODS, PROMPT_METHODS, ROLLOUT
 from .methods.names import model_name_for
-from .methods.prompt import bail_prompt_chat, p_bail, read_sampled, read_scored
+from .methods.prompt import bail_prompt_chat, p_bail, read_scored
 from .methods.protocol import EMPTY_ROLLOUT, HERMES_SYSTEM, PAPER, authors_model_name, is_hermes_3_8b
-from .methods.string import read_string, string_chat
-from .methods.tool import read_tool_call, tool_chat
+from .methods.registry import Setting, method_spec
 from .methods.wordings import bail_symbol, continue_symbol, tag
 from .store import SampleRow, Store
 
@@ -157,16 +157,16 @@ class Executor:
         self.backend = backend
         self.protocol = protocol
         paper = protocol == PAPER
-        # the `paper` protocol's model-specific inputs (methods/protocol.py)
-        self.authors_schema = paper and isinstance(backend, LocalBackend)
-        self.own_system = HERMES_SYSTEM if paper and is_hermes_3_8b(backend.model_id, spec, *backend.name_hints) \
-            else None
+        local = isinstance(backend, LocalBackend)
+        # the `paper` protocol's model-specific inputs (methods/protocol.py); the authors read
+        # API models' text with their `{"name": "TOOL"` rule (chat.paper_readers)
+        self.setting = Setting(
+            model_name=model_name, protocol=protocol, authors_schema=paper and local,
+            own_system=HERMES_SYSTEM if paper and is_hermes_3_8b(backend.model_id, spec, *backend.name_hints) else None,
+            tool_format="generic" if paper and not local else backend.tool_format)
         self.empty_rollout = EMPTY_ROLLOUT if paper else ""
-        # the authors read API models' text with their `{"name": "TOOL"` rule (chat.paper_readers)
-        self.tool_format = "generic" if paper and not isinstance(backend, LocalBackend) else backend.tool_format
         self.store = store
         self.reporter = reporter
-        self.model_name = model_name
         self.mode = mode
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -174,14 +174,14 @@ class Executor:
     def run_batch(self, units: list[Unit]) -> None:
         rollouts = [u for u in units if u.method == ROLLOUT]
         prompts = [u for u in units if u.method in PROMPT_METHODS]
-        others = sorted((u for u in units if u.method in (TOOL, STRING)), key=lambda u: u.method)  # stable sort
+        others = sorted((u for u in units if u.method in OFFERED_METHODS), key=lambda u: u.method)  # stable sort
         if rollouts:
             gens = self.backend.generate([self._request(u, Chat(messages=u.prompt.messages)) for u in rollouts])
             self._save([self._gen_row(u, g, None) for u, g in zip(rollouts, gens, strict=True)])
         if prompts:
             self._save(self._bail_prompts(prompts))
         if others:
-            chats = [self._method_chat(u) for u in others]
+            chats = [self._offer(u) for u in others]
             gens = self.backend.generate([self._request(u, c) for u, c in zip(others, chats, strict=True)])
             self._save([self._gen_row(u, g, self._read(u, g)) for u, g in zip(others, gens, strict=True)])
 
@@ -189,11 +189,10 @@ class Executor:
         self.store.add(rows)
         self.reporter.advance(len(rows))
 
-    def _method_chat(self, u: Unit) -> Chat:
-        if u.method == TOOL:
-            return tool_chat(u.prompt.messages, u.ablation, self.model_name, self.protocol,
-                             authors_schema=self.authors_schema)
-        return string_chat(u.prompt.messages, u.ablation, self.model_name, self.own_system, protocol=self.protocol)
+    def _offer(self, u: Unit) -> Chat:
+        offer = method_spec(u.method).offer
+        assert offer is not None  # run_batch hands over offered methods only
+        return offer(self.setting, u.prompt.messages, u.ablation)
 
     def _request(self, u: Unit, chat: Chat) -> GenerationRequest:
         return GenerationRequest(chat=chat, seed=u.seed, temperature=self.temperature, max_tokens=self.max_tokens)
@@ -201,12 +200,7 @@ class Executor:
     def _read(self, u: Unit, g: Generation) -> str | None:
         if g.skipped:
             return None
-        if u.method == TOOL:
-            reading = read_tool_call(g.text, g.tool_calls, u.ablation, self.tool_format, protocol=self.protocol)
-            return TRUNCATED_CALL if reading.truncated else reading.verdict
-        if u.method == STRING:
-            return read_string(g.text, u.ablation, self.protocol)
-        return read_sampled(g.text, self.protocol)
+        return method_spec(u.method).read(self.setting, g.text, g.tool_calls, u.ablation)
 
     @staticmethod
     def _gen_row(u: Unit, g: Generation, verdict: str | None) -> SampleRow:

@@ -117,6 +117,19 @@ def _tokens(text: str) -> int:
     return max(1, len(text) // 4)  # about 4 characters a token in English
 
 
+def _offer_tokens(method: str) -> int:
+    """What offering a method adds to a request: its tools' descriptions (and their schemas'
+    framing, about 60 tokens each) and its text in the system prompt, at Baseline."""
+    from .methods.registry import Setting, method_spec
+    from .methods.wordings import BASELINE
+
+    offer = method_spec(method).offer
+    assert offer is not None
+    chat = offer(Setting(model_name="Model"), (), BASELINE)
+    return (sum(_tokens(t.description) + 60 for t in chat.tools)
+            + (_tokens(chat.system_addition) if chat.system_addition else 0))
+
+
 def plan_tokens(contexts: list[str], samples: int, methods: list[str], max_tokens: int,
                 reply_tokens: int = REPLY_TOKENS, sampled_checks: bool = False) -> Tokens:
     """The tokens a planned run sends and receives: every context x sample, the rollout, each
@@ -124,14 +137,12 @@ def plan_tokens(contexts: list[str], samples: int, methods: list[str], max_token
     the tool and string replies; replies assumed `reply_tokens` long (at most `max_tokens`),
     and so are sampled checks' answers (a read check answers with the tag and little more).
     A method listed twice (two ablations) is sent twice."""
-    from .methods import PROMPT_METHODS, ROLLOUT, STRING, TOOL
+    from .methods import OFFERED_METHODS, PROMPT_METHODS, ROLLOUT
     from .methods.prompt import check_message
-    from .methods.tool import bail_tool
-    from .methods.wordings import BASELINE, string_wording
+    from .methods.wordings import BASELINE
 
     reply = min(reply_tokens, max_tokens)
-    extra: dict[str, int] = {TOOL: _tokens(bail_tool(BASELINE, "Model").description) + 60,
-             STRING: _tokens(string_wording(BASELINE, "Model").system_text)}
+    extra = {m: _offer_tokens(m) for m in set(methods) if m in OFFERED_METHODS}
     checks = [m for m in methods if m in PROMPT_METHODS]
     rollout = ROLLOUT in methods or bool(checks)
     inp = out = cached = 0
@@ -140,7 +151,7 @@ def plan_tokens(contexts: list[str], samples: int, methods: list[str], max_token
         if rollout:
             inp, out = inp + p, out + reply
         for m in methods:
-            if m in (TOOL, STRING):
+            if m in extra:
                 inp, out = inp + p + extra[m], out + reply
         for m in checks:
             prefix = p + reply

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -134,7 +135,7 @@ class Opt:
 class MapOf:
     """A dict whose keys are strings and whose values all have one shape."""
 
-    def __init__(self, schema: Any, keys: tuple[str, ...] | None = None):
+    def __init__(self, schema: Any, keys: Sequence[str] | None = None):
         self.schema, self.keys = schema, keys
 
 

@@ -37,24 +37,34 @@ from .execute import (
 )
 from .falsebail import judge_new_bails
 from .methods import (
+    ALL_METHODS,
     BAIL_METHODS,
     KIND,
+    OFFERED_METHODS,
     PROMPT_METHODS,
     ROLLOUT,
-    STRING,
-    TOOL,
     check_ablation,
     needs_rollout,
     resolve_methods,
 )
 from .methods.protocol import DEFAULT, PAPER, resolve_protocol
-from .methods.tool import check_tool_format
+from .methods.registry import method_spec
 from .methods.wordings import ALL_ABLATIONS, BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
 from .settings import Checked, at_least, between, one_of, setting
 from .store import SampleRow, Store
 
 SUMMARY_VERSION = 2  # of summary.json's layout (README, summary.json); 1: before the version was written
+
+
+_COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def methods_help() -> str:
+    """The --methods help, naming the registered methods."""
+    n = len(BAIL_METHODS)
+    return (f"Comma list of {', '.join(ALL_METHODS)}; all = the {_COUNTS[n] if n < len(_COUNTS) else n} bail "
+            "methods.")
 
 
 def _methods(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -70,8 +80,7 @@ class CommonConfig(Checked):
     model: str = setting("smollm2", "Model spec: smollm2 (embedded), gguf:PATH, hf:REPO, vllm:REPO, openai:MODEL, "
                                     "anthropic:MODEL.", in_files=False)
     methods: tuple[str, ...] = setting(
-        BAIL_METHODS, "Comma list of tool, string, prompt-bail-first, prompt-continue-first, rollout; all = the "
-                      "four bail methods.", convert=_methods, cli_type=str, cli_default="all")
+        BAIL_METHODS, methods_help(), convert=_methods, cli_type=str, cli_default="all")
     ablation: str = setting(BASELINE, "Prompt-wording ablation (see `bailbench prompts --list-ablations`); all = "
                                       "every ablation of each method, reported against Baseline.", axis="ablations")
     max_tokens: int = setting(256, "Most new tokens per reply [quick: 256, --full: 2000].", check=at_least(1, 10**7),
@@ -136,8 +145,9 @@ class Session:
             raise UserError(f"--max-tokens {cfg.max_tokens} does not fit the model's context of "
                             f"{n_ctx} tokens; lower it")
         self.protocol = resolve_protocol(cfg.protocol)
-        if TOOL in self.methods:  # a syntax bailbench cannot read must never become a silent 0
-            check_tool_format(self.backend.tool_format, cfg.model)
+        for m in self.methods:  # a syntax bailbench cannot read must never become a silent 0
+            if m != ROLLOUT and (preflight := method_spec(m).preflight):
+                preflight(self.backend.tool_format, cfg.model)
         self.model_name = model_name(self.backend, cfg.model, cfg.model_name, self.protocol)
         wanted = cfg.bail_prompt_mode
         if self.protocol == PAPER and sampled_check:
@@ -230,7 +240,7 @@ class Session:
     def units_for(self, prompt: Prompt, sample: int, dataset_reply: str | None = None) -> list[Unit]:
         """The work on one context, in dependency order: the rollout, the bail prompts that
         follow it (and, given the dataset's own reply, the same checks after that reply:
-        the cross-model view), then the tool and string replies."""
+        the cross-model view), then the replies with an option offered (tool, string)."""
         seed = self.cfg.seed
         out = [make_unit(prompt, sample, ROLLOUT, "", "", seed)] if self.needs_rollout else []
         for m in self.methods:
@@ -240,7 +250,7 @@ class Session:
                     if dataset_reply is not None:
                         out.append(make_unit(prompt, sample, m, a, self.mode, seed, reply=dataset_reply))
         return out + [make_unit(prompt, sample, m, a, "", seed)
-                      for m in self.methods if m in (TOOL, STRING) for a in self.ablations_for(m)]
+                      for m in self.methods if m in OFFERED_METHODS for a in self.ablations_for(m)]
 
     def close(self) -> None:
         """Release the run directory (its store and write lock) and a backend the session

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..methods import BAIL_METHODS
+from ..methods import BAIL_FIRST, BAIL_METHODS, CONTINUE_FIRST
 from ..methods.wordings import BASELINE
 from ..store import Store, check_same_run, read_summary
 from . import intervals
@@ -67,7 +67,7 @@ def orders_averaged_rate(summary: dict) -> float | None:
     if avg.get("bail_rate") is not None:
         return avg["bail_rate"]
     bf, cf = ((summary.get("methods", {}).get(m) or {}).get("bail_rate")
-              for m in ("prompt-bail-first", "prompt-continue-first"))
+              for m in (BAIL_FIRST, CONTINUE_FIRST))
     return (bf + cf) / 2 if bf is not None and cf is not None else None
 
 

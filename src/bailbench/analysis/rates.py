@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..keys import OWN
-from ..methods import BAIL_FIRST, CONTINUE_FIRST, PROMPT_METHODS, ROLLOUT, TOOL
+from ..methods import BAIL_FIRST, BAIL_METHODS, CONTINUE_FIRST, PROMPT_METHODS, ROLLOUT
+from ..methods.registry import method_spec
 from ..methods.thinking import DEFAULT as DEFAULT_PROTOCOL
 from ..methods.thinking import PAPER as PAPER_PROTOCOL
 from ..methods.wordings import BASELINE
@@ -261,7 +262,7 @@ def bail_rates(db: sqlite3.Connection, cell: Cell, by: str | None = None, *, sco
         if u is not None and unknowns:
             unknown = intervals.proportion(u.unknowns, u.n, groups=u.groups, strata=u.strata)
             out[g]["unknown_ci"] = [num(unknown.ci_low), num(unknown.ci_high)]
-        if cell.method == TOOL:  # calls that do not parse: no bail, counted apart
+        if cell.method in BAIL_METHODS and method_spec(cell.method).truncated_calls:  # no bail, counted apart
             out[g]["truncated_calls"] = truncated
         if p is not None:
             majority = clustered_rate(u, MAJORITY)

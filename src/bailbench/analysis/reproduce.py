@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..methods import BAIL_METHODS
+from ..methods.registry import method_spec
 from ..safe_io import read_json
 
 FIGURES = "plots/bailRates/"
@@ -40,8 +41,6 @@ CROSS = {"gpt-3.5-turbo": FIGURES + "crossmodelcrossmodel-GPT-3.5-Turbo_bail.tex
 REAL = {"wildchat": "plots/realWorldBail/wildchat.tex", "sharegpt": "plots/realWorldBail/shareGPT.tex"}
 ABLATION_MODELS = {"Qwen2.5-7B-Instruct": "Qwen_Qwen2.5-7B-Instruct", "Qwen3-8B": "Qwen_Qwen3-8B",
                    "claude-3-6-sonnet": "claude-3-5-sonnet-20241022", "gpt-4o": "gpt-4o"}
-ABLATION_METHOD = {"tool": "bail_tool", "string": "bail_str", "prompt-bail-first": "bail_prompt_bail_first",
-                   "prompt-continue-first": "bail_prompt_continue_first"}
 # Anthropic's dated ids as the paper names them (it calls the October 2024 Sonnet "3.6").
 ANTHROPIC = {"claude-3-haiku-20240307": "claude-3-haiku", "claude-3-5-haiku-20241022": "claude-3-5-haiku",
              "claude-3-5-sonnet-20240620": "claude-3-5-sonnet", "claude-3-5-sonnet-20241022": "claude-3-6-sonnet",
@@ -274,9 +273,10 @@ def _ablation_rows(summary: dict) -> list[dict | None]:
     else:
         return []
     for (m, a), stats in per.items():
-        if a == "Baseline" or m not in ABLATION_METHOD:
+        paper_name = method_spec(m).paper_name if m in BAIL_METHODS else None
+        if a == "Baseline" or paper_name is None:
             continue
-        fig = f"{FIGURES}prompt_ablate_{ABLATION_MODELS[key]}_{ABLATION_METHOD[m]}_bail.tex"
+        fig = f"{FIGURES}prompt_ablate_{ABLATION_MODELS[key]}_{paper_name}_bail.tex"
         row = _figure(fig).get(a)
         if row is not None:
             rows.append(_compare(_cell(stats), row.get(m), figure=fig, paper_model=key, condition=f"ablation {a}",

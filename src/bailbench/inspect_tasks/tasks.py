@@ -24,7 +24,7 @@ from inspect_ai.tool import Tool, ToolDef, ToolParams
 
 from ..chat.types import Message
 from ..errors import UserError
-from ..methods import BAIL_FIRST, CONTINUE_FIRST, KIND, STRING, TOOL
+from ..methods import BAIL_FIRST, CONTINUE_FIRST, KIND, OFFERED_METHODS, STRING, TOOL
 from ..methods.prompt import check_message
 from ..methods.wordings import BASELINE, ablations, string_wording, tool_wording
 from .naming import family
@@ -149,7 +149,7 @@ def _check_ablation(task_name: str, method: str, ablation: str) -> None:
 def _task(task_name: str, method: str, ablation: str, dataset: str, limit: int | None, prefix: str | None,
           model_name: str | None, solvers: list[Solver], scorer, **extra) -> Task:
     _check_ablation(task_name, method, ablation)
-    fixed_name = _early_model_name(model_name, required=method in (TOOL, STRING))
+    fixed_name = _early_model_name(model_name, required=method in OFFERED_METHODS)
     samples, info = _dataset(dataset, limit, prefix)
     meta = {METADATA_KEY: {"method": method, "ablation": ablation, "model_name": fixed_name, **info, **extra}}
     return Task(dataset=samples, solver=solvers, scorer=scorer, config=GenerateConfig(temperature=TEMPERATURE),

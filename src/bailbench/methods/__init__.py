@@ -1,23 +1,24 @@
 """The paper's ways of offering a model the option to leave, and how each bail is read.
 
 `rollout` is the plain reply with no bail option: the context for the bail prompt and the
-input to refusal classification.
+input to refusal classification. The bail methods are declared in `registry`; the names
+below are live views of it, so a method registered later is in them too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, overload
 
 from ..enums import StrEnum
 from ..errors import UserError
 
+if TYPE_CHECKING:
+    from .registry import MethodSpec
 
-class Method(StrEnum):
-    TOOL = "tool"
-    STRING = "string"
-    BAIL_FIRST = "prompt-bail-first"
-    CONTINUE_FIRST = "prompt-continue-first"
-    ROLLOUT = "rollout"
+# The paper's four methods and the plain rollout, by name.
+TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST, ROLLOUT = "tool", "string", "prompt-bail-first", "prompt-continue-first", \
+    "rollout"
 
 
 class Verdict(StrEnum):
@@ -31,19 +32,60 @@ class Verdict(StrEnum):
     TRUNCATED_CALL = "truncated_call"
 
 
-TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST, ROLLOUT = Method
-BAIL_METHODS = (TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST)
-ALL_METHODS = BAIL_METHODS + (ROLLOUT,)
-PROMPT_METHODS = (BAIL_FIRST, CONTINUE_FIRST)
 BAIL, CONTINUE, UNKNOWN, TRUNCATED_CALL = Verdict
 
-# Which section of paper_wordings.json holds each method's ablations.
-KIND: dict[str, str] = {TOOL: "tool", STRING: "string", BAIL_FIRST: "prompt", CONTINUE_FIRST: "prompt"}
+
+class _Names(Sequence[str]):
+    """The registered methods' names that `keep` keeps, in rank order, read at each use."""
+
+    def __init__(self, keep: Callable[[MethodSpec], bool], tail: tuple[str, ...] = ()):
+        self._keep, self._tail = keep, tail
+
+    def _names(self) -> tuple[str, ...]:
+        from .registry import specs
+
+        return tuple(s.name for s in specs() if self._keep(s)) + self._tail
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[str, ...]: ...
+
+    def __getitem__(self, i: int | slice) -> str | tuple[str, ...]:
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
 
 
-def resolve_methods(spec: str) -> list[Method]:
-    """Parse a comma-separated method list; `all` is the four bail methods."""
-    out: list[Method] = []
+class _Kinds(Mapping[str, str]):
+    """Each bail method's wordings kind (the section of the wordings holding its ablations)."""
+
+    def __getitem__(self, name: str) -> str:
+        from .registry import method_spec
+
+        return method_spec(name).kind
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BAIL_METHODS)
+
+    def __len__(self) -> int:
+        return len(BAIL_METHODS)
+
+
+BAIL_METHODS: Sequence[str] = _Names(lambda s: True)
+ALL_METHODS: Sequence[str] = _Names(lambda s: True, (ROLLOUT,))
+PROMPT_METHODS: Sequence[str] = _Names(lambda s: s.check is not None)  # asked after the rollout
+OFFERED_METHODS: Sequence[str] = _Names(lambda s: s.offer is not None)  # offered with the reply
+KIND: Mapping[str, str] = _Kinds()
+
+
+def resolve_methods(spec: str) -> list[str]:
+    """Parse a comma-separated method list; `all` is every bail method."""
+    out: list[str] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
@@ -52,7 +94,7 @@ def resolve_methods(spec: str) -> list[Method]:
             if name not in ALL_METHODS:
                 raise UserError(f"unknown method {name!r}: choose from {', '.join(ALL_METHODS)} or all")
             if name not in out:
-                out.append(Method(name))
+                out.append(name)
     if not out:
         raise UserError("no method given: pass --methods with one or more of " + ", ".join(ALL_METHODS))
     return out

@@ -11,17 +11,18 @@ import re
 from functools import lru_cache
 
 from ..chat.types import Chat, Message
-from . import BAIL, BAIL_FIRST, CONTINUE, UNKNOWN
+from ..errors import UserError
+from . import BAIL, BAIL_FIRST, CONTINUE, CONTINUE_FIRST, UNKNOWN
+from .registry import MethodSpec, Setting, method_spec
 from .thinking import strip_thinking
 from .wordings import bail_symbol, continue_symbol, prompt_wording, tag
 
 
-def order_of(method: str) -> str:
-    return "bail_first" if method == BAIL_FIRST else "continue_first"
-
-
 def check_message(method: str, ablation: str) -> str:
-    return prompt_wording(ablation, order_of(method))
+    check = method_spec(method).check
+    if check is None:
+        raise UserError(f"{method} asks no check after the rollout: choose one of the bail prompt's methods")
+    return check(ablation)
 
 
 def bail_prompt_chat(context: tuple[Message, ...], reply: str, method: str, ablation: str,
@@ -86,3 +87,17 @@ def read_scored(probability: float) -> str:
     if math.isnan(probability):
         return UNKNOWN
     return BAIL if probability > 0.5 else CONTINUE
+
+
+def _read(s: Setting, text: str, api_calls: list[str], ablation: str) -> str:
+    return read_sampled(text, s.protocol)
+
+
+METHODS = (
+    MethodSpec(name=BAIL_FIRST, kind="prompt", label="Bail Prompt Bail-first", short="bail-first", color="#55A868",
+               rank=30, read=_read, check=lambda ablation: prompt_wording(ablation, "bail_first"),
+               paper_name="bail_prompt_bail_first"),
+    MethodSpec(name=CONTINUE_FIRST, kind="prompt", label="Bail Prompt Continue-first", short="cont-first",
+               color="#C44E52", rank=40, read=_read, check=lambda ablation: prompt_wording(ablation, "continue_first"),
+               paper_name="bail_prompt_continue_first"),
+)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..chat.types import Chat, Message
-from . import BAIL, CONTINUE
+from . import BAIL, CONTINUE, STRING
+from .registry import MethodSpec, Setting
 from .thinking import DEFAULT, PAPER, strip_thinking
 from .wordings import string_wording
 
@@ -29,3 +30,15 @@ def read_string(reply: str, ablation: str, protocol: str = "default") -> str:
     case, as the authors compare: `ſ` and `ı` upper-case to S and I)."""
     keyword = string_wording(ablation, "").keyword
     return BAIL if keyword.upper() in strip_thinking(reply, protocol=protocol).upper() else CONTINUE
+
+
+def _offer(s: Setting, context: tuple[Message, ...], ablation: str) -> Chat:
+    return string_chat(context, ablation, s.model_name, s.own_system, protocol=s.protocol)
+
+
+def _read(s: Setting, text: str, api_calls: list[str], ablation: str) -> str:
+    return read_string(text, ablation, s.protocol)
+
+
+METHODS = (MethodSpec(name=STRING, kind="string", label="Bail String", short="string", color="#DD8452", rank=20,
+                      read=_read, offer=_offer, paper_name="bail_str"),)

@@ -8,7 +8,8 @@ from ..chat.paper_readers import READERS as PAPER_READERS
 from ..chat.toolcalls import FORMATS, UNKNOWN, called, check_format, read_calls
 from ..chat.types import Chat, Message, Tool
 from ..errors import UserError
-from . import BAIL, CONTINUE
+from . import BAIL, CONTINUE, TOOL, TRUNCATED_CALL
+from .registry import MethodSpec, Setting
 from .thinking import DEFAULT, PAPER, strip_thinking
 from .wordings import tool_wording
 
@@ -70,3 +71,17 @@ def check_tool_format(fmt: str, spec: str) -> None:
         from ..chat.harmony import encoding
 
         encoding()  # one line when openai-harmony is missing
+
+
+def _offer(s: Setting, context: tuple[Message, ...], ablation: str) -> Chat:
+    return tool_chat(context, ablation, s.model_name, s.protocol, authors_schema=s.authors_schema)
+
+
+def _read(s: Setting, text: str, api_calls: list[str], ablation: str) -> str:
+    reading = read_tool_call(text, api_calls, ablation, s.tool_format, protocol=s.protocol)
+    return TRUNCATED_CALL if reading.truncated else reading.verdict
+
+
+METHODS = (MethodSpec(name=TOOL, kind="tool", label="Bail Tool", short="tool", color="#4C72B0", rank=10,
+                      read=_read, offer=_offer, preflight=check_tool_format, truncated_calls=True,
+                      paper_name="bail_tool"),)

@@ -35,21 +35,28 @@ def tag() -> str:
     return wordings()["tag"]
 
 
-_SECTION = {"tool": "bail_tool", "string": "bail_string", "prompt": "bail_prompt"}
+@lru_cache(maxsize=None)
+def section(kind: str) -> dict:
+    """A method kind's wordings by ablation: the paper's `bail_<kind>` section, or for a method
+    the paper has not (methods/registry.py) its own `bail_<kind>.json` beside it."""
+    name = f"bail_{kind}"
+    if name in wordings():
+        return wordings()[name]
+    return json.loads(resources.files(__package__).joinpath(f"{name}.json").read_text("utf-8"))
 
 
 def ablations(kind: str) -> list[str]:
-    """Ablation names for a method kind ('tool', 'string' or 'prompt'), Baseline first."""
-    return list(wordings()[_SECTION[kind]])
+    """Ablation names for a method kind ('tool', 'string', 'prompt' ...), Baseline first."""
+    return list(section(kind))
 
 
 def _entry(kind: str, ablation: str) -> dict:
-    section = wordings()[_SECTION[kind]]
-    if ablation not in section:
+    entries = section(kind)
+    if ablation not in entries:
         raise UserError(
-            f"unknown ablation {ablation!r} for the {kind} method: choose from {', '.join(section)}"
+            f"unknown ablation {ablation!r} for the {kind} method: choose from {', '.join(entries)}"
         )
-    return section[ablation]
+    return entries[ablation]
 
 
 def fill(text: str, model_name: str) -> str:

@@ -13,12 +13,19 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..methods import BAIL_METHODS  # noqa: E402
+from ..methods.registry import method_spec  # noqa: E402
 from .runs import ReportRun  # noqa: E402
 
-COLORS = {"tool": "#4C72B0", "string": "#DD8452", "prompt-bail-first": "#55A868", "prompt-continue-first": "#C44E52"}
-NAMES = {"tool": "Bail Tool", "string": "Bail String", "prompt-bail-first": "Bail Prompt Bail-first",
-         "prompt-continue-first": "Bail Prompt Continue-first"}
 UNKNOWN = "#B0B0B0"
+
+
+def method_color(method: str) -> str:
+    return method_spec(method).color
+
+
+def method_label(method: str) -> str:
+    """A method's name on the figures; a name that is no bail method (a simulated arm) as it is."""
+    return method_spec(method).label if method in BAIL_METHODS else method
 
 
 def _pct(x):
@@ -34,7 +41,7 @@ def _grouped(ax, labels, methods, values, lows, highs, *, unknown=None):
         v = np.array(values[j], dtype=float)
         err = np.array([np.nan_to_num(v - np.array(lows[j], dtype=float)),
                         np.nan_to_num(np.array(highs[j], dtype=float) - v)])
-        ax.bar(pos, np.nan_to_num(v), width, color=COLORS[m], label=NAMES[m], gid=f"bar:{m}")
+        ax.bar(pos, np.nan_to_num(v), width, color=method_color(m), label=method_label(m), gid=f"bar:{m}")
         ax.errorbar(pos, np.nan_to_num(v), yerr=err, fmt="none", ecolor="black", capsize=2, lw=0.8)
         if unknown is not None:
             u = np.nan_to_num(np.array(unknown[j], dtype=float))
@@ -92,7 +99,7 @@ def category_heatmap(runs: list[ReportRun]):
     if not cols or not cats:
         return None
     values = [[_pct(r.summary["methods"][m]["categories"].get(c, {}).get("bail_rate")) for r, m in cols] for c in cats]
-    data = {"rows": cats, "cols": [f"{r.label} · {NAMES[m]}" for r, m in cols], "values": values}
+    data = {"rows": cats, "cols": [f"{r.label} · {method_label(m)}" for r, m in cols], "values": values}
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cols) + 4), max(3, 0.38 * len(cats) + 1.5)))
     im = ax.imshow(np.array(values, dtype=float), cmap="Reds", vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(range(len(cols)), data["cols"], rotation=40, ha="right", fontsize=8)
@@ -125,7 +132,7 @@ def ablations(runs: list[ReportRun]):
         lo = np.array([abl[a]["ci_low"] for a in names], dtype=float)
         hi = np.array([abl[a]["ci_high"] for a in names], dtype=float)
         y = np.arange(len(names))
-        ax.barh(y, np.nan_to_num(v), color=[COLORS[m] if a != "Baseline" else "#333333" for a in names],
+        ax.barh(y, np.nan_to_num(v), color=[method_color(m) if a != "Baseline" else "#333333" for a in names],
                 gid=f"ablation:{m}")
         ax.errorbar(np.nan_to_num(v), y, xerr=[np.nan_to_num(v - lo), np.nan_to_num(hi - v)], fmt="none",
                     ecolor="black", capsize=2, lw=0.8)
@@ -148,13 +155,13 @@ def refusal_vs_bail(comparison: dict | None):
     data = {}
     for ax, (m, v) in zip(axes[0], assoc.items()):
         x, y = [100 * a for a in v["bail_rates"]], [100 * a for a in v["refusal_rates"]]
-        ax.scatter(x, y, color=COLORS[m], gid=f"points:{m}")
+        ax.scatter(x, y, color=method_color(m), gid=f"points:{m}")
         names = [lab for lab, row in labels.items() if row["refusal"] and (row["methods"].get(m) or {}).get("bail_rate")
                  is not None]
         for xi, yi, name in zip(x, y, names):
             ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
         stat = lambda k: f"{v[k]['statistic']:.2f} (p={v[k]['p_value']:.3f})"  # noqa: E731
-        ax.set_title(f"{NAMES[m]}\nr={stat('pearson_r')}\nτ={stat('kendall_tau')}, dCor={stat('distance_correlation')}",
+        ax.set_title(f"{method_label(m)}\nr={stat('pearson_r')}\nτ={stat('kendall_tau')}, dCor={stat('distance_correlation')}",
                      fontsize=8)
         ax.set_xlabel("bail rate %")
         ax.set_ylabel("refusal rate % (mean P(refusal))")
@@ -183,7 +190,7 @@ def similarity(comparison: dict | None):
             for j in range(len(mat)):
                 if not math.isnan(mat[i, j]):
                     ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white")
-        ax.set_title(NAMES[m], fontsize=9)
+        ax.set_title(method_label(m), fontsize=9)
         data[m] = {"labels": s["labels"], "cosine": mat.tolist()}
     fig.suptitle("Bail vectors: cosine similarity of per-prompt bail probabilities", fontsize=9)
     fig.tight_layout()
@@ -225,8 +232,8 @@ def per_turn(runs: list[ReportRun]):
                 continue
             x = [t["turn"] + 1 for t in turns]
             y, lo, hi = ([_pct(t[k]) for t in turns] for k in ("rate", "ci_low", "ci_high"))
-            ax.plot(x, y, marker="o", color=COLORS[m], label=f"{r.label} · {NAMES[m]}", gid=f"turns:{r.label}:{m}")
-            ax.fill_between(x, lo, hi, color=COLORS[m], alpha=0.15)
+            ax.plot(x, y, marker="o", color=method_color(m), label=f"{r.label} · {method_label(m)}", gid=f"turns:{r.label}:{m}")
+            ax.fill_between(x, lo, hi, color=method_color(m), alpha=0.15)
             data[f"{r.label} · {m}"] = {"turn": x, "bail_rate": y, "ci_low": lo, "ci_high": hi}
     ax.set_xlabel("user turn")
     ax.set_ylabel("bail rate %")
@@ -263,7 +270,7 @@ def time_to_exit(runs: list[ReportRun]):
     for ax, (arm, lines) in zip(axes[0], curves.items()):
         for label, c in lines.items():
             ax.step(c["turn"], c["survival"], where="post", label=label, gid=f"exit:{arm}:{label}")
-        ax.set_title(f"{NAMES.get(arm, arm)}: conversations not yet left")
+        ax.set_title(f"{method_label(arm)}: conversations not yet left")
         ax.set_xlabel("assistant turn")
         ax.set_ylabel("%")
         ax.set_ylim(0, 102)

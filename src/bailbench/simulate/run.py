@@ -16,7 +16,7 @@ from ..backends.base import BackendLike
 from ..backends.registry import load_backend
 from ..errors import UserError
 from ..execute import Reporter, temperature_for
-from ..methods import BAIL_FIRST, CONTINUE_FIRST, STRING, TOOL
+from ..methods import BAIL_FIRST, OFFERED_METHODS, PROMPT_METHODS
 from ..session import CommonConfig, Session, slug
 from ..settings import at_least, between, one_of, setting
 from ..store import write_summary
@@ -26,8 +26,8 @@ from .summary import summarize
 from .threads import NONE, Thread
 from .user import VERSION
 
-ARMS = (TOOL, STRING)
-CHECKS = (BAIL_FIRST, CONTINUE_FIRST)
+ARMS = OFFERED_METHODS  # the methods a live conversation can offer
+CHECKS = PROMPT_METHODS
 NO_CHECK = "none"
 
 
@@ -47,6 +47,11 @@ def _live(arms: tuple[str, ...]) -> str | None:
     return None
 
 
+def _check(value: str | None) -> str | None:
+    """One of the checks registered now (`one_of` would fix the list at import)."""
+    return one_of(*CHECKS)(value)
+
+
 @dataclass(frozen=True)
 class SimulateConfig(CommonConfig):
     user: str | None = setting(None, "User model spec, as for --model [the target model plays the user too].")
@@ -54,11 +59,11 @@ class SimulateConfig(CommonConfig):
     turns: int = setting(5, "Assistant turns at most; conversations that reach them are censored.",
                          check=at_least(1, 1000))
     conversations: int = setting(3, "Conversations per scenario.", check=at_least(1, 10**6))
-    methods: tuple[str, ...] = setting(ARMS, "The bail options offered live, one arm each: tool, string.",
-                                       convert=_arms, check=_live, cli_type=str, cli_default="tool,string")
+    methods: tuple[str, ...] = setting(ARMS, f"The bail options offered live, one arm each: {', '.join(ARMS)}.",
+                                       convert=_arms, check=_live, cli_type=str, cli_default=",".join(ARMS))
     check: str | None = setting(BAIL_FIRST, "The bail prompt after every assistant turn, for P(bail): "
-                                            "prompt-bail-first, prompt-continue-first or none.",
-                                convert=lambda v: None if v == NO_CHECK else v, check=one_of(*CHECKS))
+                                            f"{', '.join(CHECKS)} or none.",
+                                convert=lambda v: None if v == NO_CHECK else v, check=_check)
     paired: bool = setting(True, "Also run every conversation with no bail option (the arm `none`).",
                            flag="--paired/--no-paired")
     user_max_tokens: int = setting(128, "Most new tokens per user message.", check=at_least(1, 10**7))

@@ -14,11 +14,10 @@ import hashlib
 from dataclasses import dataclass
 
 from ..keys import SampleKey
-from ..methods import ROLLOUT, STRING, TOOL
+from ..methods import ROLLOUT
 from .scenario import Scenario
 
 NONE = "none"  # the paired arm: no bail option, the plain reply
-ARM_METHOD = {TOOL: TOOL, STRING: STRING, NONE: ROLLOUT}
 USER = "user"  # the method column of the user model's rows
 
 
@@ -40,7 +39,7 @@ class Thread:
 
     @property
     def method(self) -> str:
-        return ARM_METHOD[self.arm]
+        return ROLLOUT if self.arm == NONE else self.arm  # an arm is the method it offers
 
     def user_key(self, turn: int, attempt: int) -> SampleKey:
         """A user message; its retries after a role break carry their attempt in the ablation column."""

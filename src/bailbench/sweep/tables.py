@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from ..console import SHORT
+from ..console import short
+from ..methods import BAIL_METHODS
 from .cost import Estimate
 from .plan import PlannedRun
 
@@ -65,7 +66,7 @@ def reproduce_tables(data: dict) -> list:
                 t.add_column(col, justify="right" if col in ("n", "paper") else "left", overflow="fold")
             for c in run["comparisons"]:
                 estimand = "sampled" if c.get("comparable", True) else "[yellow]mean P(bail)[/]"
-                t.add_row(escape(c["condition"]), SHORT.get(c["method"], c["method"]), c["measure"], estimand,
+                t.add_row(escape(c["condition"]), short(c["method"]), c["measure"], estimand,
                           f"{c['measured']:.2f} [{c['ci_low']:.2f}, {c['ci_high']:.2f}]", str(c["n"]),
                           f"{c['paper']:.2f}", "[green]yes[/]" if c["inside"] else "[red]no[/]",
                           escape(f"{c['paper_model']} ({c['figure'].rsplit('/', 1)[-1]})"))
@@ -84,11 +85,10 @@ def reproduce_tables(data: dict) -> list:
                 t.add_row(escape(w))
         else:
             t = Table(title=escape(title + ": not in the paper; nearest published rows (bail %)"))
-            methods = [m for m in ("tool", "string", "prompt-bail-first", "prompt-continue-first")
-                       if any(m in n["paper"] for n in run["nearest"])]
+            methods = [m for m in BAIL_METHODS if any(m in n["paper"] for n in run["nearest"])]
             t.add_column("row", overflow="fold")
             for m in methods:
-                t.add_column(SHORT[m], justify="right")
+                t.add_column(short(m), justify="right")
             t.add_column("distance", justify="right")
             if run["nearest"]:
                 t.add_row("this run", *(_pct(run["nearest"][0]["measured"].get(m)) for m in methods), "")
