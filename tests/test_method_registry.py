@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from io import StringIO
 
 import pytest
@@ -17,16 +18,14 @@ from bailbench import api
 from bailbench.errors import UserError
 from bailbench.methods import ALL_METHODS, BAIL_METHODS, KIND, OFFERED_METHODS, PROMPT_METHODS, resolve_methods
 from bailbench.methods.registry import MethodSpec, method_spec, register, specs, unregister
-from bailbench.methods.string import _offer, _read
 
 from .helpers import ROOT, SHARED
 
 DATA = str(SHARED / "data" / "bailstudy")
 NAME = "string-again"
 # the bail string once more, under its own name: the string wordings, offer and reader reused
-SPEC = MethodSpec(name=NAME, kind="string", label="Bail String Again", short="again", color="#8172B3", rank=25,
-                  read=_read, offer=_offer)
-# registering before bailbench.cli is imported: the CLI's help is written when it is built
+SPEC = replace(method_spec("string"), name=NAME, label="Bail String Again", short="again", color="#8172B3", rank=25,
+               paper_name=None)
 REGISTER = ("from bailbench.methods.registry import register; from tests.test_method_registry import SPEC; "
             "register(SPEC); from bailbench.cli import app; app()")
 
@@ -52,7 +51,8 @@ def test_a_name_is_registered_once():
     with pytest.raises(ValueError, match="registered already"):
         register(method_spec("tool"))
     with pytest.raises(ValueError, match="exactly one of offer and check"):
-        MethodSpec(name="x", kind="string", label="X", short="x", color="#000000", rank=99, read=_read)
+        MethodSpec(name="x", kind="string", label="X", short="x", color="#000000", rank=99,
+                   read=method_spec("string").read)
 
 
 def test_a_registered_method_is_offered_everywhere(extra, tmp_path):
@@ -104,8 +104,35 @@ def test_the_cli_offers_a_registered_method(extra, tmp_path):
         assert refused.exit_code == 2 and f"unknown method {NAME!r}" in refused.output
     finally:
         register(SPEC)
-    # the help is written when the CLI is built: a fresh process registers first
+
+
+@pytest.mark.slow
+def test_the_cli_help_names_a_registered_method():
+    """The help is written when the CLI is built: a fresh process registers first."""
     help_ = subprocess.run([sys.executable, "-c", REGISTER, "run", "--help"], capture_output=True, text=True,
                            cwd=ROOT, env={**os.environ, "COLUMNS": "400"})
     assert help_.returncode == 0, help_.stderr
     assert f"tool, string, {NAME}, prompt-bail-first, prompt-continue-first, rollout; all = the five" in help_.stdout
+
+
+@pytest.mark.slow
+def test_inspect_offers_a_registered_method(extra, tmp_path, monkeypatch):
+    pytest.importorskip("inspect_ai")
+    import tiktoken
+    from inspect_ai import eval as inspect_eval
+
+    from bailbench.inspect_tasks import bail_method
+    from bailbench.inspect_tasks.importer import import_logs
+
+    class Estimate:  # tiktoken's vocabulary is a download: the machine is offline
+        def encode(self, text, **kwargs):
+            return [0] * (len(text) // 4 + 1)
+
+    monkeypatch.setattr(tiktoken, "get_encoding", lambda name: Estimate())
+    monkeypatch.setattr(tiktoken, "encoding_for_model", lambda name: Estimate())
+    monkeypatch.setenv("BAILBENCH_DATA_DIR", DATA)
+    (log,) = inspect_eval(bail_method(method=NAME, limit=2, model_name="Mock"), model="mockllm/model",
+                          log_dir=str(tmp_path / "logs"), display="none")
+    assert log.status == "success" and log.samples[0].messages[0].text.startswith("Mock may output the string")
+    summary = import_logs([tmp_path / "logs"], tmp_path / "imported").summary
+    assert list(summary["methods"]) == [NAME] and summary["methods"][NAME]["bail_rate"] == 0.0

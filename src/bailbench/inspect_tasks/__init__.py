@@ -1,7 +1,7 @@
 """bailbench inside Inspect AI (`pip install 'bailbench[inspect]'`).
 
-`inspect eval bailbench/bail_tool`, `bailbench/bail_string`, `bailbench/bail_prompt`: the
-entry point `[project.entry-points.inspect_ai] bailbench = "bailbench.inspect_tasks"` makes
+`inspect eval bailbench/bail_tool`, `bailbench/bail_string`, `bailbench/bail_prompt`, and
+`bailbench/bail_method -T method=NAME` for any registered method: the entry point `[project.entry-points.inspect_ai] bailbench = "bailbench.inspect_tasks"` makes
 Inspect import this package, and importing the tasks registers them.
 
 The tasks are imported here only when Inspect itself is already loaded (always the case
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import sys
 
-TASKS = ("bail_tool", "bail_string", "bail_prompt")
+TASKS = ("bail_tool", "bail_string", "bail_prompt", "bail_method")
 
 if "inspect_ai" in sys.modules:
-    from .tasks import bail_prompt, bail_string, bail_tool  # noqa: F401  (registers the tasks)
+    from .tasks import bail_method, bail_prompt, bail_string, bail_tool  # noqa: F401  (registers the tasks)
 
 
 def __getattr__(name: str):

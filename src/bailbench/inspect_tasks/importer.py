@@ -31,7 +31,8 @@ from ..methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, Verdict
 from ..store import SampleRow, Store, write_summary
 from .naming import family
 
-TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt"}
+TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt",
+         "bailbench/bail_method": "any registered method"}
 SAMPLE_MODE = "sample"  # Inspect's tasks read the bail prompt by sampling
 META_LOGS = "inspect_logs"
 

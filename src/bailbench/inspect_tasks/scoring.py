@@ -21,6 +21,7 @@ from inspect_ai.solver import TaskState
 from ..analysis import intervals
 from ..methods import BAIL, STRING, TOOL, UNKNOWN
 from ..methods.prompt import read_sampled
+from ..methods.registry import Setting, method_spec
 from ..methods.string import read_string
 from ..methods.tool import read_tool
 from ..methods.wordings import BASELINE
@@ -141,5 +142,20 @@ def bail_prompt_scorer(method: str) -> Scorer:
 
     async def score(state: TaskState, target: Target) -> Score:
         return verdict_score(read_sampled(state.output.completion), method)
+
+    return score
+
+
+@scorer(metrics=[*RATES, unknown_rate()])
+def bail_scorer(method: str, ablation: str = BASELINE) -> Scorer:
+    """Any registered method's own reader (methods/registry.py), as `bailbench run` reads it;
+    calls written into the text are read in TEXT_TOOL_FORMAT."""
+    read = method_spec(method).read
+
+    async def score(state: TaskState, target: Target) -> Score:
+        message = state.output.message
+        calls = [c.function for c in message.tool_calls or []]
+        verdict = read(Setting(model_name="", tool_format=TEXT_TOOL_FORMAT), message.text, calls, ablation)
+        return verdict_score(verdict, method, tool_calls=calls)
 
     return score

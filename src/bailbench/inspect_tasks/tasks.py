@@ -1,4 +1,5 @@
-"""bailbench's methods as Inspect AI tasks: `inspect eval bailbench/bail_tool|bail_string|bail_prompt`.
+"""bailbench's methods as Inspect AI tasks: `inspect eval bailbench/bail_tool|bail_string|bail_prompt`,
+and any registered method (methods/registry.py) as `bailbench/bail_method -T method=NAME`.
 
 Each task offers the paper's option the way bailbench offers it to chat APIs (the tool
 through the API's tool calling, the string in the system message, the bail prompt as a
@@ -24,11 +25,12 @@ from inspect_ai.tool import Tool, ToolDef, ToolParams
 
 from ..chat.types import Message
 from ..errors import UserError
-from ..methods import BAIL_FIRST, CONTINUE_FIRST, KIND, OFFERED_METHODS, STRING, TOOL
+from ..methods import BAIL_FIRST, BAIL_METHODS, CONTINUE_FIRST, KIND, OFFERED_METHODS, PROMPT_METHODS, STRING, TOOL
 from ..methods.prompt import check_message
+from ..methods.registry import Setting, method_spec
 from ..methods.wordings import BASELINE, ablations, string_wording, tool_wording
 from .naming import family
-from .scoring import bail_prompt_scorer, bail_string_scorer, bail_tool_scorer
+from .scoring import bail_prompt_scorer, bail_scorer, bail_string_scorer, bail_tool_scorer
 
 ORDERS = {"bail_first": BAIL_FIRST, "continue_first": CONTINUE_FIRST}
 TEMPERATURE = 1.0  # as `bailbench run` (the paper's open-weight runs); --temperature overrides
@@ -162,11 +164,22 @@ def _task(task_name: str, method: str, ablation: str, dataset: str, limit: int |
 def bail_tool_def(ablation: str, model_name: str) -> Tool:
     """The bail tool as an Inspect tool: the paper's name and description, no parameters."""
     w = tool_wording(ablation, model_name)
+    return _tool_def(w.name, w.description)
 
+
+def _tool_def(name: str, description: str) -> Tool:
     async def execute() -> str:
         return ""  # never run: the tasks generate with tool_calls="none" and read the call
 
-    return ToolDef(execute, name=w.name, description=w.description, parameters=ToolParams()).as_tool()
+    return ToolDef(execute, name=name, description=description, parameters=ToolParams()).as_tool()
+
+
+def _add_system(state: TaskState, text: str) -> None:
+    """Appended to a system message the conversation already has, as bailbench's API backends do."""
+    if state.messages and isinstance(state.messages[0], ChatMessageSystem):
+        state.messages[0] = ChatMessageSystem(content=state.messages[0].text + "\n" + text)
+    else:
+        state.messages.insert(0, ChatMessageSystem(content=text))
 
 
 @solver
@@ -187,12 +200,29 @@ def offer_bail_string(ablation: str = BASELINE, model_name: str | None = None) -
     system message the conversation already has, as bailbench's API backends do)."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        text = string_wording(ablation, name_for_model(model_name, _model_id(state.model))).system_text
-        if state.messages and isinstance(state.messages[0], ChatMessageSystem):
-            state.messages[0] = ChatMessageSystem(content=state.messages[0].text + "\n" + text)
-        else:
-            state.messages.insert(0, ChatMessageSystem(content=text))
+        _add_system(state, string_wording(ablation, name_for_model(model_name, _model_id(state.model))).system_text)
         return await generate(state)
+
+    return solve
+
+
+@solver
+def offer_bail(method: str, ablation: str = BASELINE, model_name: str | None = None) -> Solver:
+    """One reply with a registered method's option offered: its tools available (the call
+    recorded, not executed), its text in the system message."""
+    offer = method_spec(method).offer
+    if offer is None:
+        raise TaskParameterError(f"bailbench: {method} is asked after the rollout, not offered")
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        chat = offer(Setting(model_name=name_for_model(model_name, _model_id(state.model))), (), ablation)
+        if chat.system_addition:
+            _add_system(state, chat.system_addition)
+        if not chat.tools:
+            return await generate(state)
+        state.tools = [_tool_def(t.name, t.description) for t in chat.tools]
+        state.tool_choice = "auto"
+        return await generate(state, tool_calls="none")
 
     return solve
 
@@ -246,3 +276,18 @@ def bail_prompt(order: str = "bail_first", ablation: str = BASELINE, dataset: st
     method = ORDERS[order]
     return _task("bail_prompt", method, ablation, dataset, limit, prefix, model_name,
                  [bail_prompt_check(method, ablation)], bail_prompt_scorer(method), order=order)
+
+
+@task
+@_checked
+def bail_method(method: str = "", ablation: str = BASELINE, dataset: str = "bailbench", limit: int | None = None,
+                prefix: str | None = None, model_name: str | None = None, **unknown: Any) -> Task:
+    """Any registered bail method, offered (or asked after the rollout) and read as `bailbench
+    run` does: `-T method=NAME`."""
+    _reject_unknown("bail_method", unknown, ["method"] + COMMON)
+    if method not in BAIL_METHODS:
+        raise TaskParameterError(f"bailbench/bail_method: unknown method {method!r}; use -T method= one of "
+                                 f"{', '.join(BAIL_METHODS)}")
+    solve = bail_prompt_check(method, ablation) if method in PROMPT_METHODS else offer_bail(method, ablation, model_name)
+    return _task("bail_method", method, ablation, dataset, limit, prefix, model_name, [solve],
+                 bail_scorer(method, ablation))

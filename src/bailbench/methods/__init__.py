@@ -16,9 +16,12 @@ from ..errors import UserError
 if TYPE_CHECKING:
     from .registry import MethodSpec
 
-# The paper's four methods and the plain rollout, by name.
-TOOL, STRING, BAIL_FIRST, CONTINUE_FIRST, ROLLOUT = "tool", "string", "prompt-bail-first", "prompt-continue-first", \
-    "rollout"
+# The paper's four methods (declared in tool.py, string.py and prompt.py) and the plain rollout.
+TOOL = "tool"
+STRING = "string"
+BAIL_FIRST = "prompt-bail-first"
+CONTINUE_FIRST = "prompt-continue-first"
+ROLLOUT = "rollout"
 
 
 class Verdict(StrEnum):

@@ -2,8 +2,8 @@
 
 A method is a `MethodSpec` in a module of this package (its `METHODS` tuple), found on first
 use; its wordings are the `bail_<kind>` section of paper_wordings.json, or a `bail_<kind>.json`
-beside it for a method the paper has not. The runner, the sweep, rates, tables, figures and
-prices read these fields, so a new method needs no edit anywhere else.
+beside it for a method the paper has not. The runner, the sweep, simulate, Inspect, rates,
+tables, figures and prices read these fields, so a new method needs no edit anywhere else.
 """
 
 from __future__ import annotations
