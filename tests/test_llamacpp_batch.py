@@ -97,7 +97,7 @@ def test_reuse_reply_stays_close_to_cold(batched):
 
 def test_reply_keeps_tool_call_control_tokens(batched, monkeypatch):
     """Control tokens vanish from text as llama.cpp decodes it, except those that open tool calls."""
-    import bailbench.backends.llamacpp as mod
+    import bailbench.backends.llamacpp.backend as mod  # where reply_text reads it
 
     start = batched.tokens("<|im_start|>")
     eos = batched.tokens(batched._eos)

