@@ -77,7 +77,7 @@ def main() -> None:
         "best_probe": {f"{site}/{target}": top(site, target) for site in ("reply_end", "decision")
                        for target in ("verdict", "p_bail")},
         "cosine_bail_refusal_reply_end": {d.layer: d.cosine_reply_end for d in probed.directions},
-        "sweep": {"layer": best, "contexts": swept.contexts, "base_p_bail": swept.base_p_bail,
+        "sweep": {"layer": best, "contexts": swept.contexts, "path": swept.path, "base_p_bail": swept.base_p_bail,
                   "base_mass": swept.base_mass,
                   "conditions": [{"alpha": c.alpha, "name": c.name, "layer": c.layer,
                                   "delta": [round(c.delta_p_bail.mean, 4), round(c.delta_p_bail.low, 4),

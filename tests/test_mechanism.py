@@ -108,6 +108,39 @@ def test_other_backends_refuse_steer(tmp_path):
         load_backend("mock:p_bail=0.3", BackendOptions(steer=f"{path}:0:1"))
 
 
+def test_a_steering_run_plans_its_controls(tmp_path):
+    from bailbench.mechanism.controls import conditions
+
+    d = Direction(np.arange(1, 5, dtype=np.float32), 7, "m", "bail")
+    path = d.save(tmp_path / "bail-L7.npz")
+    plan = conditions(f"{path}:3:-2.5", 30, tmp_path / "controls", seeds=(0, 4))
+    assert [(c.name, c.steer) for c in plan] == [
+        ("steered", f"{path}:3:-2.5"), ("unsteered", None),
+        ("random:0", f"{tmp_path}/controls/random-0.npz:3:-2.5"),
+        ("random:4", f"{tmp_path}/controls/random-4.npz:3:-2.5"), ("layer:18", f"{path}:18:-2.5")]
+    for seed in (0, 4):  # same norm, seeded: a rerun steers with the same vectors and resumes
+        r = load_direction(tmp_path / "controls" / f"random-{seed}.npz")
+        assert r.norm == pytest.approx(d.norm, rel=1e-6) and r.kind == f"random:{seed}"
+        assert r.vector.tolist() == random_like(d, seed).vector.tolist()
+    assert conditions(f"{path}:20:1", 30, tmp_path / "c")[-1].name == "layer:5"  # half the depth away, wrapped
+    with pytest.raises(UserError, match="--steer layer 30 is out of range"):
+        conditions(f"{path}:30:1", 30, tmp_path / "c")
+
+
+def test_the_continuations_ride_as_a_token_tree():
+    """Two continuations sharing their first token and a third of one token: the context, then
+    each trie node but the last tokens; each node sees the context and its own ancestors."""
+    from bailbench.mechanism.tail import _allowed, _layout
+
+    tokens, positions, parents, reads = _layout([5, 6, 7], [[10, 11, 12], [10, 13, 14], [20]])
+    assert (tokens, positions, parents) == ([5, 6, 7, 10, 11, 13], [0, 1, 2, 3, 4, 4], [-1, 3, 3])
+    assert reads == [(2, 10, 0), (3, 11, 0), (4, 12, 0), (2, 10, 1), (3, 13, 1), (5, 14, 1), (2, 20, 2)]
+    assert _allowed(3, parents).astype(int).tolist() == [
+        [1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 0],
+        [1, 1, 1, 1, 0, 1]]
+    assert _layout([1, 2], []) == ([1, 2], [0, 1], [], [])
+
+
 # -- on the real model ---------------------------------------------------------------------
 
 
@@ -208,6 +241,30 @@ def test_probe_writes_directions_and_steering_with_alpha_0_changes_nothing(hf, r
     assert s.conditions[4].excess is not None and s.conditions[5].excess is None
 
 
+@pytest.mark.model
+def test_the_tail_from_the_cached_residual_equals_the_steering_hook(hf, run_dir):
+    from bailbench.mechanism.directions import Steering
+    from bailbench.mechanism.tail import TailScorer
+
+    texts = [r.rendered + "<wellbeing>" for r in rows_of(run_dir).values() if r.method == "prompt-bail-first"][:3]
+    texts.append("<|im_start|>user\nHi<|im_end|>\n")  # another length: rows are padded
+    hf.set_steering(None)
+    scorer = TailScorer(hf, texts, ["🔄", "🟢"], (5, 20), batch=2)
+    assert scorer.exact  # checked against the full pass and the backend's own scoring
+    v = np.random.default_rng(0).standard_normal(576).astype(np.float32)
+    for layer in (5, 20, 11):  # 11: not kept, read the slow way
+        steering = Steering(v / np.linalg.norm(v), layer, 4.0)
+        fast, fast_next = scorer.read(steering)
+        hf.set_steering(steering)
+        slow = np.array([s.logprobs for s in hf.score_rendered(texts, ["🔄", "🟢"])])
+        slow_next = hf.next_token_logprobs(texts)
+        hf.set_steering(None)
+        np.testing.assert_allclose(fast, slow, atol=2e-4, rtol=0)
+        np.testing.assert_allclose(fast_next, slow_next, atol=2e-4, rtol=0)
+        assert np.abs(fast - scorer.base).max() > 1e-2  # the steering moved them
+    assert scorer.read(Steering(v, 5, 0.0))[0] is scorer.base  # alpha 0: the unsteered reading itself
+
+
 def test_commands_say_in_one_line_what_they_cannot_do(tmp_path):
     import typer
     from typer.testing import CliRunner
@@ -229,3 +286,48 @@ def test_commands_say_in_one_line_what_they_cannot_do(tmp_path):
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2, res.output
         assert said in res.output and len(res.output.strip().splitlines()) == 1
+
+
+@pytest.mark.model
+def test_a_steered_run_runs_and_reports_its_controls(hf, tmp_path):
+    from rich.console import Console
+
+    from bailbench.backends.registry import BackendOptions
+    from bailbench.mechanism.command import guardrail_line, steering_table
+    from bailbench.runner import RunConfig, run
+    from bailbench.store import read_summary
+
+    v = np.random.default_rng(5).standard_normal(576).astype(np.float32)
+    path = Direction(v / np.linalg.norm(v), 5, hf.model_id, "bail").save(tmp_path / "d.npz")
+    cfg = RunConfig(model="hf:smollm2", methods=("prompt-bail-first",), limit=2, samples=1, max_tokens=4,
+                    refusal_classifier="heuristic", out=tmp_path / "run", options=BackendOptions(steer=f"{path}:5:6"))
+    hf.set_steering(None)
+    block = run(cfg, backend=hf).summary["steering"]
+    assert hf.steering is not None and hf.steering.alpha == 6  # a lent backend is handed back steered as the run
+    names = ["steered", "unsteered", "random:0", "random:1", "random:2", "layer:20"]
+    assert list(block["conditions"]) == names
+    rates = {}
+    for name, c in block["conditions"].items():
+        own = read_summary(tmp_path / "run" if name == "steered" else tmp_path / "run" / "controls" /
+                           name.replace(":", "-"))
+        assert own["n_prompts"] == 2 and c["methods"]["prompt-bail-first"]["bail_rate"] == \
+            own["methods"]["prompt-bail-first"]["bail_rate"]
+        rates[name] = own["methods"]["prompt-bail-first"]["bail_rate"]
+        assert c["refusal_rate"] == own["refusal"]["mean_p_refusal"]
+        assert 0 <= c["symbol_mass"]["prompt-bail-first"] <= 1
+    assert block["conditions"]["unsteered"]["kl_neutral"] == 0
+    assert all(block["conditions"][n]["kl_neutral"] > 0 for n in names if n != "unsteered")
+    effects = {(e["condition"], e["minus"]): e for e in block["effects"]}
+    assert list(effects) == [("steered", n) for n in names[1:]] + [(n, "unsteered") for n in names[2:]]
+    for (a, b), e in effects.items():  # paired over the same prompts: the difference of the two rates
+        d = e["methods"]["prompt-bail-first"]
+        assert d["difference"] == pytest.approx(rates[a] - rates[b], abs=2e-6) and d["ci_low"] <= d["ci_high"]
+        assert e["refusal"]["classifier"] == "heuristic"
+    again = run(cfg, backend=hf)  # a rerun resumes every run: nothing is sampled again
+    assert again.summary["new_samples"] == 0 and again.summary["steering"]["conditions"] == block["conditions"]
+    assert read_summary(tmp_path / "run" / "controls" / "random-1")["new_samples"] == 0
+    console = Console(width=200, record=True)
+    console.print(steering_table(block))
+    console.print(guardrail_line(block))
+    text = console.export_text()
+    assert "steering at layer 5, alpha 6" in text and "random:2" in text and "KL neutral" in text

@@ -92,6 +92,11 @@ def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, prices: Pa
         if extra is not None:
             console.out.print(extra)
     console.out.print(console.category_table(s))
+    if s.get("steering"):
+        from .mechanism.command import guardrail_line, steering_table
+
+        console.out.print(steering_table(s["steering"]))
+        console.out.print(guardrail_line(s["steering"]), highlight=False)
     for line in console.agreement_lines(s):
         console.out.print(line, highlight=False)
     if s["skipped_rows"]:

@@ -239,7 +239,16 @@ def run(cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike |
     """Run (or resume) a BailBench-style measurement; the library entry point.
 
     `backend` overrides `cfg.model` with a backend object built by the caller (any
-    `Backend` implementation); `cfg.model` still names the run."""
+    `Backend` implementation); `cfg.model` still names the run. A steered run (`--steer`)
+    runs its controls too (mechanism/controls.py)."""
+    if cfg.options.steer:
+        from .mechanism.controls import run_with_controls
+
+        return run_with_controls(cfg, _run_once, reporter, backend)
+    return _run_once(cfg, reporter, backend)
+
+
+def _run_once(cfg: RunConfig, reporter: Reporter | None, backend: BackendLike | None) -> RunResult:
     run = Run(cfg, reporter, backend)
     try:
         return run.execute()

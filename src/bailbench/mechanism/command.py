@@ -26,6 +26,31 @@ def _backend(run: Path, model: Optional[str], batch_size: Optional[int]):
     return load_backend(model or hf_spec(run), BackendOptions(batch_size=batch_size))
 
 
+def steering_table(block: dict) -> Table:
+    """A steered run's effects, each against a control, and every condition's guardrails."""
+    methods = list(block["conditions"]["steered"]["methods"])
+    table = Table("condition", "minus", *(f"Δ {m} [95% CI]" for m in methods), "Δ refusal [95% CI]",
+                  title=f"steering at layer {block['steer']['layer']}, alpha {block['steer']['alpha']:g}: paired "
+                        "differences (bail_rate as above; mean P(refusal))")
+
+    def cell(d: dict | None) -> str:
+        return "" if not d or d.get("difference") is None else \
+            f"{d['difference']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+
+    for e in block["effects"]:
+        table.add_row(e["condition"], e["minus"], *(cell(e["methods"].get(m)) for m in methods), cell(e["refusal"]))
+    return table
+
+
+def guardrail_line(block: dict) -> str:
+    def one(name: str, c: dict) -> str:
+        mass = ", ".join(f"{m} {v:.3f}" for m, v in c["symbol_mass"].items() if v is not None)
+        kl = "" if c["kl_neutral"] is None else f"KL neutral {c['kl_neutral']:.4f}"
+        return f"{name}: " + "; ".join(x for x in (mass and f"symbol mass {mass}", kl) if x)
+
+    return "guardrails: " + " | ".join(one(n, c) for n, c in block["conditions"].items())
+
+
 def activations(
     run: Path = typer.Argument(..., help="A finished run directory."),
     layers: str = typer.Option("all", help="all, or layers and ranges (0,4,8-11): block outputs to store."),
@@ -103,5 +128,5 @@ def steer(
                       "" if c.kl_neutral is None else f"{c.kl_neutral:.4f}")
     console.out.print(table)
     console.out.print(f"{result.contexts} contexts; unsteered mean P(bail) {result.base_p_bail:.3f}, symbol mass "
-                      f"{result.base_mass:.3f}")
+                      f"{result.base_mass:.3f}; read by {result.path}")
     write_json(run / "steer.json", asdict(result), indent=2)

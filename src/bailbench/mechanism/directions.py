@@ -88,7 +88,7 @@ class Steering:
         return {"direction": digest, "layer": self.layer, "alpha": self.alpha, "file": self.source}
 
 
-def _split(text: str) -> tuple[Path, int, float]:
+def split_steer(text: str) -> tuple[Path, int, float]:
     path, _, rest = text.rpartition(":")
     path, _, layer = path.rpartition(":")
     try:
@@ -99,12 +99,12 @@ def _split(text: str) -> tuple[Path, int, float]:
 
 def check_steer(text: str) -> str | None:
     """The option's check (BackendOptions.steer): the format, and a file that exists."""
-    path, _, alpha = _split(text)
+    path, _, alpha = split_steer(text)
     if not path.is_file():
         return f"names no file {path}: give FILE:LAYER:ALPHA with a direction file `bailbench probe` wrote"
     return None if np.isfinite(alpha) else "has an alpha that is not a finite number"
 
 
 def parse_steer(text: str) -> Steering:
-    path, layer, alpha = _split(text)
+    path, layer, alpha = split_steer(text)
     return Steering(load_direction(path).vector, layer, alpha, str(path))

@@ -8,7 +8,9 @@ of a condition is the mean change of P(bail) from the unsteered model over the s
 (paired), with a 95% interval that resamples subcategories. Guardrails, per condition: the
 symbol mass p(🔄)+p(🟢) at the check (a model steered into nonsense stops answering with a
 symbol at all) and the KL divergence of next-token distributions on neutral prompts (how far
-the steering moves the model where bail is not in question).
+the steering moves the model where bail is not in question). Each condition is read from the
+unsteered pass's residual at its block (tail.py), so a condition costs the blocks after it;
+alpha 0 is the unsteered model, read once.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from ..methods.prompt import p_bail
 from ..methods.wordings import BASELINE, bail_symbol, continue_symbol, tag
 from ..store import Store
 from .directions import Direction, Steering, load_direction, random_like
+from .tail import TailScorer
 
 BOOTSTRAP = 1000
+SHORTCUT = "the tail from the residual cached at the steered block (checked against the full pass)"
+SLOW = "the full pass with the backend's steering hook (the shortcut did not reproduce it on this model)"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class Sweep:
     base_p_bail: float
     base_mass: float
     conditions: list[Condition]
+    path: str  # how the steered checks were read (SHORTCUT or SLOW)
 
 
 def _contexts(run_dir: Path, method: str, limit: int | None) -> tuple[list[str], np.ndarray]:
@@ -74,13 +80,13 @@ def _contexts(run_dir: Path, method: str, limit: int | None) -> tuple[list[str],
     return [r if r.endswith(opening) else r + opening for r, _ in rows], np.array([s for _, s in rows])
 
 
-def _read(backend, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    scores = backend.score_rendered(texts, [bail_symbol(), continue_symbol()])
-    pairs = [p_bail(*s.logprobs) for s in scores]
+def _p_bail(logprobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [p_bail(*row) for row in logprobs]
     return np.array([p for p, _ in pairs]), np.array([m for _, m in pairs])
 
 
-def _kl(base: np.ndarray, steered: np.ndarray) -> float:
+def kl(base: np.ndarray, steered: np.ndarray) -> float:
+    """Mean over rows of KL(base || steered), both log-probabilities."""
     p = np.exp(base)
     return float((p * (base - steered)).sum(-1).mean())
 
@@ -99,7 +105,8 @@ def _effect(diff: np.ndarray, groups: np.ndarray, seed: int) -> Effect:
 def sweep(backend, run_dir: Path, direction_file: Path, *, layer: int | None = None, alphas: Sequence[float],
           seeds: Sequence[int] = (0, 1, 2), control_layer: int | None = None, neutral: Sequence[str] = (),
           method: str = BAIL_FIRST, limit: int | None = None) -> Sweep:
-    """Rescore a run's checks under the direction and its controls at each alpha."""
+    """Rescore a run's checks under the direction and its controls at each alpha (alpha 0:
+    every condition is the unsteered model, read once)."""
     if not hasattr(backend, "score_rendered"):
         raise UserError(f"{backend.spec} cannot be steered: use the transformers backend (--model hf:NAME)")
     d = load_direction(direction_file)
@@ -107,29 +114,27 @@ def sweep(backend, run_dir: Path, direction_file: Path, *, layer: int | None = N
     n_layers = len(backend.blocks)
     other = control_layer if control_layer is not None else (layer + n_layers // 2) % n_layers
     texts, groups = _contexts(run_dir, method, limit)
-    prompts = [backend.render(Chat(messages=(Message("user", q),))) for q in neutral]
     backend.set_steering(None)
-    base_p, base_m = _read(backend, texts)
-    base_next = backend.next_token_logprobs(prompts) if prompts else None
+    checks = TailScorer(backend, texts, [bail_symbol(), continue_symbol()], (layer, other))
+    calm = TailScorer(backend, [backend.render(Chat(messages=(Message("user", q),))) for q in neutral], [],
+                      (layer, other)) if neutral else None
+    base_p, base_m = _p_bail(checks.base)
     randoms = [random_like(d, s) for s in seeds]
     plan: list[tuple[str, Direction, int]] = [("direction", d, layer), *((r.kind, r, layer) for r in randoms),
                                              (f"direction@{other}", d, other)]
     out: list[Condition] = []
-    try:
-        for alpha in alphas:
-            read: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
-            for name, vec, at in plan:
-                backend.set_steering(Steering(vec.vector, at, float(alpha), str(direction_file)))
-                p, m = _read(backend, texts)
-                kl = _kl(base_next, backend.next_token_logprobs(prompts)) if base_next is not None else None
-                read[name] = (p, m, kl)
-            random_mean = np.mean([read[r.kind][0] for r in randoms], axis=0)
-            for name, _, at in plan:
-                p, m, kl = read[name]
-                excess = _effect(p - random_mean, groups, 1) if not name.startswith("random") else None
-                out.append(Condition(name, at, float(alpha), _effect(p - base_p, groups, 0), excess,
-                                     float(np.nanmean(m)), kl))
-    finally:
-        backend.set_steering(None)
+    for alpha in alphas:
+        read: dict[str, tuple[np.ndarray, np.ndarray, float | None]] = {}
+        for name, vec, at in plan:
+            steering = Steering(vec.vector, at, float(alpha), str(direction_file))
+            p, m = _p_bail(checks.read(steering)[0])
+            drift = kl(calm.base_next, calm.read(steering)[1]) if calm is not None else None
+            read[name] = (p, m, drift)
+        random_mean = np.mean([read[r.kind][0] for r in randoms], axis=0)
+        for name, _, at in plan:
+            p, m, drift = read[name]
+            excess = _effect(p - random_mean, groups, 1) if not name.startswith("random") else None
+            out.append(Condition(name, at, float(alpha), _effect(p - base_p, groups, 0), excess,
+                                 float(np.nanmean(m)), drift))
     return Sweep(str(direction_file), d.model_id, len(texts), float(np.nanmean(base_p)), float(np.nanmean(base_m)),
-                 out)
+                 out, SHORTCUT if checks.exact else SLOW)

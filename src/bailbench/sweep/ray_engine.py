@@ -212,7 +212,7 @@ class RayEngine:
         return self.pools[model.label]
 
     def __call__(self, r: PlannedRun) -> dict:
-        if r.kind != BAILBENCH:
+        if r.kind != BAILBENCH or r.config.options.steer:  # a steered run re-steers one model for its controls
             return self.local(r)
         try:
             return self._run(r)
