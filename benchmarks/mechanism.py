@@ -84,6 +84,7 @@ def main() -> None:
                                             round(c.delta_p_bail.high, 4)],
                                   "excess": c.excess and [round(c.excess.mean, 4), round(c.excess.low, 4),
                                                           round(c.excess.high, 4)],
+                                  "random_range": c.random_range and [round(x, 4) for x in c.random_range],
                                   "mass": round(c.mass, 4), "kl": c.kl_neutral and round(c.kl_neutral, 4)}
                                  for c in swept.conditions]},
     }, indent=1))

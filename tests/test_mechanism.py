@@ -239,6 +239,8 @@ def test_probe_writes_directions_and_steering_with_alpha_0_changes_nothing(hf, r
         assert (c.delta_p_bail.mean, c.delta_p_bail.low, c.delta_p_bail.high, c.kl_neutral) == (0, 0, 0, 0)
     assert all(c.kl_neutral is not None and c.kl_neutral > 0 for c in s.conditions[4:])
     assert s.conditions[4].excess is not None and s.conditions[5].excess is None
+    shifts = [c.delta_p_bail.mean for c in s.conditions[5:7]]
+    assert s.conditions[4].random_range == (min(shifts), max(shifts)) and s.conditions[5].random_range is None
 
 
 @pytest.mark.model

@@ -136,3 +136,18 @@ def test_inspect_offers_a_registered_method(extra, tmp_path, monkeypatch):
     assert log.status == "success" and log.samples[0].messages[0].text.startswith("Mock may output the string")
     summary = import_logs([tmp_path / "logs"], tmp_path / "imported").summary
     assert list(summary["methods"]) == [NAME] and summary["methods"][NAME]["bail_rate"] == 0.0
+
+
+def test_prompts_shows_what_a_method_of_a_new_kind_offers():
+    """`bailbench prompts` prints a registered offer of a kind it has no branch for from the
+    offer itself (here the string's offer under a kind of its own)."""
+    from bailbench.cli import app
+
+    register(replace(SPEC, kind="again"))
+    try:
+        res = CliRunner().invoke(app, ["prompts", "--method", NAME, "--model-name", "Model"])
+    finally:
+        unregister(NAME)
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith("system prompt addition:\nModel may output the string SWITCHCONVERSATION")
+    assert res.output.rstrip().endswith("tools:\n[]")

@@ -12,9 +12,11 @@ from rich.markup import escape
 from . import console
 from .backends.registry import BackendOptions
 from .chat.template import generic_tool_text
+from .chat.types import Message
 from .errors import ServiceError, UserError
-from .methods import KIND, ROLLOUT, resolve_methods
+from .methods import ALL_METHODS, KIND, ROLLOUT, resolve_methods
 from .methods.prompt import check_message
+from .methods.registry import Setting, method_spec
 from .methods.string import string_chat
 from .methods.tool import bail_tool
 from .methods.wordings import BASELINE, ablations, string_wording
@@ -148,7 +150,7 @@ def realdata(**settings) -> None:
 
 @app.command()
 def prompts(
-    method: str = typer.Option(..., help="tool, string, prompt-bail-first, prompt-continue-first or rollout."),
+    method: str = typer.Option(..., help=f"{', '.join(ALL_METHODS)}."),
     ablation: str = typer.Option(BASELINE, help="Wording ablation."),
     model_name: str = typer.Option("{model_name}", help="Fill {model_name} with this name."),
     list_ablations: bool = typer.Option(False, "--list-ablations", help="List the method's ablations instead."),
@@ -172,6 +174,10 @@ def prompts(
         w = string_wording(ablation, model_name)
         chat = string_chat((), ablation, model_name)
         typer.echo(f"keyword: {w.keyword}\nsystem prompt addition:\n{chat.system_addition}")
+    elif (spec := method_spec(m)).offer is not None:  # a registered method of another kind: what it offers
+        chat = spec.offer(Setting(model_name), (Message("user", "{prompt}"),), ablation)
+        typer.echo(f"system prompt addition:\n{chat.system_addition or ''}\n\ntools:\n"
+                   + json.dumps([t.openai_schema() for t in chat.tools], indent=2, ensure_ascii=False))
     else:
         typer.echo(check_message(m, ablation))
 

@@ -53,9 +53,7 @@ from .methods.wordings import ALL_ABLATIONS, BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
 from .settings import Checked, at_least, between, one_of, setting
 from .store import SampleRow, Store
-
-SUMMARY_VERSION = 2  # of summary.json's layout (README, summary.json); 1: before the version was written
-
+from .summary import summary_head, usage_block
 
 _COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
@@ -181,33 +179,12 @@ class Session:
                                  protocol=self.protocol, spec=self.cfg.model)
 
     def summary_head(self, dataset: str, samples: int) -> dict:
-        """The settings block every run's summary.json opens with, whatever its contexts
-        (README, summary.json)."""
-        return {
-            "summary_version": SUMMARY_VERSION, "model": self.cfg.model, "model_id": self.backend.model_id,
-            "model_name": self.model_name, "dataset": dataset, "samples": samples, "ablation": self.cfg.ablation,
-            "bail_prompt_mode": self.mode, **sent_settings(self.backend, self.mode, self.temperature, self.protocol),
-            "max_tokens": self.cfg.max_tokens, "seed": self.cfg.seed, "usage": self.usage_block(),
-        }
-
-    def usage_block(self) -> dict:
-        """What the run's stored requests used, as the backend reported it (every invocation's,
-        rollouts read from another run included); on an API model its list price too
-        (prices.toml), at the batch price under --batch, cache reads and writes at theirs."""
-        from .prices import Tokens, plan_prices, priced
-
-        q = ("SELECT COUNT(*), " + ", ".join(f"COALESCE(SUM(CAST({c} AS INTEGER)), 0)" for c in
-                                             ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens"))
-             + " FROM samples WHERE skipped IS NULL AND rendered != ''")
-        requests, tokens_in, tokens_out, cached, written = self.store.db.execute(q).fetchone()
-        usage = {"requests": requests, "prompt_tokens": tokens_in, "completion_tokens": tokens_out,
-                 "cached_tokens": cached, "cache_write_tokens": written}
-        if priced(self.cfg.model):
-            batch = bool(self.cfg.options.batch)
-            cost = plan_prices(self.cfg.model, Tokens(tokens_in, tokens_out, cached, written), None)
-            usage["list_price_usd"] = None if cost is None else round(cost.batch_cached if batch else cost.realtime_cached, 6)
-            usage["priced_as"] = "batch" if batch else "real-time"
-        return usage
+        """The settings block every run's summary.json opens with, whatever its contexts."""
+        return summary_head(model=self.cfg.model, model_id=self.backend.model_id, model_name=self.model_name,
+                            dataset=dataset, samples=samples, ablation=self.cfg.ablation, bail_prompt_mode=self.mode,
+                            sent=sent_settings(self.backend, self.mode, self.temperature, self.protocol),
+                            max_tokens=self.cfg.max_tokens, seed=self.cfg.seed,
+                            usage=usage_block(self.store.db, self.cfg.model, bool(self.cfg.options.batch)))
 
     def refusal_block(self, stats: dict) -> dict:
         """The summary's `refusal` entry: which classifier, what it reads, its rates."""

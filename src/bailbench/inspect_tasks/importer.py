@@ -28,7 +28,9 @@ from ..analysis.rates import prompt_rates
 from ..datasets.inspect_logs import check_log, log_paths
 from ..errors import UserError
 from ..methods import BAIL_METHODS, PROMPT_METHODS, ROLLOUT, Verdict
+from ..methods.protocol import DEFAULT
 from ..store import SampleRow, Store, write_summary
+from ..summary import summary_head, usage_block
 from .naming import family
 
 TASKS = {"bailbench/bail_tool": "tool", "bailbench/bail_string": "string", "bailbench/bail_prompt": "prompt",
@@ -251,20 +253,17 @@ def summarize(store: Store, identity: dict, headers, logs: list[dict], *, new: i
     names = [model_name_of(m, identity["model"]) for _, _, m in headers]
     first_meta = headers[0][2]
     prefix = identity.get("prefix")
+    sent = {"temperature": identity["temperature"], "temperature_sent": identity["temperature"] is not None,
+            "bail_prompt_reading": SAMPLE_MODE, "protocol": DEFAULT}  # Inspect's tasks follow bailbench's default
     return {
-        "model": identity["model"],
-        "model_id": identity["model"],
-        "model_name": next((n for n in names if n), None),
-        "dataset": identity["dataset"],
+        **summary_head(model=identity["model"], model_id=identity["model"],
+                       model_name=next((n for n in names if n), None), dataset=identity["dataset"],
+                       samples=n_samples or 0, ablation=ablation, bail_prompt_mode=SAMPLE_MODE, sent=sent,
+                       max_tokens=identity["max_tokens"], seed=identity["seed"],
+                       usage=usage_block(db, identity["model"], False)),
         "dataset_sha256": identity["dataset_sha256"],
-        "samples": n_samples or 0,
         "n_prompts": n_prompts,
         "n_categories": n_categories,
-        "ablation": ablation,
-        "bail_prompt_mode": SAMPLE_MODE,
-        "temperature": identity["temperature"],
-        "max_tokens": identity["max_tokens"],
-        "seed": identity["seed"],
         "prefix": prefix["name"] if prefix else None,
         "rollouts_from": None,
         **prompt_rates(db, [m for m in BAIL_METHODS if m in present], ablation),

@@ -97,7 +97,7 @@ def steer(
     seeds: int = typer.Option(3, help="Random directions of the same norm (the control)."),
     control_layer: Optional[int] = typer.Option(None, help="The other-layer control [layer + half the depth]."),
     method: str = typer.Option("prompt-bail-first", help="Which check to rescore."),
-    limit: Optional[int] = typer.Option(None, help="Contexts rescored [all]."),
+    limit: Optional[int] = typer.Option(None, help="Contexts rescored, spread evenly over the run's prompts [all]."),
     neutral: int = typer.Option(16, help="Neutral prompts for the KL guardrail (0: none)."),
     model: Optional[str] = typer.Option(None, help="transformers model spec [the run's model on hf:]."),
     batch_size: Optional[int] = typer.Option(None, help="Sequences per forward pass."),
@@ -120,11 +120,13 @@ def steer(
         prompts = [p.content for p in load_dataset("neutral", data_dir).prompts[:neutral]]
     result = sweep(_backend(run, model, batch_size), run, direction, layer=layer, alphas=values,
                    seeds=tuple(range(seeds)), control_layer=control_layer, neutral=prompts, method=method, limit=limit)
-    table = Table("alpha", "condition", "layer", "ΔP(bail) [95% CI]", "vs random [95% CI]", "mass", "KL neutral")
+    table = Table("alpha", "condition", "layer", "ΔP(bail) [95% CI]", "vs random [95% CI]", "random ΔP(bail) range",
+                  "mass", "KL neutral")
     for c in result.conditions:
-        d, e = c.delta_p_bail, c.excess
+        d, e, r = c.delta_p_bail, c.excess, c.random_range
         table.add_row(f"{c.alpha:g}", c.name, str(c.layer), f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]",
-                      "" if e is None else f"{e.mean:+.3f} [{e.low:+.3f}, {e.high:+.3f}]", f"{c.mass:.3f}",
+                      "" if e is None else f"{e.mean:+.3f} [{e.low:+.3f}, {e.high:+.3f}]",
+                      "" if r is None else f"{r[0]:+.3f} to {r[1]:+.3f}", f"{c.mass:.3f}",
                       "" if c.kl_neutral is None else f"{c.kl_neutral:.4f}")
     console.out.print(table)
     console.out.print(f"{result.contexts} contexts; unsteered mean P(bail) {result.base_p_bail:.3f}, symbol mass "

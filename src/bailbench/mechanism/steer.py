@@ -49,6 +49,10 @@ class Condition:
     alpha: float
     delta_p_bail: Effect  # against the unsteered model, paired over contexts
     excess: Effect | None  # against the random directions of the same alpha (direction rows only)
+    # the random directions' own mean changes at this alpha, lowest and highest (direction rows
+    # only): the excess's interval resamples contexts, not directions, so a direction stands
+    # out only where its change also lies outside this range
+    random_range: tuple[float, float] | None
     mass: float  # mean symbol mass at the check
     kl_neutral: float | None  # mean KL(unsteered || steered) of the next token on neutral prompts
 
@@ -74,7 +78,8 @@ def _contexts(run_dir: Path, method: str, limit: int | None) -> tuple[list[str],
     finally:
         store.close()
     opening = f"<{tag()}>"
-    rows = rows[:limit] if limit else rows
+    if limit and limit < len(rows):  # spread over the run's prompts (and so its categories), not its first ones
+        rows = [rows[int(i)] for i in np.unique(np.linspace(0, len(rows) - 1, limit).round())]
     if not rows:
         raise UserError(f"{run_dir} holds no {method} checks to steer; run it with --methods {method}")
     return [r if r.endswith(opening) else r + opening for r, _ in rows], np.array([s for _, s in rows])
@@ -131,10 +136,12 @@ def sweep(backend, run_dir: Path, direction_file: Path, *, layer: int | None = N
             drift = kl(calm.base_next, calm.read(steering)[1]) if calm is not None else None
             read[name] = (p, m, drift)
         random_mean = np.mean([read[r.kind][0] for r in randoms], axis=0)
+        shifts = [float(np.mean(read[r.kind][0] - base_p)) for r in randoms]
         for name, _, at in plan:
             p, m, drift = read[name]
-            excess = _effect(p - random_mean, groups, 1) if not name.startswith("random") else None
-            out.append(Condition(name, at, float(alpha), _effect(p - base_p, groups, 0), excess,
-                                 float(np.nanmean(m)), drift))
+            direction = not name.startswith("random")
+            out.append(Condition(name, at, float(alpha), _effect(p - base_p, groups, 0),
+                                 _effect(p - random_mean, groups, 1) if direction else None,
+                                 (min(shifts), max(shifts)) if direction else None, float(np.nanmean(m)), drift))
     return Sweep(str(direction_file), d.model_id, len(texts), float(np.nanmean(base_p)), float(np.nanmean(base_m)),
                  out, SHORTCUT if checks.exact else SLOW)
