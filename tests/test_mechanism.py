@@ -333,3 +333,13 @@ def test_a_steered_run_runs_and_reports_its_controls(hf, tmp_path):
     console.print(guardrail_line(block))
     text = console.export_text()
     assert "steering at layer 5, alpha 6" in text and "random:2" in text and "KL neutral" in text
+
+
+def test_steering_is_refused_where_no_controls_run(tmp_path):
+    """Real data and simulated users run no controls, so a steered number there would stand alone."""
+    from bailbench import api
+
+    path = Direction(np.zeros(4, np.float32), 0, "m", "bail").save(tmp_path / "d.npz")
+    for job, kw in ((api.realdata, {"dataset": "sharegpt"}), (api.simulate, {})):
+        with pytest.raises(UserError, match="--steer runs with its controls on `bailbench run` only"):
+            job(model="mock:p_bail=0.3", steer=f"{path}:0:1", out=str(tmp_path / job.__name__), **kw)

@@ -12,3 +12,8 @@ class UserError(Exception):
 class ServiceError(Exception):
     """A model server kept failing after retries. The CLI prints it as one line and exits 1;
     finished samples are stored, so rerunning the same command resumes."""
+
+
+# A steered number is never shown without its controls, and only `run` runs them (mechanism/controls.py).
+STEER_ON_RUN_ONLY = ("--steer runs with its controls on `bailbench run` only; steer a prompt run, or drop --steer "
+                     "here")

@@ -22,6 +22,7 @@ from .chat.types import Chat
 from .datasets.conversations import Conversation, StreamStats, stream
 from .datasets.records import Prompt
 from .datasets.registry import conversation_choices, open_conversations
+from .errors import STEER_ON_RUN_ONLY, UserError
 from .execute import (
     Reporter,
     Unit,
@@ -63,6 +64,8 @@ class RealDataRun:
     dataset's own earlier turns; the rest is the shared session."""
 
     def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
+        if cfg.options.steer:
+            raise UserError(STEER_ON_RUN_ONLY)
         self.cfg = cfg
         self.stats = StreamStats()
         source = open_conversations(cfg.dataset, cfg.english_only, self.stats)

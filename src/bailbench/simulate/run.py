@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..backends.base import BackendLike
 from ..backends.registry import load_backend
-from ..errors import UserError
+from ..errors import STEER_ON_RUN_ONLY, UserError
 from ..execute import Reporter, temperature_for
 from ..methods import BAIL_FIRST, OFFERED_METHODS, PROMPT_METHODS
 from ..session import CommonConfig, Session, slug
@@ -84,6 +84,8 @@ class SimulateRun:
         if cfg.refusal_classifier or cfg.false_bail_filter:
             raise UserError("simulate classifies no refusals and filters no false bails; drop --refusal-classifier "
                             "and --false-bail-filter")
+        if cfg.options.steer:
+            raise UserError(STEER_ON_RUN_ONLY)
         self.cfg = cfg
         self.scenarios = load_scenarios(cfg.scenarios)
         self.arms = list(dict.fromkeys(cfg.methods)) + ([NONE] if cfg.paired else [])
