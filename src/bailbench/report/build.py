@@ -45,6 +45,14 @@ CAPTIONS = {
     "bail_vector_similarity": "Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).",
     "time_to_exit": "Simulated users: the share of conversations the model has not left after each assistant turn "
                     "(Kaplan-Meier; conversations that reached the last turn are censored), per scenario family.",
+    "steering": "Steered runs (--steer FILE:LAYER:ALPHA): each method's bail rate per condition with 95% intervals "
+                "clustered by prompt, the steered run beside its controls, each run on the same prompts and seeds: "
+                "unsteered, random directions of the same norm at the same layer (one per seed), and the same "
+                "direction at another layer (half the depth away). Guardrails: the mean symbol mass p(🔄)+p(🟢) "
+                "at the bail prompt's check (near 0: the model no longer answers with a symbol) and the mean "
+                "KL(unsteered || condition) of the next token on neutral prompts (how far the steering moves the "
+                "model where bail is not in question). A run without its unsteered and random controls is not "
+                "drawn; the paired differences are the summary's steering effects.",
 }
 TABLE_CAPTIONS = {
     "rates": "95% intervals clustered by prompt (by conversation for real data), each named in `interval`; wilson "

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..mechanism.controls import STEERED, UNSTEERED  # noqa: E402
 from ..methods import BAIL_METHODS  # noqa: E402
 from ..methods.registry import method_spec  # noqa: E402
 from .runs import ReportRun  # noqa: E402
@@ -281,8 +282,95 @@ def time_to_exit(runs: list[ReportRun]):
     return fig, curves
 
 
+RANDOM = "random:"  # the random-direction controls, `random:SEED` (mechanism/controls.py)
+
+
+def _steering_data(block: dict) -> dict | None:
+    """The numbers one run's steering block plots, or None where the steered run, the
+    unsteered run or every random direction is missing (no steered number without its controls)."""
+    conds = _dicts(block.get("conditions"))
+    if STEERED not in conds or UNSTEERED not in conds or not any(str(c).startswith(RANDOM) for c in conds):
+        return None
+    names = list(conds)
+    per = {c: _dicts(conds[c].get("methods")) for c in names}
+    methods = [m for m in BAIL_METHODS if m in per[STEERED]]
+    if not methods:
+        return None
+    num = lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None  # noqa: E731
+    get = lambda c, m, k: _pct(num((per[c].get(m) or {}).get(k)))  # noqa: E731
+    mass = {c: conds[c].get("symbol_mass") if isinstance(conds[c].get("symbol_mass"), dict) else {} for c in names}
+    prompt_methods = [m for m in methods if any(m in mass[c] for c in names)]
+    return {"steer": block.get("steer"), "conditions": names, "methods": methods,
+            **{k: [[get(c, m, k) for c in names] for m in methods] for k in ("bail_rate", "ci_low", "ci_high")},
+            "n": [[(per[c].get(m) or {}).get("n") for c in names] for m in methods],
+            "refusal_rate": [_pct(num(conds[c].get("refusal_rate"))) for c in names],
+            "symbol_mass": {m: [_pct(num(mass[c].get(m))) for c in names] for m in prompt_methods},
+            "kl_neutral": [num(conds[c].get("kl_neutral")) for c in names]}
+
+
+def _condition_label(name: str, steer) -> str:
+    if name == STEERED and isinstance(steer, dict):
+        alpha = steer.get("alpha")
+        return f"steered (L{steer.get('layer')}, α={alpha:g})" if isinstance(alpha, (int, float)) else "steered"
+    if name.startswith(RANDOM):
+        return f"random {name[len(RANDOM):]}"
+    return name.replace(":", " ")
+
+
+def steering(runs: list[ReportRun]):
+    """Steered runs (`--steer`): every method's bail rate under the steered condition beside its
+    controls (unsteered, random directions of the same norm, the same direction at another layer),
+    with the guardrails (symbol mass at the check, KL on neutral prompts) in panels of their own.
+    A run whose block lacks the unsteered run or a random direction is not drawn."""
+    data = {}
+    for r in runs:
+        block = r.summary.get("steering")
+        d = _steering_data(block) if isinstance(block, dict) else None
+        if d is not None:
+            data[r.label] = d
+    if not data:
+        return None
+    width = max(6.0, 1.3 * max(len(d["conditions"]) for d in data.values()) + 2)
+    fig, axes = plt.subplots(len(data), 3, figsize=(width + 7, 4.2 * len(data)), squeeze=False,
+                             gridspec_kw={"width_ratios": [width, 3.5, 3]})
+    for (ax, mass_ax, kl_ax), (label, d) in zip(axes, data.items()):
+        ticks = [_condition_label(c, d["steer"]) for c in d["conditions"]]
+        _grouped(ax, ticks, d["methods"], d["bail_rate"], d["ci_low"], d["ci_high"])
+        ax.set_title(f"{label}: bail rate per condition (95% CI, clustered)", fontsize=9)
+        ax.legend(fontsize=7, frameon=False)
+        if d["symbol_mass"]:
+            ms = list(d["symbol_mass"])
+            w = 0.8 / len(ms)
+            for j, m in enumerate(ms):
+                mass_ax.bar(np.arange(len(ticks)) - 0.4 + w * (j + 0.5), np.nan_to_num(np.array(
+                    d["symbol_mass"][m], dtype=float)), w, color=method_color(m), label=method_label(m), gid=f"bar:{m}")
+            mass_ax.set_xticks(np.arange(len(ticks)), ticks, rotation=30, ha="right")
+            mass_ax.set_ylabel("P(bail symbol) + P(continue symbol), %")
+            mass_ax.set_ylim(0, 100)
+            mass_ax.grid(axis="y", alpha=0.3)
+            mass_ax.set_axisbelow(True)
+        else:
+            mass_ax.text(0.5, 0.5, "no bail prompt in the run", ha="center", va="center", transform=mass_ax.transAxes)
+            mass_ax.set_xticks([])
+        mass_ax.set_title("Guardrail: symbol mass at the check", fontsize=9)
+        x = np.arange(len(ticks))
+        kl = np.array([math.nan if v is None else v for v in d["kl_neutral"]], dtype=float)
+        kl_ax.bar(x, np.nan_to_num(kl), 0.6, color="#555555", gid="kl_neutral")
+        for xi, v in zip(x, kl):
+            kl_ax.annotate("-" if math.isnan(v) else f"{v:.3g}", (xi, 0 if math.isnan(v) else v), fontsize=7,
+                           ha="center", va="bottom", xytext=(0, 2), textcoords="offset points")
+        kl_ax.set_xticks(x, ticks, rotation=30, ha="right")
+        kl_ax.set_ylabel("KL(unsteered || condition), nats")
+        kl_ax.set_title("Guardrail: KL on neutral prompts", fontsize=9)
+        kl_ax.grid(axis="y", alpha=0.3)
+        kl_ax.set_axisbelow(True)
+    fig.tight_layout()
+    return fig, data
+
+
 FIGURES = {
     "bail_rates": bail_rates, "no_refusal_bails": no_refusal_bails, "categories": category_heatmap,
     "ablations": ablations, "realdata": realdata_rates, "per_turn": per_turn, "time_to_exit": time_to_exit,
+    "steering": steering,
 }
 COMPARISON_FIGURES = {"refusal_vs_bail": refusal_vs_bail, "bail_vector_similarity": similarity}
