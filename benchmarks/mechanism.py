@@ -2,6 +2,8 @@
 contexts x 30 layers, the probe table, and a 5-alpha steering sweep with its controls
 (3 random directions of the same norm, the same direction at another layer, the KL
 guardrail on 16 neutral prompts), timed; DESIGN §4's target is 10 minutes on 2 CPU cores.
+The model's load includes its one-time GGUF conversion unless it is cached
+(`conversion_cached`; BAILBENCH_CACHE_DIR=an empty folder measures a first use).
 
 The run being probed is made first, untimed, with llama.cpp (140 stratified BailBench prompts,
 one sample, both bail-prompt orders in logprob mode, the heuristic refusal classifier so a
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -34,6 +37,8 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("BAILBENCH_DATA_DIR", str(ROOT.parent / "shared" / "data" / "bailstudy"))
 
+    from bailbench.backends.embedded import embedded_gguf
+    from bailbench.backends.gguf_convert import DONE, converted_dir
     from bailbench.backends.registry import BackendOptions, load_backend
     from bailbench.datasets.registry import load_dataset
     from bailbench.mechanism.activations import compute_activations
@@ -46,6 +51,9 @@ def main() -> None:
     run(RunConfig(model="smollm2", methods=("prompt-bail-first", "prompt-continue-first"), limit=args.contexts,
                   samples=1, max_tokens=48, refusal_classifier="heuristic", out=run_dir))
     made = time.perf_counter() - t
+    for old in ("activations", "probe"):  # a rerun measures them anew, not their resumption
+        shutil.rmtree(run_dir / old, ignore_errors=True)
+    cached = (converted_dir(embedded_gguf()) / DONE).is_file()
 
     t0 = time.perf_counter()
     hf = load_backend("hf:smollm2", BackendOptions(batch_size=8))
@@ -70,7 +78,7 @@ def main() -> None:
 
     print(json.dumps({
         "cpu_threads": __import__("torch").get_num_threads(), "load_average": os.getloadavg(),
-        "contexts": args.contexts, "layers": len(stored.layers), "reads": stored.new_reads + stored.reused_reads,
+        "contexts": args.contexts, "conversion_cached": cached, "layers": len(stored.layers), "reads": stored.new_reads + stored.reused_reads,
         "seconds": {"make_run_llamacpp": round(made, 1), "load_hf": round(t1 - t0, 1),
                     "activations": round(t2 - t1, 1), "probe": round(t3 - t2, 1), "steer_sweep": round(t4 - t3, 1),
                     "total_mechanism": round(t4 - t0, 1)},

@@ -130,15 +130,57 @@ def test_a_steering_run_plans_its_controls(tmp_path):
 def test_the_continuations_ride_as_a_token_tree():
     """Two continuations sharing their first token and a third of one token: the context, then
     each trie node but the last tokens; each node sees the context and its own ancestors."""
-    from bailbench.mechanism.tail import _allowed, _layout
+    from bailbench.backends.token_trie import ancestry, depths
+    from bailbench.mechanism.tail import _layout
 
-    tokens, positions, parents, reads = _layout([5, 6, 7], [[10, 11, 12], [10, 13, 14], [20]])
-    assert (tokens, positions, parents) == ([5, 6, 7, 10, 11, 13], [0, 1, 2, 3, 4, 4], [-1, 3, 3])
+    tokens, parents, reads = _layout([5, 6, 7], [[10, 11, 12], [10, 13, 14], [20]])
+    assert (tokens, parents, depths(parents)) == ([5, 6, 7, 10, 11, 13], [-1, 0, 1, 2, 3, 3], [0, 1, 2, 3, 4, 4])
     assert reads == [(2, 10, 0), (3, 11, 0), (4, 12, 0), (2, 10, 1), (3, 13, 1), (5, 14, 1), (2, 20, 2)]
-    assert _allowed(3, parents).astype(int).tolist() == [
+    assert ancestry(parents).astype(int).tolist() == [
         [1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 0],
         [1, 1, 1, 1, 0, 1]]
-    assert _layout([1, 2], []) == ([1, 2], [0, 1], [], [])
+    assert _layout([1, 2], []) == ([1, 2], [-1, 0], [])
+
+
+def test_a_context_runs_as_one_token_tree():
+    """The rollout and both checks of a context: one tree; the reply end read inside it where a
+    check begins with the rollout's tokens, each check at its own last node."""
+    from bailbench.backends.token_trie import ancestry, depths, packed_batch
+    from bailbench.mechanism.sites import plan
+    from bailbench.store import SampleRow
+
+    fields = SampleRow.__dataclass_fields__
+
+    def row(method, key, rendered, reply=""):
+        values = {f: None for f in fields} | {"method": method, "key": key, "rendered": rendered, "reply": reply,
+                                               "prompt_id": "p", "sample": 0, "ablation": "Baseline",
+                                               "category": "c", "subcategory": "s"}
+        return SampleRow(**values)
+
+    rows = [row("prompt-bail-first", "b", "abcd<wellbeing>"), row("prompt-continue-first", "f", "abce<wellbeing>"),
+            row("rollout", "r", "ab", "c")]  # as context_rows gives them
+    codes = {"<wellbeing>": 9}
+
+    def tokens(text):
+        out = []
+        while text:
+            tag = next((t for t in codes if text.startswith(t)), None)
+            out.append(codes[tag] if tag else ord(text[0]) - 96)
+            text = text[len(tag) if tag else 1:]
+        return out
+
+    seq = plan(rows, tokens, set())
+    assert (seq.tokens, seq.parents) == ([1, 2, 3, 4, 9, 5, 9], [-1, 0, 1, 2, 3, 2, 5])
+    assert [(r.site, r.key, r.position) for r in seq.reads] == [
+        ("decision", "b", 4), ("decision", "f", 4), ("reply_end", "r", 2)]
+    assert seq.nodes == [4, 6, 2] and [depths(seq.parents)[n] for n in seq.nodes] == [4, 4, 2]
+    assert ancestry(seq.parents)[6].astype(int).tolist() == [1, 1, 1, 0, 0, 1, 1]  # not the other check's tokens
+    assert plan(rows, tokens, {("decision", "b"), ("decision", "f"), ("reply_end", "r")}) is None
+    alone = plan(rows, tokens, {("decision", "b"), ("reply_end", "r")})
+    assert (alone.tokens, alone.parents, alone.nodes) == ([1, 2, 3, 5, 9], [-1, 0, 1, 2, 3], [4])
+    ids, pos, allowed, offsets = packed_batch([(seq.tokens, seq.parents), (alone.tokens, alone.parents)], pad=0)
+    assert offsets == [0, 2] and ids[1].tolist() == [0, 0, 1, 2, 3, 5, 9] and pos[1].tolist() == [0, 0, 0, 1, 2, 3, 4]
+    assert allowed[1, :2].astype(int).tolist() == [[1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0]]  # padding: itself
 
 
 # -- on the real model ---------------------------------------------------------------------
@@ -157,8 +199,8 @@ def run_dir(hf, tmp_path_factory):
     from bailbench.runner import RunConfig, run
 
     out = tmp_path_factory.mktemp("mech") / "run"
-    run(RunConfig(model="hf:smollm2", methods=("prompt-bail-first",), limit=4, samples=1, max_tokens=8, out=out),
-        backend=hf)
+    run(RunConfig(model="hf:smollm2", methods=("prompt-bail-first", "prompt-continue-first"), limit=4, samples=1,
+                  max_tokens=8, out=out), backend=hf)
     return out
 
 
@@ -179,12 +221,12 @@ def test_stored_activations_equal_a_direct_forward_pass_and_resume(hf, run_dir):
     from bailbench.mechanism.activations import INDEX, Folder, compute_activations
 
     done = compute_activations(run_dir, hf, "0,5,20", shard_reads=2)
-    assert (done.new_reads, done.reused_reads, done.layers) == (8, 0, (0, 5, 20))  # 4 reply ends, 4 checks
+    assert (done.new_reads, done.reused_reads, done.layers) == (12, 0, (0, 5, 20))  # 4 reply ends, 8 checks
     index = run_dir / "activations" / INDEX
     whole = index.read_text().splitlines()
-    index.write_text("\n".join(whole[:3]) + "\n" + whole[3][:10])  # killed mid-line: a shard and a half lost
+    index.write_text("\n".join(whole[:4]) + "\n" + whole[4][:10])  # killed mid-line: a shard (a context) and 1 read kept
     again = compute_activations(run_dir, hf, "0,5,20", shard_reads=2)
-    assert (again.new_reads, again.reused_reads) == (5, 3)
+    assert (again.new_reads, again.reused_reads) == (8, 4)
     assert compute_activations(run_dir, hf, "0,5,20").new_reads == 0
     with pytest.raises(UserError, match="pass the same --layers"):
         compute_activations(run_dir, hf, "3")
@@ -193,7 +235,7 @@ def test_stored_activations_equal_a_direct_forward_pass_and_resume(hf, run_dir):
     stored = {site: [folder.layer(site, layer) for layer in (0, 5, 20)] for site in ("reply_end", "decision")}
     for site, layers in stored.items():
         entries = layers[0][0]
-        assert len(entries) == 4 and len({e["key"] for e in entries}) == 4
+        assert len(entries) == len({e["key"] for e in entries}) == (4 if site == "reply_end" else 8)
         for i, e in enumerate(entries):
             row = rows[e["key"]]
             ids = torch.tensor([hf.tokens(row.rendered + row.reply if site == "reply_end" else row.rendered)])

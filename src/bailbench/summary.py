@@ -4,9 +4,20 @@ the same order, and its usage block (README, summary.json)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from importlib.resources import files
 
+# summary.json's layout is the JSON Schema summary.schema.json beside this file (shipped in the
+# package; tests/test_summary_schema.py validates every kind of run against it): a change to the
+# layout changes the schema and this version together.
 SUMMARY_VERSION = 2  # of summary.json's layout (README, summary.json); 1: before the version was written
+SCHEMA = "summary.schema.json"
+
+
+def schema() -> dict:
+    """summary.json's JSON Schema (draft 2020-12), as shipped in the package."""
+    return json.loads((files("bailbench") / SCHEMA).read_text("utf-8"))
 
 
 def summary_head(*, model: str, model_id: str, model_name: str | None, dataset: str, samples: int, ablation: str,

@@ -1,5 +1,6 @@
 """Hugging Face transformers: any causal LM checkpoint (repo id or folder), or a GGUF file
-loaded through transformers, on CPU or GPU.
+(de-quantized by transformers once, then loaded from its cached safetensors conversion: see
+backends.gguf_convert), on CPU or GPU.
 
 Generation is batched (left padding) with a sampling loop of our own so that every
 request keeps its own seeded random stream: in exact arithmetic a sample does not change
@@ -68,15 +69,15 @@ class HFBackend(LocalBackend):
         if not hasattr(torch, dtype):
             raise UserError(f"unknown --dtype {dtype!r}: use float32, bfloat16 or float16")
         path = Path(name).expanduser()
-        source, kw = name, {}
-        if path.suffix == ".gguf":  # transformers de-quantizes GGUF weights (needs gguf and accelerate)
-            if not path.is_file():
-                raise UserError(f"GGUF file {path} not found: pass hf:PATH to an existing .gguf file")
-            source, kw = str(path.parent), {"gguf_file": path.name}
+        source = name
+        if path.suffix == ".gguf":
+            from .gguf_convert import convert_gguf
+
+            source = str(convert_gguf(path))  # de-quantizing on every load takes 40 s for 135M parameters
         self.model_id = path.name if path.suffix == ".gguf" else name
         try:
-            self.tok = AutoTokenizer.from_pretrained(source, **kw)
-            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype), **kw)
+            self.tok = AutoTokenizer.from_pretrained(source)
+            self.model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype))
         except OSError as exc:
             raise UserError(f"could not load {name} with transformers ({str(exc).splitlines()[0]}); "
                             "give a local folder, a .gguf file, or a hub id with network access") from exc
@@ -139,20 +140,20 @@ class HFBackend(LocalBackend):
 
         self._steer_hook = self.blocks[steering.layer].register_forward_hook(add)
 
-    def hidden_states(self, seqs: list[list[int]], positions: list[list[int]], layers: Sequence[int]):
-        """float32 array (reads, len(layers), hidden): block outputs at `positions[i]` of
-        sequence i, in order; one cold forward pass per batch (no KV reuse, so exact)."""
+    def hidden_states(self, trees: list[tuple[list[int], list[int]]], nodes: list[list[int]], layers: Sequence[int]):
+        """float32 array (reads, len(layers), hidden): block outputs at `nodes[i]` of tree i, in
+        order. A tree is (tokens, parents) as in backends.token_trie: sequences sharing a prefix
+        run as one, each seeing only its own tokens. One cold forward pass per batch (exact)."""
         import numpy as np
 
         torch = self.torch
         last = max(layers)
         out = []
-        for j in range(0, len(seqs), self.batch_size):
-            chunk, where = seqs[j:j + self.batch_size], positions[j:j + self.batch_size]
-            ids, mask, pos = self._left_pad(chunk)
-            width = ids.shape[1]
-            rows = torch.tensor([r for r, ps in enumerate(where) for _ in ps], device=self.device)
-            cols = torch.tensor([width - len(s) + p for s, ps in zip(chunk, where) for p in ps], device=self.device)
+        for j in range(0, len(trees), self.batch_size):
+            chunk, where = trees[j:j + self.batch_size], nodes[j:j + self.batch_size]
+            ids, mask, pos, offsets = self.tree_inputs(chunk)
+            rows = torch.tensor([r for r, ns in enumerate(where) for _ in ns], device=self.device)
+            cols = torch.tensor([o + n for o, ns in zip(offsets, where, strict=True) for n in ns], device=self.device)
             caught: dict[int, object] = {}  # each block's output at the reads only: memory stays small
 
             def keep(module, args, output, layer):
@@ -172,6 +173,17 @@ class HFBackend(LocalBackend):
                     h.remove()
             out.append(torch.stack([caught[layer] for layer in layers], dim=1).cpu().numpy())  # type: ignore[misc]
         return np.concatenate(out) if out else np.zeros((0, len(layers), self.model.config.hidden_size), "float32")
+
+    def tree_inputs(self, trees: Sequence[tuple[Sequence[int], Sequence[int]]]):
+        """(ids, additive (b, 1, S, S) mask, position ids, offsets) of left-padded trees, on the device."""
+        from .token_trie import packed_batch
+
+        torch = self.torch
+        ids, pos, allowed, offsets = packed_batch(trees, self.pad_id)
+        dtype = self.model.dtype
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(torch.from_numpy(~allowed), torch.finfo(dtype).min)
+        return (torch.from_numpy(ids).to(self.device), mask[:, None].to(self.device),
+                torch.from_numpy(pos).to(self.device), offsets)
 
     def score_rendered(self, texts: Sequence[str], continuations: Sequence[str]) -> list[Score]:
         """`score` for prefixes already rendered (a run's stored `rendered` texts)."""

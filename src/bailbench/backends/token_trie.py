@@ -5,12 +5,17 @@ one llama.cpp evaluation, one vLLM request).
 Nodes are numbered in the order the sequences first reach them: a parent before its
 children, siblings in the order of their sequences. The backends evaluate in that order,
 which keeps their results independent of how the trie is stored.
+
+A trie (or any tree given as parents) also runs as one transformer pass: each token at its
+depth as position, attending to its ancestors only (`ancestry`, `packed_batch`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Hashable, Sequence
+
+import numpy as np
 
 ROOT = -1  # the parent of every sequence's first token
 
@@ -63,3 +68,46 @@ def token_trie(sequences: Sequence[Sequence[int]], roots: Sequence[Hashable] | N
             parent = node
         paths.append(path)
     return TokenTrie(tokens, parents, paths)
+
+
+def chain(n: int) -> list[int]:
+    """The parents of a plain sequence of n tokens: each token's parent is the one before it."""
+    return list(range(-1, n - 1))
+
+
+def depths(parents: Sequence[int]) -> list[int]:
+    """Each token's position in its own sequence (parents come before their children)."""
+    out: list[int] = []
+    for p in parents:
+        out.append(0 if p == ROOT else out[p] + 1)
+    return out
+
+
+def ancestry(parents: Sequence[int]) -> np.ndarray:
+    """(n, n) bool: the tokens each token attends to in a tree-packed causal pass, itself and
+    its ancestors; every sequence of the tree sees exactly what it would see alone."""
+    n = len(parents)
+    a = np.zeros((n, n), bool)
+    for i, p in enumerate(parents):
+        if p != ROOT:
+            a[i, :i] = a[p, :i]
+        a[i, i] = True
+    return a
+
+
+def packed_batch(trees: Sequence[tuple[Sequence[int], Sequence[int]]], pad: int):
+    """Left-padded arrays for a batch of (tokens, parents) trees: (ids (b, S), positions (b, S),
+    allowed (b, S, S) bool, each tree's offset). A padding position attends to itself alone, so
+    no softmax is empty."""
+    width = max(len(t) for t, _ in trees)
+    ids = np.full((len(trees), width), pad, np.int64)
+    pos = np.zeros((len(trees), width), np.int64)
+    allowed = np.zeros((len(trees), width, width), bool)
+    allowed[:, np.arange(width), np.arange(width)] = True
+    offsets = []
+    for r, (tokens, parents) in enumerate(trees):
+        o = width - len(tokens)
+        ids[r, o:], pos[r, o:] = tokens, depths(parents)
+        allowed[r, o:, o:] = ancestry(parents)
+        offsets.append(o)
+    return ids, pos, allowed, offsets

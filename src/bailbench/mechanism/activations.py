@@ -137,8 +137,9 @@ class Folder:
 def _batches(run_dir: Path, tokens, done: set, size: int) -> Iterator[list[Sequence]]:
     batch: list[Sequence] = []
     for rows in context_rows(run_dir):
-        batch += plan(rows, tokens, done)
-        if len(batch) >= size:
+        seq = plan(rows, tokens, done)
+        batch += [seq] if seq is not None else []
+        if sum(len(s.reads) for s in batch) >= size:
             yield batch
             batch = []
     if batch:
@@ -159,8 +160,7 @@ def compute_activations(run_dir: Path, backend, layers: str = "all", *, shard_re
     new = 0
     for batch in _batches(run_dir, backend.tokens, done, shard_reads):
         batch.sort(key=lambda s: len(s.tokens))  # similar lengths pad less
-        values = backend.hidden_states([s.tokens for s in batch], [[r.position for r in s.reads] for s in batch],
-                                       chosen)
+        values = backend.hidden_states([(s.tokens, s.parents) for s in batch], [s.nodes for s in batch], chosen)
         reads = [r for s in batch for r in s.reads]
         folder.write(shard, reads, values)
         shard, new = shard + 1, new + len(reads)

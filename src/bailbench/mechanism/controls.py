@@ -37,6 +37,7 @@ SEEDS = (0, 1, 2)
 NEUTRAL = 16  # neutral prompts for the KL guardrail
 STEERED = "steered"
 UNSTEERED = "unsteered"
+RANDOM = "random:"  # + the seed: a random direction of the same norm
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def conditions(steer: str, n_layers: int, folder: Path, seeds=SEEDS) -> list[Con
     out = [Condition(STEERED, steer), Condition(UNSTEERED, None)]
     for s in seeds:
         f = random_like(d, s).save(folder / f"random-{s}.npz")
-        out.append(Condition(f"random:{s}", f"{f}:{layer}:{alpha:g}"))
+        out.append(Condition(f"{RANDOM}{s}", f"{f}:{layer}:{alpha:g}"))
     other = (layer + n_layers // 2) % n_layers
     return out + [Condition(f"layer:{other}", f"{path}:{other}:{alpha:g}")]
 

@@ -4,8 +4,9 @@ Two sites per context (a prompt and sample): `reply_end`, the last token of the 
 rollout (rendered prompt + reply; no bail option shown yet: the cheap position), and
 `decision`, the last token of each bail-prompt check after the forced `<wellbeing>` (whose
 logits give P(bail)). A causal model's state at a position depends on the tokens before it
-only, so where the check's tokens begin with the rollout's, the reply end is read from the
-check's pass: one forward pass per check, none for the rollout.
+only, so a context's rollout and checks run as one token tree: their shared prefix (the
+prompt and reply, where the checks begin with them) is computed once, each check's own
+tokens see only that prefix and themselves, and the reply end is read inside the tree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..backends.token_trie import token_trie
 from ..methods import PROMPT_METHODS, ROLLOUT
 from ..methods.wordings import tag
 from ..store import SampleRow, Store
@@ -40,8 +42,12 @@ class Read:
 
 @dataclass(frozen=True)
 class Sequence:
+    """One context's sequences as a token tree (backends.token_trie), read at `nodes`."""
+
     tokens: list[int]
+    parents: list[int]
     reads: list[Read]
+    nodes: list[int]
 
 
 def _read(row: SampleRow, site: str, position: int) -> Read:
@@ -70,22 +76,19 @@ def context_rows(run_dir: Path) -> Iterator[list[SampleRow]]:
         store.close()
 
 
-def plan(rows: list[SampleRow], tokens: Callable[[str], list[int]], done: set[tuple[str, str]]) -> list[Sequence]:
-    """The forward passes of one context that cover its reads not yet `done` ((site, key))."""
-    rollout = next((r for r in rows if r.method == ROLLOUT), None)
-    want_end = rollout is not None and (REPLY_END, rollout.key) not in done
-    end = tokens(rollout.rendered + rollout.reply) if rollout is not None else []
-    out = []
+def plan(rows: list[SampleRow], tokens: Callable[[str], list[int]], done: set[tuple[str, str]]) -> Sequence | None:
+    """The forward pass of one context that covers its reads not yet `done` ((site, key)):
+    its checks and rollout packed as one token tree (None: nothing left to read)."""
+    seqs: list[list[int]] = []
+    reads: list[Read] = []
     for row in rows:
-        if row.method == ROLLOUT:
+        site = REPLY_END if row.method == ROLLOUT else DECISION
+        if (site, row.key) in done:
             continue
-        seq = tokens(decision_text(row))
-        reads = [] if (DECISION, row.key) in done else [_read(row, DECISION, len(seq) - 1)]
-        if want_end and rollout is not None and seq[:len(end)] == end:
-            reads.append(_read(rollout, REPLY_END, len(end) - 1))
-            want_end = False
-        if reads:
-            out.append(Sequence(seq, reads))
-    if want_end and rollout is not None:
-        out.append(Sequence(end, [_read(rollout, REPLY_END, len(end) - 1)]))
-    return out
+        seq = tokens(row.rendered + row.reply if site == REPLY_END else decision_text(row))
+        seqs.append(seq)
+        reads.append(_read(row, site, len(seq) - 1))
+    if not seqs:
+        return None
+    trie = token_trie(seqs)
+    return Sequence(trie.tokens, trie.parents, reads, [path[-1] for path in trie.paths])

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..backends.base import continuation_tokens
-from ..backends.token_trie import ROOT, token_trie
+from ..backends.token_trie import ROOT, chain, token_trie
 from .directions import Steering
 
 BATCH = 8
@@ -46,31 +46,15 @@ class _Batch:
     calls: dict[int, tuple] = field(default_factory=dict)  # block -> (args after the hidden states, kwargs)
 
 
-def _layout(prefix: list[int], conts: list[list[int]]) -> tuple[list[int], list[int], list[int], list[tuple]]:
+def _layout(prefix: list[int], conts: list[list[int]]) -> tuple[list[int], list[int], list[tuple]]:
     """(tokens: the context, then each node of the continuations' trie but their last tokens;
-    their positions; each node's parent index (-1: the context); reads as (index read after,
-    token, continuation))."""
+    each token's parent (token_trie's convention: a node of the trie hangs from the context's
+    last token); reads as (index read after, token, continuation))."""
     trie, n = token_trie([c[:-1] for c in conts]), len(prefix)
-    positions = list(range(n)) + [n + len(trie.prefix(i)) - 1 for i in range(len(trie.tokens))]
-    parents = [p if p == ROOT else n + p for p in trie.parents]
+    parents = chain(n) + [n - 1 if p == ROOT else n + p for p in trie.parents]
     reads = [(n - 1 if j == 0 else n + trie.paths[k][j - 1], tok, k) for k, c in enumerate(conts)
              for j, tok in enumerate(c)]
-    return list(prefix) + trie.tokens, positions, parents, reads
-
-
-def _allowed(n_prefix: int, parents: list[int]) -> np.ndarray:
-    """(L, L) bool: what each position attends to."""
-    size = n_prefix + len(parents)
-    a = np.zeros((size, size), bool)
-    a[:n_prefix, :n_prefix] = np.tril(np.ones((n_prefix, n_prefix), bool))
-    for j, parent in enumerate(parents):
-        i = n_prefix + j
-        a[i, :n_prefix] = True
-        a[i, i] = True
-        while parent >= 0:
-            a[i, parent] = True
-            parent = parents[parent - n_prefix]
-    return a
+    return list(prefix) + trie.tokens, parents, reads
 
 
 class TailScorer:
@@ -103,31 +87,21 @@ class TailScorer:
 
     def _batch(self, chunk: list) -> _Batch:
         torch = self.torch
-        width = max(len(p[2]) for p in chunk)
-        ids = np.full((len(chunk), width), self.backend.pad_id, np.int64)
-        pos = np.zeros((len(chunk), width), np.int64)
-        allowed = np.zeros((len(chunk), width, width), bool)
-        allowed[:, np.arange(width), np.arange(width)] = True  # a padded row attends to itself: no empty softmax
+        ids, mask, pos, offsets = self.backend.tree_inputs([(p[2], p[3]) for p in chunk])
         at_row, at_col, token, into, last = [], [], [], [], []
-        for r, (i, prefix, tokens, positions, parents, reads) in enumerate(chunk):
-            o = width - len(tokens)
-            ids[r, o:], pos[r, o:] = tokens, positions
-            allowed[r, o:, o:] = _allowed(len(prefix), parents)
+        for r, ((i, prefix, _, _, reads), o) in enumerate(zip(chunk, offsets, strict=True)):
             last.append(o + len(prefix) - 1)
             for at, tok, k in reads:
                 at_row.append(r)
                 at_col.append(o + at)
                 token.append(tok)
                 into.append(i * self.n_cont + k)
-        dtype = self.backend.model.dtype
-        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill_(torch.from_numpy(~allowed), torch.finfo(dtype).min)
         device = self.backend.device
 
         def index(xs: list[int]):
             return torch.tensor(xs, dtype=torch.long, device=device)
 
-        return _Batch(np.array([p[0] for p in chunk]), torch.from_numpy(ids).to(device), mask[:, None].to(device),
-                      torch.from_numpy(pos).to(device), index(at_row), index(at_col), index(token),
+        return _Batch(np.array([p[0] for p in chunk]), ids, mask, pos, index(at_row), index(at_col), index(token),
                       np.array(into, np.int64), index(last))
 
     def _read(self, b: _Batch, hidden, totals: np.ndarray, nexts: np.ndarray) -> None:

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from ..mechanism.controls import STEERED, UNSTEERED  # noqa: E402
+from ..mechanism.controls import RANDOM, STEERED, UNSTEERED  # noqa: E402
 from ..methods import BAIL_METHODS  # noqa: E402
 from ..methods.registry import method_spec  # noqa: E402
 from .runs import ReportRun  # noqa: E402
@@ -280,9 +280,6 @@ def time_to_exit(runs: list[ReportRun]):
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig, curves
-
-
-RANDOM = "random:"  # the random-direction controls, `random:SEED` (mechanism/controls.py)
 
 
 def _steering_data(block: dict) -> dict | None:
