@@ -159,3 +159,10 @@ def test_every_property_is_described():
 
     walk(schema(), "")
     assert not missing
+
+
+def test_a_simulation_without_a_check_reads_no_bail_prompt(summaries):
+    """--check none asks no bail prompt: neither its mode nor its reading is named."""
+    got = {k: (summaries[k]["bail_prompt_mode"], summaries[k]["bail_prompt_reading"])
+           for k in ("simulate", "simulate_unpaired")}
+    assert got == {"simulate": ("logprob", "exact"), "simulate_unpaired": (None, None)}

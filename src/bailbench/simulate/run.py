@@ -141,6 +141,7 @@ class SimulateRun:
             "families_run": self.scenarios.families, "n_prompts": len(self.scenarios.scenarios),
             "turns": cfg.turns, "conversations": cfg.conversations, "arms": self.arms, "check": cfg.check,
             "bail_prompt_mode": s.mode if cfg.check else None,
+            "bail_prompt_reading": head["bail_prompt_reading"] if cfg.check else None,
             "user_temperature": self.user_temperature, "user_max_tokens": cfg.user_max_tokens, "retries": cfg.retries,
             **summarize(outcomes, cfg.turns, self.arms),
             "new_samples": new, "reused_samples": reused,
