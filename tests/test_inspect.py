@@ -102,6 +102,16 @@ def logs(tmp_path_factory):
     return found
 
 
+def assert_schema(summary: dict) -> None:
+    from jsonschema import Draft202012Validator
+
+    from bailbench.summary import schema
+
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in Draft202012Validator(schema()).iter_errors(summary)]
+    assert not errors, "\n".join(errors[:20])
+
+
 def _verdicts(log) -> list[str]:
     return [s.scores[next(iter(s.scores))].answer for s in log.samples]
 
@@ -185,6 +195,7 @@ def test_import_inspect_makes_a_run_store(logs, tmp_path):
         assert st["unknown_rate"] == pytest.approx(verdicts.count(UNKNOWN) / 4, abs=1e-6)
         assert sum(c["n"] for c in st["categories"].values()) == 4
     assert s["positional_bias"] is not None and len(s["inspect"]["logs"]) == 4
+    assert_schema(s)  # an import has the layout of any prompt run
     # the stored verdicts are bailbench's readers applied to the stored replies
     db = sqlite3.connect(out / "samples.sqlite")
     rows = db.execute("SELECT method, reply, verdict FROM samples").fetchall()
@@ -227,6 +238,7 @@ def test_realdata_over_an_inspect_log(logs, tmp_path):
     assert s["n_conversations"] == 2 and s["n_turns"] == 2 and s["dataset"] == f.name
     assert s["conversations"]["read"] == 2 and s["conversations"]["skipped"] == {}
     assert s["methods"]["prompt-bail-first"]["conversations_with_bail"]["n"] == 2
+    assert_schema(s)
     db = sqlite3.connect(out / "samples.sqlite")
     answered = db.execute("SELECT c.source_id, s.prompt FROM samples s JOIN conversations c ON s.prompt_id = c.id "
                           "WHERE s.method = 'rollout'").fetchall()
