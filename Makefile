@@ -60,7 +60,7 @@ lint: $(VENV)/.dev
 
 # The fast loop: lint, types, and the tests that need no model and take well under a second or two.
 check: lint
-	$(PY) -m pytest -q -m "not model and not slow"
+	$(PY) -m pytest -q -n auto -m "not model and not slow"  # on every core (pytest-xdist)
 
 # The typed keywords of bailbench.api, rewritten from the declared settings after one changes.
 api-types: $(VENV)/.core
