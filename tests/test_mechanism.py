@@ -385,3 +385,15 @@ def test_steering_is_refused_where_no_controls_run(tmp_path):
     for job, kw in ((api.realdata, {"dataset": "sharegpt"}), (api.simulate, {})):
         with pytest.raises(UserError, match="--steer runs with its controls on `bailbench run` only"):
             job(model="mock:p_bail=0.3", steer=f"{path}:0:1", out=str(tmp_path / job.__name__), **kw)
+
+
+def test_an_unwritable_cache_is_one_line(tmp_path, monkeypatch):
+    """The GGUF conversion says where it cannot write, before it spends time de-quantizing."""
+    from bailbench.backends.embedded import embedded_gguf
+    from bailbench.backends.gguf_convert import convert_gguf
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("BAILBENCH_CACHE_DIR", str(blocked))
+    with pytest.raises(UserError, match="cannot write the converted model to .*BAILBENCH_CACHE_DIR"):
+        convert_gguf(embedded_gguf())

@@ -42,6 +42,11 @@ def convert_gguf(gguf: str | Path, out: str | Path | None = None, *, dtype: str 
     out = Path(out).expanduser() if out else converted_dir(gguf, dtype)
     if (out / DONE).is_file():
         return out
+    try:  # before the 40 s of de-quantizing
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write the converted model to {out.parent} ({exc.strerror or exc}); set "
+                        "BAILBENCH_CACHE_DIR to a writable folder") from None
     try:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -62,7 +67,6 @@ def convert_gguf(gguf: str | Path, out: str | Path | None = None, *, dtype: str 
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(quantized.state_dict())
     plain.generation_config = quantized.generation_config
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
     try:
         plain.to(getattr(torch, dtype)).save_pretrained(tmp)
