@@ -130,6 +130,19 @@ def test_the_shipped_families():
         load_scenarios("missing.toml")
 
 
+def test_a_folder_called_all_does_not_hide_the_shipped_scenarios(tmp_path, monkeypatch):
+    """A run directory named `all` in the working directory used to make `simulate` (whose
+    default is `all`) stop with "scenario file 'all' not found"."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "all").mkdir()
+    (tmp_path / "verbal-abuse").write_text("not a scenario file")
+    assert len(load_scenarios("all").scenarios) == 24
+    assert {s.family for s in load_scenarios("verbal-abuse").scenarios} == {"verbal-abuse"}
+    with pytest.raises(UserError, match="scenario file 'other' not found"):
+        (tmp_path / "other").mkdir()
+        load_scenarios("other")
+
+
 def test_a_malformed_file_on_the_command_line_is_exit_2_and_one_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.replace("leaving_appropriate = false", "leaving_appropriate = 0"))

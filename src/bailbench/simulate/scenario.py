@@ -141,15 +141,17 @@ def shipped(family: str) -> tuple[Scenario, ...]:
 
 
 def load_scenarios(spec: str) -> ScenarioSet:
-    """`all`, a comma list of shipped family names, or a .toml/.jsonl file."""
-    path = Path(spec).expanduser()
-    if path.suffix in (".toml", ".jsonl") or path.exists():
-        if not path.is_file():
-            raise UserError(f"scenario file {spec!r} not found; pass a .toml or .jsonl file, or family names "
-                            f"({', '.join(shipped_families())}) or {ALL}")
-        return ScenarioSet(path.name, read_scenario_file(path))
+    """`all`, a comma list of shipped family names, or a .toml/.jsonl file. The names come
+    first: a folder or file in the working directory called `all` does not hide them."""
     families = shipped_families()
     names = families if spec.strip() == ALL else [p.strip() for p in spec.split(",") if p.strip()]
+    named = bool(names) and all(n in families for n in names)
+    path = Path(spec).expanduser()
+    if not named and (path.suffix in (".toml", ".jsonl") or path.exists()):
+        if not path.is_file():
+            raise UserError(f"scenario file {spec!r} not found; pass a .toml or .jsonl file, or family names "
+                            f"({', '.join(families)}) or {ALL}")
+        return ScenarioSet(path.name, read_scenario_file(path))
     unknown = [n for n in names if n not in families]
     if unknown or not names:
         raise UserError(f"unknown scenario family {(unknown or [spec])[0]!r}: choose from {', '.join(families)}, "
