@@ -9,10 +9,11 @@
 
 Keyword arguments are the flags of `bailbench run` / `bailbench realdata` with
 underscores (`max_tokens`, `refusal_classifier`, `base_url`, `batch_size` ...), declared
-once with their defaults and checks in `RunConfig` / `RealDataConfig` and `BackendOptions`;
+once with their defaults and checks in `RunConfig` / `RealDataConfig` and the backends'
+options classes (backends/options.py; another package's backend adds its own keywords);
 a value the CLI refuses is refused here too, with the same message. Their types, for editors
-and mypy, are the TypedDicts of `api_types.py`, written from those declarations by
-`write_types()` (`make api-types`; a test keeps the file current).
+and mypy, are the TypedDicts of `api_types.py`, written from those declarations (bailbench's
+own backends') by `write_types()` (`make api-types`; a test keeps the file current).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
-from .backends.registry import BackendOptions
+from .backends.registry import BackendOptions, backend_options
 from .execute import Reporter
 from .settings import keywords, typed_dict_source
 
@@ -68,12 +69,13 @@ def config(config_type: type[C], settings: Mapping[str, Any]) -> C:
     """Keyword settings -> the run's config, its backend options split off; each value is
     checked as it is declared (settings.py), an unknown name is a clear error."""
     own = keywords(config_type)
-    backend = keywords(BackendOptions)
+    union = backend_options()  # every registered backend's, another package's too
+    backend = keywords(union)
     unknown = set(settings) - own - backend
     if unknown:
         raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}; choose from "
                         f"{', '.join(sorted(own | backend))}")
-    options = BackendOptions(**{k: v for k, v in settings.items() if k in backend})
+    options = union(**{k: v for k, v in settings.items() if k in backend})
     return config_type(**{k: v for k, v in settings.items() if k in own}, options=options)  # type: ignore[call-arg]
 
 

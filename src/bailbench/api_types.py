@@ -32,10 +32,10 @@ class RunSettings(TypedDict, total=False):
     gpu_layers: int
     device: str | None
     dtype: str | None
+    tensor_parallel: int
     batch_size: int | None
     tool_format: str | None
     steer: str | None
-    tensor_parallel: int
     base_url: str | None
     concurrency: int | None
     timeout: float | None
@@ -66,10 +66,10 @@ class RealDataSettings(TypedDict, total=False):
     gpu_layers: int
     device: str | None
     dtype: str | None
+    tensor_parallel: int
     batch_size: int | None
     tool_format: str | None
     steer: str | None
-    tensor_parallel: int
     base_url: str | None
     concurrency: int | None
     timeout: float | None
@@ -103,10 +103,10 @@ class SimulateSettings(TypedDict, total=False):
     gpu_layers: int
     device: str | None
     dtype: str | None
+    tensor_parallel: int
     batch_size: int | None
     tool_format: str | None
     steer: str | None
-    tensor_parallel: int
     base_url: str | None
     concurrency: int | None
     timeout: float | None

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from . import console
-from .backends.registry import BackendOptions
+from .backends.registry import backend_options
 from .chat.template import generic_tool_text
 from .chat.types import Message
 from .errors import ServiceError, UserError
@@ -59,6 +59,16 @@ def with_progress(job, **kwargs):
         reporter.stop()
 
 
+def _backend_options():
+    """Every registered backend's options (a flag of another package's backend too); two
+    backends that declare one option differently are one line, exit 2, before any command."""
+    try:
+        return backend_options()
+    except UserError as exc:
+        console.err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+
+
 # `run`'s own flags; every run setting is declared once, in the config it belongs to (settings.py)
 RUN_FLAGS = [
     extra_option("full", bool, typer.Option(False, "--full", help="The paper's protocol: every prompt, 10 samples, "
@@ -76,7 +86,7 @@ RUN_FLAGS = [
 
 
 @app.command()
-@with_options(cli_parameters(RunConfig, BackendOptions, presets=True) + RUN_FLAGS)
+@with_options(cli_parameters(RunConfig, _backend_options(), presets=True) + RUN_FLAGS)
 def run(*, full: bool, plan: bool, pilot: Path | None, detect: float, prices: Path | None, **settings) -> None:
     """Measure bail rates; with no arguments, a quick run of the embedded model on every category."""
     from . import api
@@ -134,7 +144,7 @@ def _plan(cfg: RunConfig, pilot: Path | None, detect: float, prices: Path | None
 
 
 @app.command()
-@with_options(cli_parameters(RealDataConfig, BackendOptions))
+@with_options(cli_parameters(RealDataConfig, _backend_options()))
 def realdata(**settings) -> None:
     """How often would a model bail on real conversations? Answers every user turn under each method."""
     from . import api

@@ -1,20 +1,35 @@
 """Model specs (`provider:name`) to backends. Heavy libraries are imported only when used.
 
 A backend is a factory `(name, *, spec, options) -> Backend` registered under the
-`bailbench.backends` entry-point group; a package that registers one there adds a
-provider (`bailbench run --model myprovider:NAME`), as the built-in ones below do.
+`bailbench.backends` entry-point group, declaring its options class (`@options(GGUFOptions)`,
+options.py); a package that registers one there adds a provider (`bailbench run --model
+myprovider:NAME`) and the options its class declares, as the built-in ones below do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, make_dataclass, replace
+from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from ..errors import UserError
-from ..settings import Checked, above, at_least, setting
+from ..settings import KEY, declared
 from .base import Backend
 from .embedded import EMBEDDED, embedded_gguf, weights
+from .options import (
+    ALWAYS,
+    APIOptions,
+    GGUFOptions,
+    HFOptions,
+    Options,
+    VLLMOptions,
+    options,
+    options_class,
+    taken,
+)
 
 GROUP = "bailbench.backends"
 
@@ -36,86 +51,111 @@ def split_spec(spec: str) -> tuple[str, str]:
     return provider, name
 
 
-def _tool_format(fmt: str) -> str | None:
-    from ..chat.toolcalls import check_format
-
-    check_format(fmt)
-    return None
-
-
-def _steer(text: str) -> str | None:
-    from ..mechanism.directions import check_steer
-
-    return check_steer(text)
-
-
 @dataclass(frozen=True)
-class BackendOptions(Checked):
-    """Backend flags, declared once for every command; each backend declares which it takes (`takes`)."""
-
-    n_ctx: int = setting(8192, "Context window for local models (capped by the model's own).",
-                         check=at_least(1, 10**8))
-    gpu_layers: int = setting(0, "gguf: layers offloaded to the GPU (-1 = all; needs a GPU build of "
-                                 "llama-cpp-python).", check=at_least(-1, 10_000))
-    device: str | None = setting(None, "hf: torch device [cuda if available, else cpu].")
-    dtype: str | None = setting(None, "hf, vllm: weights dtype (float32, bfloat16, float16).")
-    batch_size: int | None = setting(None, "gguf, hf, vllm: sequences decoded together [gguf: 16; hf: 32 on GPU, 8 "
-                                           "on CPU; vllm: groups per engine call, 32 on CPU, 256 on GPU]; part of "
-                                           "the run's identity.", check=at_least(1, 10**6))
-    tool_format: str | None = setting(None, "gguf, hf, vllm: read tool calls in this format instead of the one the "
-                                            "chat template shows (README, How tool calls are read).",
-                                      check=_tool_format)
-    steer: str | None = setting(None, "hf: add ALPHA x a saved direction to the residual stream after layer LAYER "
-                                      "(FILE:LAYER:ALPHA; directions from `bailbench probe`).", check=_steer)
-    tensor_parallel: int = setting(1, "vllm: GPUs to shard the model over.", check=at_least(1, 1024))
-    base_url: str | None = setting(None, "openai, anthropic: server address (any OpenAI-compatible server).")
-    concurrency: int | None = setting(None, "openai, anthropic: requests in flight [16 / 8].",
-                                      check=at_least(1, 10**5))
-    timeout: float | None = setting(None, "openai, anthropic: seconds per request before a retry.",
-                                    check=above(0, 10**6))
-    api_key_env: str | None = setting(None, "openai, anthropic: the environment variable holding the key of a "
-                                            "--base-url server (OPENAI_API_KEY / ANTHROPIC_API_KEY go only to the "
-                                            "provider's own endpoint).")
-    batch: bool = setting(False, "openai, anthropic: send requests through the provider's batch API (half price, "
-                                 "answers within hours; jobs kept in the run directory, so a killed run collects "
-                                 "them instead of paying again).")
-
-    def given(self) -> dict:
-        """The options set to something other than their defaults."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) != f.default}
+class BackendOptions(APIOptions, VLLMOptions, HFOptions, GGUFOptions):
+    """The options of every built-in backend (options.py declares them, each in its backend's
+    class): what callers build by hand (`BackendOptions(n_ctx=4096)`). The CLI, the library and
+    experiment files take those of every registered backend, `backend_options()`."""
 
 
 MIN_GGUF_CTX = 64
 
 
-def takes(*names: str):
-    """Declare which BackendOptions a backend factory uses (others given are an error)."""
-    def mark(factory):
-        factory.options = names
-        return factory
-    return mark
+def _flags(names) -> str:
+    return ", ".join("--" + k.replace("_", "-") for k in names)
+
+
+def provider_options() -> dict[str, type]:
+    """The options class of each registered backend that imports (one that does not is left
+    out here; `load_backend` says why it failed): bailbench's own in the order this file
+    defines them (as the flags' help names them: "openai, anthropic"), then other packages'."""
+    factories = {}
+    for provider, ep in providers().items():
+        try:
+            factories[provider] = ep.load()
+        except Exception:  # noqa: BLE001 - another package's broken backend must not break the CLI
+            continue
+
+    def order(item: tuple[str, object]) -> tuple[bool, int]:
+        own = getattr(item[1], "__module__", None) == __name__
+        return not own, getattr(getattr(item[1], "__code__", None), "co_firstlineno", 0) if own else 0
+
+    return {provider: options_class(f) for provider, f in sorted(factories.items(), key=order)}
+
+
+def union_of(classes: Mapping[str, type]) -> type[BackendOptions]:
+    """One options class with the fields of BackendOptions and of every class given (by
+    provider), each flag's help starting with the providers that take it. An option name that
+    two of them declare differently (not one field inherited) is an error."""
+    owners: dict[str, tuple[str, Field]] = {}
+    for provider, cls in classes.items():
+        for name, (f, _) in declared(cls).items():
+            first, field_ = owners.setdefault(name, (provider, f))
+            if field_ is not f:
+                raise UserError(f"the {first} and {provider} backends both declare the option {name} "
+                                f"(--{name.replace('_', '-')}), differently: one should inherit it or rename it")
+    for name, (f, _) in declared(BackendOptions).items():
+        if name in owners and owners[name][1] is not f:
+            raise UserError(f"the {owners[name][0]} backend declares the option {name} "
+                            f"(--{name.replace('_', '-')}), which bailbench's own backends declare differently")
+    extras = [c for c in dict.fromkeys(classes.values()) if not issubclass(BackendOptions, c)]
+    extras = [c for c in extras if not any(o is not c and issubclass(o, c) for o in extras)]
+    bases = (BackendOptions, *extras)
+    merged = make_dataclass("RegisteredBackendOptions", [], bases=bases, frozen=True)
+    hints = typing.get_type_hints(merged)
+    redeclared = []
+    for name, (f, spec) in declared(merged).items():
+        takers = [p for p, cls in classes.items() if name in declared(cls)]
+        every = name == ALWAYS or len(takers) == len(classes)
+        meta = {KEY: spec if every or not takers else replace(spec, help=f"{', '.join(takers)}: {spec.help}")}
+        kept = field(default=f.default, metadata=meta) if f.default_factory is MISSING else \
+            field(default_factory=f.default_factory, metadata=meta)
+        redeclared.append((name, hints[name], kept))
+    union = make_dataclass("RegisteredBackendOptions", redeclared, bases=bases, frozen=True,
+                           namespace={"__reduce__": _reduce})
+    union.__module__ = __name__
+    return typing.cast("type[BackendOptions]", union)
+
+
+@cache
+def backend_options() -> type[BackendOptions]:
+    """The options of every registered backend, bailbench's and other packages' (their own
+    classes as further bases): the CLI's backend flags, the library's backend keywords and the
+    experiment files' option keys. A value of it is a BackendOptions."""
+    return union_of(provider_options())
+
+
+def _registered(values: dict) -> BackendOptions:
+    return backend_options()(**values)
+
+
+def _reduce(self: BackendOptions) -> tuple:  # pickled by value: the class is made at run time
+    return _registered, ({f.name: getattr(self, f.name) for f in fields(self)},)
 
 
 def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
+    """The backend of a spec, its factory called with its own options class holding the values
+    given (a BackendOptions or `backend_options()`); a flag its class does not declare is an error."""
     o = options or BackendOptions()
     provider, name = split_spec(spec)
     try:
         factory = providers()[provider].load()
     except ImportError as exc:
         raise UserError(f"the {provider} backend could not be imported ({exc})") from None
-    stray = sorted(set(o.given()) - set(getattr(factory, "options", ())) - {"n_ctx"})
+    cls = options_class(factory)
+    own = {f.name for f in fields(cls)}
+    stray = sorted(set(o.given()) - own - {ALWAYS})
     if stray:
-        flags = ", ".join("--" + k.replace("_", "-") for k in stray)
-        raise UserError(f"{flags} does not apply to {provider} models (they take: "
-                        f"{', '.join('--' + k.replace('_', '-') for k in factory.options) or 'none of the backend flags'})")
-    return factory(name, spec=spec, options=o)
+        raise UserError(f"{_flags(stray)} does not apply to {provider} models (they take: "
+                        f"{_flags(taken(cls)) or 'none of the backend flags'})")
+    return factory(name, spec=spec, options=cls(**{k: getattr(o, k) for k in own if hasattr(o, k)}))
 
 
 # -- the built-in backends (registered in pyproject.toml under `bailbench.backends`) ----------
 
 
-@takes("n_ctx", "gpu_layers", "batch_size", "tool_format")
-def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
+@options(GGUFOptions)
+def gguf(name: str, *, spec: str, options: GGUFOptions) -> Backend:
     from .llamacpp import LlamaCppBackend
 
     if options.n_ctx < MIN_GGUF_CTX:  # llama.cpp aborts below: the backend reserves 64 sequence ids
@@ -125,43 +165,43 @@ def gguf(name: str, *, spec: str, options: BackendOptions) -> Backend:
                            batch_size=options.batch_size, tool_format=options.tool_format)
 
 
-@takes("n_ctx", "device", "dtype", "batch_size", "tool_format", "steer")
-def hf(name: str, *, spec: str, options: BackendOptions) -> Backend:
+@options(HFOptions)
+def hf(name: str, *, spec: str, options: HFOptions) -> Backend:
     from .hf import HFBackend
 
     return HFBackend(weights(name), spec=spec, n_ctx=options.n_ctx, device=options.device, dtype=options.dtype,
                      batch_size=options.batch_size, tool_format=options.tool_format, steer=options.steer)
 
 
-@takes("n_ctx", "dtype", "tensor_parallel", "batch_size", "tool_format")
-def vllm(name: str, *, spec: str, options: BackendOptions) -> Backend:
+@options(VLLMOptions)
+def vllm(name: str, *, spec: str, options: VLLMOptions) -> Backend:
     from .vllm_offline import VLLMBackend
 
     return VLLMBackend(name, spec=spec, n_ctx=options.n_ctx, tensor_parallel=options.tensor_parallel,
                        dtype=options.dtype, batch_size=options.batch_size, tool_format=options.tool_format)
 
 
-def _api(options: BackendOptions) -> dict:
+def _api(options: APIOptions) -> dict:
     return {k: getattr(options, k) for k in ("base_url", "concurrency", "timeout", "api_key_env", "batch")
             if getattr(options, k) is not None}
 
 
-@takes("base_url", "concurrency", "timeout", "api_key_env", "batch")
-def openai(name: str, *, spec: str, options: BackendOptions) -> Backend:
+@options(APIOptions)
+def openai(name: str, *, spec: str, options: APIOptions) -> Backend:
     from .openai_api import OpenAIBackend
 
     return OpenAIBackend(name, spec=spec, **_api(options))
 
 
-@takes("base_url", "concurrency", "timeout", "api_key_env", "batch")
-def anthropic(name: str, *, spec: str, options: BackendOptions) -> Backend:
+@options(APIOptions)
+def anthropic(name: str, *, spec: str, options: APIOptions) -> Backend:
     from .anthropic_api import AnthropicBackend
 
     return AnthropicBackend(name, spec=spec, **_api(options))
 
 
-@takes()
-def mock(name: str, *, spec: str, options: BackendOptions) -> Backend:
+@options(Options)
+def mock(name: str, *, spec: str, options: Options) -> Backend:
     from .mock import MockBackend
 
     return MockBackend(name, spec=spec)

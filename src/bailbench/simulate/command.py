@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import console
-from ..backends.registry import BackendOptions
+from ..backends.registry import backend_options
 from ..settings import cli_parameters, with_options
 from .run import SimulateConfig
 
@@ -59,7 +59,7 @@ def appropriateness_lines(summary: dict) -> list[str]:
     return lines
 
 
-@with_options(cli_parameters(SimulateConfig, BackendOptions, skip=("refusal_classifier", "false_bail_filter")))
+@with_options(cli_parameters(SimulateConfig, backend_options(), skip=("refusal_classifier", "false_bail_filter")))
 def simulate(**settings) -> None:
     """Simulated users talk to a model that can leave: when, and where, does it leave?"""
     from . import simulate as run_simulation

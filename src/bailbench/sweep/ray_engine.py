@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..backends.base import Capabilities, Generation, GenerationRequest, Score
-from ..backends.registry import BackendOptions
+from ..backends.registry import backend_options
 from ..chat.types import Chat
 from ..execute import Executor, Silent, Unit, rollout_key
 from ..methods import PROMPT_METHODS
@@ -66,7 +66,7 @@ class ModelWorker:
             os.setpriority(os.PRIO_PROCESS, 0, niceness)
         except (OSError, AttributeError):
             pass
-        self.backend = load_backend(spec, BackendOptions(**options))
+        self.backend = load_backend(spec, backend_options()(**options))
 
     def info(self) -> dict:
         import socket

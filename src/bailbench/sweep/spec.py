@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 
-from ..backends.registry import BackendOptions, split_spec
+from ..backends.registry import BackendOptions, backend_options, split_spec
 from ..errors import UserError
 from ..methods.wordings import BASELINE
 from ..realdata import RealDataConfig
@@ -67,7 +67,8 @@ MODEL_KEYS = {
     "throughput": (float, "samples/s of one worker, measured, for --plan"),
     "options": (dict, "a table of backend options"),
 }
-OPTION_KEYS = {name: (BackendOptions, name) for name in declared(BackendOptions)}
+OPTIONS = backend_options()  # every registered backend's options, another package's too
+OPTION_KEYS = {name: (OPTIONS, name) for name in declared(OPTIONS)}
 # (lowest, highest) of the sweep's own numbers; run settings carry their checks in their declarations
 RANGES = {"gpus": (0.0, 1024.0), "cpus": (0.0, 4096.0), "workers": (1, 10_000), "throughput": (1e-9, 1e9)}
 EXPERIMENT_KEYS = {"name": (str, "a name"), "description": (str, "text"), "reproduces": (_LIST, "paper figure files")}
@@ -237,7 +238,10 @@ def _model(c: _Checker, table: dict, index: int, runs_keys: set, kind: str) -> M
     opts = {k: c.value(opts, k, *OPTION_KEYS[k], "models", index) for k in opts}
     tp = vals.get("tensor_parallel", 1)
     try:
-        options = BackendOptions(**{**opts, "tensor_parallel": tp})
+        # an option of another package's backend makes them the union's; bailbench's own alone keep
+        # the plain class, so a sweep's run ids (which hold every option) do not change with what else is installed
+        cls = BackendOptions if set(opts) <= set(declared(BackendOptions)) else OPTIONS
+        options = cls(**{**opts, "tensor_parallel": tp})
     except TypeError as exc:
         c.fail(c.where.of_key("models", "options", index), f"bad backend options: {exc}")
     overrides = _run_settings(c, {k: v for k, v in table.items() if k in RUN_KEYS}, "models", index, label, kind)
