@@ -22,10 +22,10 @@ from inspect_ai.log import read_eval_log  # noqa: E402
 from bailbench.analysis import intervals  # noqa: E402
 from bailbench.analysis.stats import wilson  # noqa: E402
 from bailbench.backends.registry import embedded_gguf  # noqa: E402
-from bailbench.methods import BAIL, UNKNOWN  # noqa: E402
+from bailbench.methods import BAIL, TRUNCATED_CALL, UNKNOWN  # noqa: E402
 from bailbench.methods.prompt import check_message, read_sampled  # noqa: E402
 from bailbench.methods.string import read_string  # noqa: E402
-from bailbench.methods.tool import read_tool  # noqa: E402
+from bailbench.methods.tool import read_tool_call  # noqa: E402
 from bailbench.methods.wordings import string_wording, tool_wording  # noqa: E402
 
 from .servers import LlamaServer  # noqa: E402
@@ -159,7 +159,8 @@ def test_tasks_offer_the_option_and_score_with_bailbench_readers(logs):
                 assert offered["function"]["description"] == w.description
                 assert offered["function"]["parameters"]["properties"] == {}
                 calls = [c.function for c in reply.tool_calls or []]
-                assert verdict == read_tool(reply.text, calls, "Baseline", "hermes")
+                reading = read_tool_call(reply.text, calls, "Baseline", "hermes")  # as `bailbench run` reads it
+                assert verdict == (TRUNCATED_CALL if reading.truncated else reading.verdict)
             elif key == "bail_string":
                 assert s.messages[0].role == "system"
                 assert s.messages[0].text == string_wording("Baseline", "SmolLM").system_text

@@ -11,9 +11,9 @@ however many conversations there are. Rerunning the same command resumes.
 from __future__ import annotations
 
 import math
+import sqlite3
 from dataclasses import dataclass, replace
 from itertools import islice
-from pathlib import Path
 
 from .analysis import rates
 from .analysis.rates import Cell
@@ -29,9 +29,9 @@ from .execute import (
 )
 from .keys import DATASET
 from .methods import PROMPT_METHODS, ROLLOUT
-from .session import CommonConfig, Session
+from .session import CommonConfig, RunResult, Session, Tally, measure
 from .settings import above, at_least, setting, zero_is_none
-from .store import SampleRow, write_summary
+from .store import SampleRow
 
 CONTEXT_OVER_LIMIT = "context_over_limit"
 # The classifier reads each answered turn alone; the authors gave Minos the transcript so far.
@@ -53,38 +53,39 @@ class RealDataConfig(CommonConfig):
                                 flag="--cross-model")
 
 
-@dataclass
-class RealDataResult:
-    out: Path
-    summary: dict
+class Conversations:
+    """The source of `bailbench realdata`: every user turn of streamed conversations, with the
+    dataset's own earlier turns, a few conversations per batch."""
 
+    counts_samples = False  # it advances by conversations
 
-class RealDataRun:
-    """One invocation over real conversations: its contexts are every user turn, with the
-    dataset's own earlier turns; the rest is the shared session."""
-
-    def __init__(self, cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
+    def __init__(self, cfg: RealDataConfig):
         if cfg.options.steer:
             raise UserError(STEER_ON_RUN_ONLY)
         self.cfg = cfg
         self.stats = StreamStats()
         source = open_conversations(cfg.dataset, cfg.english_only, self.stats)
-        self.dataset_name, dataset_id, self.raw = source.name, source.ident, source.raw
-        opts = cfg.options
+        self.dataset_name, self.dataset_id, self.raw = source.name, source.ident, source.raw
+        self.name = f"realdata-{self.dataset_name.split('.')[0]}"
+        self.n_conversations = 0
+
+    def session(self, reporter: Reporter | None, backend: BackendLike | None) -> Session:
+        opts, cfg = self.cfg.options, self.cfg
         if opts.n_ctx < cfg.max_context + cfg.max_tokens + 512:
             # room for the longest context, the answer and the check after it
             opts = replace(opts, n_ctx=cfg.max_context + cfg.max_tokens + 512)
-        self.session = session = Session(cfg, reporter, backend, options=opts)
-        self.reporter, self.backend, self.methods = session.reporter, session.backend, session.methods
-        self.mode, self.model_name, self.classifier = session.mode, session.model_name, session.classifier
-        session.open({"kind": "realdata", "dataset": self.dataset_name, "dataset_id": dataset_id,
-                      "fraction": cfg.fraction, "english_only": cfg.english_only, "max_context": cfg.max_context},
-                     f"realdata-{self.dataset_name.split('.')[0]}", session.quiet)
-        self.identity, self.out, self.store = session.identity, session.out, session.store
+        return Session(cfg, reporter, backend, options=opts)
+
+    def identity(self, session: Session) -> dict:
+        cfg = self.cfg
+        return {"kind": "realdata", "dataset": self.dataset_name, "dataset_id": self.dataset_id,
+                "fraction": cfg.fraction, "english_only": cfg.english_only, "max_context": cfg.max_context}
+
+    def close(self) -> None: ...
 
     # -- planning ---------------------------------------------------------------------
 
-    def units(self, conv: Conversation) -> list[Unit]:
+    def units(self, session: Session, conv: Conversation) -> list[Unit]:
         """Every user turn, with the dataset's earlier turns; the model's own answer is the
         rollout, and the dataset's own next reply the cross-model view's."""
         out = []
@@ -92,10 +93,10 @@ class RealDataRun:
             ctx = Prompt(conv.id, conv.messages[: j + 1], category=self.dataset_name)
             nxt = conv.messages[j + 1] if j + 1 < len(conv.messages) else None
             theirs = nxt.content if self.cfg.cross_model and nxt is not None and nxt.role == "assistant" else None
-            out += self.session.units_for(ctx, turn, theirs)
+            out += session.units_for(ctx, turn, theirs)
         return out
 
-    def _over_limit(self, units: list[Unit]) -> list[SampleRow]:
+    def _over_limit(self, backend: BackendLike, units: list[Unit]) -> list[SampleRow]:
         """Turns whose context exceeds max_context tokens (estimated at 4 characters a token
         where the backend cannot count, as for API models), stored as skipped."""
         over: dict[tuple[str, int], bool] = {}
@@ -103,7 +104,7 @@ class RealDataRun:
             turn = (u.prompt.id, u.sample)
             if turn not in over:
                 chat = Chat(u.prompt.messages)
-                n = self.backend.count_tokens(chat)
+                n = backend.count_tokens(chat)
                 if n is None:
                     n = math.ceil(sum(len(m.content) for m in chat.messages) / 4)
                 over[turn] = n > self.cfg.max_context
@@ -111,33 +112,32 @@ class RealDataRun:
 
     # -- execution --------------------------------------------------------------------
 
-    def execute(self) -> RealDataResult:
+    def measure(self, session: Session) -> Tally:
         convs = stream(self.raw, self.stats, fraction=self.cfg.fraction)
         if self.cfg.limit is not None:
             convs = islice(convs, self.cfg.limit)
-        self.reporter.start(self.cfg.limit, f"{self.cfg.model} on {self.dataset_name} (conversations)")
+        session.reporter.start(self.cfg.limit, f"{self.cfg.model} on {self.dataset_name} (conversations)")
+        store, backend = session.store, session.backend
         seq = new = reused = 0
-        batch_size = max(1, self.backend.batch_size // 8) if self.backend.batch_size > 1 else 1
+        batch_size = max(1, backend.batch_size // 8) if backend.batch_size > 1 else 1
         while True:
             batch = list(islice(convs, batch_size))
             if not batch:
                 break
-            self.store.add_conversations([(seq + i, c.id, c.source_id, len(c.user_turns()))
-                                          for i, c in enumerate(batch)])
+            store.add_conversations([(seq + i, c.id, c.source_id, len(c.user_turns())) for i, c in enumerate(batch)])
             seq += len(batch)
-            units = [u for c in batch for u in self.units(c)]
-            fresh = self.session.process(units, skip=self._over_limit)
+            units = [u for c in batch for u in self.units(session, c)]
+            fresh = session.process(units, skip=lambda pending: self._over_limit(backend, pending))
             new += fresh
             reused += len(units) - fresh
-            self.reporter.advance(len(batch))
-        self.store.choose_where("SELECT s.key FROM samples s JOIN conversations c ON s.prompt_id = c.id "
-                                "WHERE c.seq < ? ORDER BY c.seq, s.sample, s.method, s.key", (seq,))
-        summary = self._summary(seq, new=new, reused=reused)
-        self._write(summary)
-        self.session.close()
-        return RealDataResult(self.out, summary)
+            session.reporter.advance(len(batch))
+        store.choose_where("SELECT s.key FROM samples s JOIN conversations c ON s.prompt_id = c.id "
+                           "WHERE c.seq < ? ORDER BY c.seq, s.sample, s.method, s.key", (seq,))
+        self.n_conversations = seq
+        return Tally(new, reused)
 
-    def _skipped(self, u: Unit) -> SampleRow:
+    @staticmethod
+    def _skipped(u: Unit) -> SampleRow:
         return SampleRow(key=u.key, prompt_id=u.prompt.id, category=u.prompt.category, subcategory="",
                          method=u.method, ablation=u.ablation, mode=u.mode, sample=u.sample, seed=u.seed,
                          rendered="", reply="", verdict=None, p_bail=None, mass=None, prompt_tokens=0,
@@ -146,36 +146,36 @@ class RealDataRun:
 
     # -- output -----------------------------------------------------------------------
 
-    def _summary(self, n_convs: int, *, new: int, reused: int) -> dict:
-        db = self.store.db
+    def summary(self, session: Session, tally: Tally) -> dict:
+        db, n_convs = session.store.db, self.n_conversations
         judge = self.cfg.false_bail_filter
-        refusals = self.classifier.spec if self.classifier else None
-        methods = {m: self._method(Cell(m, self.cfg.ablation), judge if m in PROMPT_METHODS else None, refusals)
-                   for m in self.methods if m != ROLLOUT}
+        refusals = session.classifier.spec if session.classifier else None
+        methods = {m: self._method(db, Cell(m, self.cfg.ablation), judge if m in PROMPT_METHODS else None, refusals)
+                   for m in session.methods if m != ROLLOUT}
         turns = db.execute("SELECT coalesce(sum(turns), 0) FROM conversations WHERE seq < ?", (n_convs,)).fetchone()[0]
         summary = {
-            **self.session.summary_head(self.dataset_name, 1), "kind": "realdata",
+            **session.summary_head(self.dataset_name, 1), "kind": "realdata",
             "n_conversations": n_convs, "n_turns": turns, "n_prompts": turns,
             "fraction": self.cfg.fraction, "english_only": self.cfg.english_only, "max_context": self.cfg.max_context,
             "methods": methods,
             "conversations": self.stats.as_dict(),
-            "new_samples": new, "reused_samples": reused,
+            "new_samples": tally.new, "reused_samples": tally.reused,
         }
         if self.cfg.cross_model:
-            summary["cross_model"] = {m: self._method(Cell(m, self.cfg.ablation, DATASET), judge)
-                                      for m in self.methods if m in PROMPT_METHODS}
+            summary["cross_model"] = {m: self._method(db, Cell(m, self.cfg.ablation, DATASET), judge)
+                                      for m in session.methods if m in PROMPT_METHODS}
         if judge:
             summary["false_bail_filter"] = {"judge": judge, "applies_to": list(PROMPT_METHODS)}
-        if self.classifier:
-            summary["refusal"] = self.session.refusal_block(rates.refusal_stats(db, self.classifier.spec,
-                                                                                nesting=rates.FLAT))
+        if session.classifier:
+            summary["refusal"] = session.refusal_block(rates.refusal_stats(db, session.classifier.spec,
+                                                                           nesting=rates.FLAT))
         return summary
 
-    def _method(self, cell: Cell, judge: str | None, refusals: str | None = None) -> dict:
+    @staticmethod
+    def _method(db: sqlite3.Connection, cell: Cell, judge: str | None, refusals: str | None = None) -> dict:
         """One method's rates: per turn, per conversation (with at least one bail), by turn
         index, the conversations most likely to bail; with the false-bail filter and
         no-refusal bails where asked."""
-        db = self.store.db
         out = rates.bail_rates(db, cell, scored="majority", nesting=rates.FLAT)
         out["skipped_turns"] = sum(out["skipped"].values())
         out["conversations_with_bail"] = rates.contexts_with_bail(db, cell)
@@ -194,15 +194,7 @@ class RealDataRun:
                                         "conversations_with_bail_filtered": rates.contexts_with_bail(db, cell, judge)}
         return out
 
-    def _write(self, summary: dict) -> None:
-        write_summary(self.out, summary)
-        self.store.write_csv(self.out / "samples.csv")
 
-
-def run_realdata(cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RealDataResult:
+def run_realdata(cfg: RealDataConfig, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RunResult:
     """Run (or resume) bail measurement on real conversations; the library entry point."""
-    run = RealDataRun(cfg, reporter, backend)
-    try:
-        return run.execute()
-    finally:
-        run.session.close()
+    return measure(Conversations(cfg), reporter, backend)

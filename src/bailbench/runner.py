@@ -2,9 +2,10 @@
 another run's rollouts) times the samples, and its summary.
 
 Work is grouped by (prompt, sample) and cut into batches from the whole plan, so a resumed
-batch is the batch an uninterrupted run would run. Each batch goes through the session's
-one batch step (session.py): run what the store lacks, judge bails, classify refusals,
-each stored as it finishes, so an interrupted run resumes where it stopped.
+batch is the batch an uninterrupted run would run. The local engine sends each batch
+through the session's one batch step (session.py): run what the store lacks, judge bails,
+classify refusals, each stored as it finishes, so an interrupted run resumes where it
+stopped; the Ray engine (sweep/ray_engine.py) runs the same batches on its workers.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from . import estimate
 from .analysis.rates import ablation_rates, prompt_rates
@@ -33,9 +35,9 @@ from .methods import (
 )
 from .methods.wordings import BASELINE
 from .refusal import classify_rollouts
-from .session import ALL_ABLATIONS, CommonConfig, Session, slug
+from .session import ALL_ABLATIONS, CommonConfig, RunResult, Session, Tally, measure, slug
 from .settings import at_least, setting, zero_is_none
-from .store import Store, write_summary
+from .store import Store
 
 # `bailbench run` with no sizing flags is a quick look; --full is the paper's protocol.
 # The paper sampled the bail prompt on BailBench (§2.3.2), so --full does too; the quick look
@@ -63,13 +65,6 @@ class RunConfig(CommonConfig):
                                                "of the model's own.", convert=Path, axis="rollouts_from")
 
 
-@dataclass
-class RunResult:
-    out: Path
-    summary: dict
-    dataset: Dataset = field(repr=False)
-
-
 def _with_prefix(prompt: Prompt, prefix: tuple) -> Prompt:
     """The prefix conversation goes before the prompt (after a system message, if any);
     the prompt keeps its id so runs with and without a prefix line up."""
@@ -90,149 +85,145 @@ def chosen_prompts(cfg: RunConfig) -> tuple[Dataset, list[Prompt], str | None, s
     return dataset, [_with_prefix(p, prefix) for p in prompts], name, prefix_hash
 
 
-class Run:
-    """One invocation over a prompt dataset: its contexts are the prompts (after a jailbreak
-    prefix, if any) times the samples; the rest is the shared session."""
+Engine = Callable[[Session, list[list[Unit]]], int]  # runs the batches the store lacks; the samples it ran
 
-    def __init__(self, cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike | None = None):
-        self.cfg = cfg
-        self.dataset, self.prompts, self.prefix_name, prefix_hash = chosen_prompts(cfg)
-        self.source = self._rollout_source(prefix_hash)
-        self.session = session = Session(cfg, reporter, backend, all_ablations=True, sampled_check=True)
-        self.reporter, self.backend, self.methods = session.reporter, session.backend, session.methods
-        self.classifier, self.judge, self.mode = session.classifier, session.judge, session.mode
-        self.model_name, self.temperature = session.model_name, session.temperature
-        session.open({"dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
-                      "prefix": prefix_hash and {"name": self.prefix_name, "sha256": prefix_hash},
-                      "rollouts_from": self._source_identity()},
-                     f"{slug(cfg.model)}-{slug(self.dataset.name)}", self.reporter)
-        self.identity, self.out, self.store = session.identity, session.out, session.store
 
-    def _source_identity(self) -> dict | None:
-        if self.source is None or self.cfg.rollouts_from is None:
-            return None
-        # _rollout_source checked that the source has an identity
-        return {"run": str(self.cfg.rollouts_from.resolve()), "model": (self.source.identity() or {})["model"]}
+def run_here(session: Session, batches: list[list[Unit]]) -> int:
+    """The local engine: each batch through the session's batch step, in this process, with
+    a note up front when the run will take long (from earlier runs, or its first batch)."""
+    total = sum(len(b) for b in batches)
+    speed_key = json.dumps([session.identity["backend"], session.cfg.max_tokens, session.mode], sort_keys=True)
+    known = estimate.rate(speed_key)
+    if known and total / known > estimate.LONG:
+        session.reporter.note(estimate.describe(total, known, "by earlier runs on this machine"))
+    start, ran = time.perf_counter(), 0
+    for batch in batches:
+        ran += session.process(batch)
+        if known is None and ran < total:  # no earlier figure: the first batch gives one
+            known = ran / (time.perf_counter() - start)
+            if (total - ran) / known > estimate.LONG:
+                session.reporter.note(estimate.describe(total - ran, known, "on this run's first samples"))
+    estimate.record(speed_key, ran, time.perf_counter() - start)
+    return ran
 
-    def _rollout_source(self, prefix_hash: str | None) -> Store | None:
+
+class Prompts:
+    """The source of `bailbench run`: a prompt dataset (after a jailbreak prefix, if any)
+    times the samples, or with --rollouts-from the bail prompt after another run's
+    rollouts. `engine` runs its batches: here (`run_here`) or on Ray workers."""
+
+    counts_samples = True
+
+    def __init__(self, cfg: RunConfig, engine: Engine = run_here):
+        self.cfg, self.engine = cfg, engine
+        self.dataset, self.prompts, self.prefix_name, self.prefix_hash = chosen_prompts(cfg)
+        self.name = f"{slug(cfg.model)}-{slug(self.dataset.name)}"
+        self.rollouts = self._rollout_source()
+
+    def session(self, reporter: Reporter | None, backend: BackendLike | None) -> Session:
+        return Session(self.cfg, reporter, backend, all_ablations=True, sampled_check=True)
+
+    def identity(self, session: Session) -> dict:
+        rollouts_from = None
+        if self.rollouts is not None and self.cfg.rollouts_from is not None:  # checked to have an identity
+            rollouts_from = {"run": str(self.cfg.rollouts_from.resolve()),
+                             "model": (self.rollouts.identity() or {})["model"]}
+        return {"dataset": self.dataset.name, "dataset_sha256": self.dataset.sha256,
+                "prefix": self.prefix_hash and {"name": self.prefix_name, "sha256": self.prefix_hash},
+                "rollouts_from": rollouts_from}
+
+    def _rollout_source(self) -> Store | None:
         """The run whose rollouts the bail prompt follows instead of this model's own."""
         if not self.cfg.rollouts_from:
             return None
         source = Store(Path(self.cfg.rollouts_from), create=False)
         theirs = source.identity() or {}
         if theirs.get("dataset_sha256") != self.dataset.sha256:
+            source.close()
             raise UserError(f"--rollouts-from {self.cfg.rollouts_from} is a run over {theirs.get('dataset')!r}, "
                             f"another dataset than {self.dataset.name!r}; use a run over the same dataset")
-        if (theirs.get("prefix") or {}).get("sha256") != prefix_hash:
+        if (theirs.get("prefix") or {}).get("sha256") != self.prefix_hash:
+            source.close()
             raise UserError(f"--rollouts-from {self.cfg.rollouts_from} was run with another --prefix; "
                             "use the same prefix in both runs")
         return source
 
-    def ablations_for(self, method: str) -> list[str]:
-        return self.session.ablations_for(method)
-
-    def plan(self) -> list[list[Unit]]:
+    def plan(self, session: Session) -> list[list[Unit]]:
         """Units per (prompt, sample) group, in dependency order: rollout, prompts, tool/string."""
-        return [self.session.units_for(p, s) for p in self.prompts for s in range(self.cfg.samples)]
+        return [session.units_for(p, s) for p in self.prompts for s in range(self.cfg.samples)]
 
-    # -- execution --------------------------------------------------------------------
-
-    def batches(self, groups: list[list[Unit]]) -> list[list[Unit]]:
-        """What the store lacks, in the batches the backend runs. They are cut from the whole
-        plan, not from what is left of it, so a resumed batch holds the same units as in an
-        uninterrupted run (batched engines may round differently with another batch
-        composition); the local engine and the Ray engine both run these."""
-        done = self.store.done_keys(u.key for g in groups for u in g)
-        step = max(1, self.backend.batch_size or 1)
-        cut = [[u for g in groups[i:i + step] for u in g if u.key not in done] for i in range(0, len(groups), step)]
-        return [b for b in cut if b]
-
-    def execute(self, computed_elsewhere: int = 0) -> RunResult:
-        """Run what the store lacks, then summarise. `computed_elsewhere`: samples of this
-        invocation another engine stored before (Ray workers), counted as new."""
-        groups = self.plan()
+    def measure(self, session: Session) -> Tally:
+        groups = self.plan(session)
         all_keys = [u.key for g in groups for u in g]
-        if self.source:
-            self.import_rollouts([u for g in groups for u in g if u.method == ROLLOUT])
-        batches = self.batches(groups)
-        total = sum(len(b) for b in batches)
-        self.reporter.start(total, f"{self.cfg.model} on {self.dataset.name}")
-        speed_key = json.dumps([self.identity["backend"], self.cfg.max_tokens, self.mode], sort_keys=True)
-        known = estimate.rate(speed_key)
-        if known and total / known > estimate.LONG:
-            self.reporter.note(estimate.describe(total, known, "by earlier runs on this machine"))
-        start, ran = time.perf_counter(), 0
-        for batch in batches:
-            ran += self.session.process(batch)
-            if known is None and ran < total:  # no earlier figure: the first batch gives one
-                known = ran / (time.perf_counter() - start)
-                if (total - ran) / known > estimate.LONG:
-                    self.reporter.note(estimate.describe(total - ran, known, "on this run's first samples"))
-        estimate.record(speed_key, ran, time.perf_counter() - start)
-        missing = len(all_keys) - len(self.store.done_keys(all_keys))
+        if self.rollouts is not None:
+            self._import_rollouts(session.store, [u for g in groups for u in g if u.method == ROLLOUT])
+        todo = batches(session, groups)
+        session.reporter.start(sum(len(b) for b in todo), f"{self.cfg.model} on {self.dataset.name}")
+        new = self.engine(session, todo)
+        missing = len(all_keys) - len(session.store.done_keys(all_keys))
         if missing:  # cannot happen unless the store was edited under us
-            raise RuntimeError(f"{missing} planned samples are missing from {self.store.path}")
-        if self.judge and self.cfg.false_bail_filter:  # bails stored by another engine (Ray workers) are judged here
-            judge_new_bails(self.judge, self.cfg.false_bail_filter, self.store,
+            raise RuntimeError(f"{missing} planned samples are missing from {session.store.path}")
+        if session.judge and self.cfg.false_bail_filter:  # bails stored by another engine (Ray workers) are judged here
+            judge_new_bails(session.judge, self.cfg.false_bail_filter, session.store,
                             [u for g in groups for u in g if u.method in PROMPT_METHODS])
-        if self.classifier:  # rollouts imported from another run, or stored by another engine
+        if session.classifier:  # rollouts imported from another run, or stored by another engine
             keys = [u.key for g in groups for u in g if u.method == ROLLOUT]
-            rollouts = self.store.get(keys)
-            classify_rollouts(self.classifier, self.store, [rollouts[k] for k in keys], self.reporter)
-        new = total + computed_elsewhere
-        self.store.choose(all_keys)
-        summary = self._summary(new=new, reused=len(all_keys) - new)
-        self._write(summary)
-        self.session.close()
-        return RunResult(self.out, summary, self.dataset)
+            rollouts = session.store.get(keys)
+            classify_rollouts(session.classifier, session.store, [rollouts[k] for k in keys], session.reporter)
+        session.store.choose(all_keys)
+        return Tally(new, len(all_keys) - new)
 
     def close(self) -> None:
-        self.session.close()
-        if self.source is not None:
-            self.source.close()
+        if self.rollouts is not None:
+            self.rollouts.close()
 
-    def import_rollouts(self, units: list[Unit]) -> None:
+    def _import_rollouts(self, store: Store, units: list[Unit]) -> None:
         """Copy the rollouts of --rollouts-from into this run's store (the checks follow them)."""
-        assert self.source is not None, "import_rollouts needs --rollouts-from"
-        theirs = self.source.get(u.key for u in units)
+        assert self.rollouts is not None, "importing rollouts needs --rollouts-from"
+        theirs = self.rollouts.get(u.key for u in units)
         lacking = [u for u in units if u.key not in theirs]
         if lacking:
             most = max((u.sample for u in units if u.key in theirs), default=-1) + 1
             raise UserError(f"--rollouts-from {self.cfg.rollouts_from} has no rollout for {len(lacking)} of the "
                             f"{len(units)} samples needed (it has up to {most} per prompt, for its own prompts); "
                             "run it with at least these --samples and --limit")
-        self.store.add(list(theirs.values()))
+        store.add(list(theirs.values()))
 
-    # -- output -----------------------------------------------------------------------
-
-    def _summary(self, *, new: int, reused: int) -> dict:
-        db = self.store.db
-        main_ablation = BASELINE if self.cfg.ablation == ALL_ABLATIONS else self.cfg.ablation
-        bails = [m for m in self.methods if m != ROLLOUT]
-        judge = self.cfg.false_bail_filter if self.judge else None
+    def summary(self, session: Session, tally: Tally) -> dict:
+        db, cfg = session.store.db, self.cfg
+        main_ablation = BASELINE if cfg.ablation == ALL_ABLATIONS else cfg.ablation
+        bails = [m for m in session.methods if m != ROLLOUT]
+        judge = cfg.false_bail_filter if session.judge else None
         summary = {
-            **self.session.summary_head(self.dataset.name, self.cfg.samples),
+            **session.summary_head(self.dataset.name, cfg.samples),
             "dataset_sha256": self.dataset.sha256,
             "n_prompts": len(self.prompts),
             "n_categories": len({p.category for p in self.prompts}),
             "prefix": self.prefix_name,
-            "rollouts_from": self.identity["rollouts_from"],
+            "rollouts_from": session.identity["rollouts_from"],
             **prompt_rates(db, bails, main_ablation, judge=judge,
-                           classifier=self.classifier.spec if self.classifier else None),
+                           classifier=session.classifier.spec if session.classifier else None),
             "skipped_rows": dict(self.dataset.skipped),
             "skipped_lines": self.dataset.skipped_lines,  # the first few, to find them in the file
-            "new_samples": new,
-            "reused_samples": reused,
+            "new_samples": tally.new,
+            "reused_samples": tally.reused,
         }
-        if self.cfg.ablation == ALL_ABLATIONS:
-            summary["ablations"] = ablation_rates(db, {m: self.ablations_for(m) for m in bails})
-        if self.classifier:
-            summary["refusal"] = self.session.refusal_block(summary.pop("refusal"))
+        if cfg.ablation == ALL_ABLATIONS:
+            summary["ablations"] = ablation_rates(db, {m: session.ablations_for(m) for m in bails})
+        if session.classifier:
+            summary["refusal"] = session.refusal_block(summary.pop("refusal"))
         return summary
 
-    def _write(self, summary: dict) -> None:
-        write_summary(self.out, summary)
-        self.store.write_csv(self.out / "samples.csv")
+
+def batches(session: Session, groups: list[list[Unit]]) -> list[list[Unit]]:
+    """What the store lacks, in the batches the backend runs. They are cut from the whole
+    plan, not from what is left of it, so a resumed batch holds the same units as in an
+    uninterrupted run (batched engines may round differently with another batch
+    composition); the local engine and the Ray engine both run these."""
+    done = session.store.done_keys(u.key for g in groups for u in g)
+    step = max(1, session.backend.batch_size or 1)
+    cut = [[u for g in groups[i:i + step] for u in g if u.key not in done] for i in range(0, len(groups), step)]
+    return [b for b in cut if b]
 
 
 def run(cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RunResult:
@@ -249,8 +240,4 @@ def run(cfg: RunConfig, reporter: Reporter | None = None, backend: BackendLike |
 
 
 def _run_once(cfg: RunConfig, reporter: Reporter | None, backend: BackendLike | None) -> RunResult:
-    run = Run(cfg, reporter, backend)
-    try:
-        return run.execute()
-    finally:
-        run.close()
+    return measure(Prompts(cfg), reporter, backend)

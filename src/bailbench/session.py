@@ -5,8 +5,11 @@ directory bound to the run's identity, and the one batch step: skip what the sto
 run the rest, judge the bail prompt's bails, classify the rollouts' refusals, each stored
 as it finishes so that a rerun resumes.
 
-`runner` (prompts) and `realdata` (conversations) differ only in their source of contexts
-and in what their summaries report.
+A run of any kind is this session over a `Source` of contexts (`measure`): a prompt
+dataset times the samples (runner.Prompts), every user turn of real conversations
+(realdata.Conversations), simulated users turn by turn (simulate.run.Simulated). A source
+says where its contexts come from, how they are batched and what its summary reports;
+a new kind of run is a new source.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from .backends.base import BackendLike
 from .backends.registry import BackendOptions, load_backend
@@ -52,7 +55,7 @@ from .methods.registry import method_spec
 from .methods.wordings import ALL_ABLATIONS, BASELINE, ablations
 from .refusal import classify_rollouts, load_classifier
 from .settings import Checked, at_least, between, one_of, setting
-from .store import SampleRow, Store
+from .store import SampleRow, Store, write_summary
 from .summary import summary_head, usage_block
 
 _COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
@@ -239,3 +242,65 @@ class Session:
             self.store.close()
         if self._own_backend:
             self.backend.close()
+
+
+@dataclass
+class RunResult:
+    """A finished run: its directory and what its summary.json says."""
+
+    out: Path
+    summary: dict
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one invocation did: the samples it ran, and those the store held from before."""
+
+    new: int
+    reused: int
+
+
+class Source(Protocol):
+    """One kind of run. A source checks its input (files, scenarios, settings) when it is
+    made, before any model is loaded; `measure` does the rest in this order."""
+
+    name: str  # the run directory's stem: runs/NAME-<hash of the identity>
+    counts_samples: bool  # the run's progress is its samples (else the source advances its own units)
+
+    def session(self, reporter: Reporter | None, backend: BackendLike | None) -> Session:
+        """The session its contexts run in: the shared settings, as this kind sets them."""
+        ...
+
+    def identity(self, session: Session) -> dict:
+        """What makes this run this run, beside the shared settings."""
+        ...
+
+    def measure(self, session: Session) -> Tally:
+        """Run every context the store lacks, and mark this invocation's rows as chosen."""
+        ...
+
+    def summary(self, session: Session, tally: Tally) -> dict:
+        ...
+
+    def close(self) -> None:
+        """Release what the source holds open (another run's store, a user model)."""
+        ...
+
+
+def measure(source: Source, reporter: Reporter | None = None, backend: BackendLike | None = None) -> RunResult:
+    """Run (or resume) one run of any kind: the source's session bound to its run directory,
+    every context the store lacks run, then summary.json and samples.csv written. The
+    directory, the source and a backend the run loaded are released however it ends."""
+    try:
+        session = source.session(reporter, backend)
+        try:
+            session.open(source.identity(session), source.name,
+                         session.reporter if source.counts_samples else session.quiet)
+            summary = source.summary(session, source.measure(session))
+            write_summary(session.out, summary)
+            session.store.write_csv(session.out / "samples.csv")
+            return RunResult(session.out, summary)
+        finally:
+            session.close()
+    finally:
+        source.close()

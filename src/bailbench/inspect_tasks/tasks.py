@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..methods import BAIL_FIRST, BAIL_METHODS, CONTINUE_FIRST, KIND, OFFERED_METHODS, PROMPT_METHODS, STRING, TOOL
 from ..methods.prompt import check_message
 from ..methods.registry import Setting, method_spec
-from ..methods.wordings import BASELINE, ablations, string_wording, tool_wording
+from ..methods.wordings import BASELINE, ablations
 from .naming import family
 from .scoring import bail_prompt_scorer, bail_scorer, bail_string_scorer, bail_tool_scorer
 
@@ -161,12 +161,6 @@ def _task(task_name: str, method: str, ablation: str, dataset: str, limit: int |
 # -- the option, offered ----------------------------------------------------------------
 
 
-def bail_tool_def(ablation: str, model_name: str) -> Tool:
-    """The bail tool as an Inspect tool: the paper's name and description, no parameters."""
-    w = tool_wording(ablation, model_name)
-    return _tool_def(w.name, w.description)
-
-
 def _tool_def(name: str, description: str) -> Tool:
     async def execute() -> str:
         return ""  # never run: the tasks generate with tool_calls="none" and read the call
@@ -182,34 +176,10 @@ def _add_system(state: TaskState, text: str) -> None:
         state.messages.insert(0, ChatMessageSystem(content=text))
 
 
-@solver
-def offer_bail_tool(ablation: str = BASELINE, model_name: str | None = None) -> Solver:
-    """One reply with the bail tool available; the call is recorded, not executed."""
-
-    async def solve(state: TaskState, generate: Generate) -> TaskState:
-        state.tools = [bail_tool_def(ablation, name_for_model(model_name, _model_id(state.model)))]
-        state.tool_choice = "auto"
-        return await generate(state, tool_calls="none")
-
-    return solve
-
-
-@solver
-def offer_bail_string(ablation: str = BASELINE, model_name: str | None = None) -> Solver:
-    """One reply with the bail string's invitation in the system message (appended to a
-    system message the conversation already has, as bailbench's API backends do)."""
-
-    async def solve(state: TaskState, generate: Generate) -> TaskState:
-        _add_system(state, string_wording(ablation, name_for_model(model_name, _model_id(state.model))).system_text)
-        return await generate(state)
-
-    return solve
-
-
-@solver
-def offer_bail(method: str, ablation: str = BASELINE, model_name: str | None = None) -> Solver:
-    """One reply with a registered method's option offered: its tools available (the call
-    recorded, not executed), its text in the system message."""
+def _offered(method: str, ablation: str, model_name: str | None) -> Solver:
+    """One reply with a registered method's option offered as `bailbench run` offers it to
+    chat APIs: its tools available (the call recorded, not executed), its text in the
+    system message. Every task offers through it."""
     offer = method_spec(method).offer
     if offer is None:
         raise TaskParameterError(f"bailbench: {method} is asked after the rollout, not offered")
@@ -225,6 +195,25 @@ def offer_bail(method: str, ablation: str = BASELINE, model_name: str | None = N
         return await generate(state, tool_calls="none")
 
     return solve
+
+
+# The paper's tasks keep the solver names their logs carry; each is the method's own offer.
+@solver
+def offer_bail_tool(ablation: str = BASELINE, model_name: str | None = None) -> Solver:
+    """One reply with the bail tool available; the call is recorded, not executed."""
+    return _offered(TOOL, ablation, model_name)
+
+
+@solver
+def offer_bail_string(ablation: str = BASELINE, model_name: str | None = None) -> Solver:
+    """One reply with the bail string's invitation in the system message."""
+    return _offered(STRING, ablation, model_name)
+
+
+@solver
+def offer_bail(method: str, ablation: str = BASELINE, model_name: str | None = None) -> Solver:
+    """One reply with any registered method's option offered."""
+    return _offered(method, ablation, model_name)
 
 
 @solver

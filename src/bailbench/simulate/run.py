@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from ..backends.base import BackendLike
 from ..backends.registry import load_backend
 from ..errors import STEER_ON_RUN_ONLY, UserError
 from ..execute import Reporter, temperature_for
 from ..methods import BAIL_FIRST, OFFERED_METHODS, PROMPT_METHODS
-from ..session import CommonConfig, Session, slug
+from ..session import CommonConfig, RunResult, Session, Tally, measure, slug
 from ..settings import at_least, between, one_of, setting
-from ..store import write_summary
-from .conversation import Outcome, Plan, Player, Simulation
+from .conversation import Plan, Player, Simulation
 from .scenario import ALL, load_scenarios
 from .summary import summarize
 from .threads import NONE, Thread
@@ -72,15 +70,13 @@ class SimulateConfig(CommonConfig):
     retries: int = setting(2, "Further attempts at a user message that broke role.", check=at_least(0, 100))
 
 
-@dataclass
-class SimulateResult:
-    out: Path
-    summary: dict
+class Simulated:
+    """The source of `bailbench simulate`: every scenario's conversations in every arm,
+    played turn by turn (conversation.py); the user model is any model spec."""
 
+    counts_samples = False  # it advances by conversation turns
 
-class SimulateRun:
-    def __init__(self, cfg: SimulateConfig, reporter: Reporter | None = None, backend: BackendLike | None = None,
-                 user_backend: BackendLike | None = None):
+    def __init__(self, cfg: SimulateConfig, user_backend: BackendLike | None = None):
         if cfg.refusal_classifier or cfg.false_bail_filter:
             raise UserError("simulate classifies no refusals and filters no false bails; drop --refusal-classifier "
                             "and --false-bail-filter")
@@ -88,51 +84,57 @@ class SimulateRun:
             raise UserError(STEER_ON_RUN_ONLY)
         self.cfg = cfg
         self.scenarios = load_scenarios(cfg.scenarios)
+        self.name = f"simulate-{slug(self.scenarios.name)}"
         self.arms = list(dict.fromkeys(cfg.methods)) + ([NONE] if cfg.paired else [])
-        # the target's session: the shared settings, and every method it runs (the arms and the check)
-        common = {f.name: getattr(cfg, f.name) for f in fields(CommonConfig)}
-        target = CommonConfig(**{**common, "methods": cfg.methods + ((cfg.check,) if cfg.check else ())})
-        self.session = session = Session(target, reporter, backend)
         self.user_spec = cfg.user or cfg.model
-        self._own_user = user_backend is None and self.user_spec != cfg.model
-        if user_backend is None:
-            user_backend = load_backend(self.user_spec, cfg.options) if self._own_user else session.backend
         self.user_backend = user_backend
-        self.user_temperature = temperature_for(user_backend, cfg.user_temperature, self.user_spec)
-        session.open({"kind": "simulate", "user": {"model": self.user_spec, "backend": user_backend.identity(),
-                                                   "temperature": self.user_temperature,
-                                                   "max_tokens": cfg.user_max_tokens, "version": VERSION}},
-                     f"simulate-{slug(self.scenarios.name)}", session.quiet)
-        self.out, self.store = session.out, session.store
+        self._own_user = False
 
-    def execute(self) -> SimulateResult:
-        cfg, reporter = self.cfg, self.session.reporter
+    def session(self, reporter: Reporter | None, backend: BackendLike | None) -> Session:
+        """The target's session: the shared settings, and every method it runs (the arms and
+        the check); and the user model (the target's own backend when it is the same spec)."""
+        cfg = self.cfg
+        common = {f.name: getattr(cfg, f.name) for f in fields(CommonConfig)}
+        session = Session(CommonConfig(**{**common, "methods": cfg.methods + ((cfg.check,) if cfg.check else ())}),
+                          reporter, backend)
+        if self.user_backend is None:
+            self._own_user = self.user_spec != cfg.model
+            try:
+                self.user_backend = load_backend(self.user_spec, cfg.options) if self._own_user else session.backend
+            except BaseException:
+                session.close()
+                raise
+        self.user_temperature = temperature_for(self.user_backend, cfg.user_temperature, self.user_spec)
+        return session
+
+    def identity(self, session: Session) -> dict:
+        assert self.user_backend is not None
+        return {"kind": "simulate", "user": {"model": self.user_spec, "backend": self.user_backend.identity(),
+                                             "temperature": self.user_temperature,
+                                             "max_tokens": self.cfg.user_max_tokens, "version": VERSION}}
+
+    def measure(self, session: Session) -> Tally:
+        cfg, reporter = self.cfg, session.reporter
+        assert self.user_backend is not None
         threads = [Thread(s, k, a) for s in self.scenarios.scenarios for k in range(cfg.conversations)
                    for a in self.arms]
         reporter.start(len(threads) * cfg.turns, f"{cfg.model} with {self.user_spec} as the user, "
                                                  f"{self.scenarios.name} (conversation turns)")
         start = time.perf_counter()
-        sim = Simulation(self.session, Player(self.user_backend, self.user_temperature, cfg.user_max_tokens),
+        sim = Simulation(session, Player(self.user_backend, self.user_temperature, cfg.user_max_tokens),
                          Plan(threads, cfg.turns, cfg.retries, cfg.seed, cfg.ablation, cfg.check), reporter.advance)
-        try:
-            outcomes = sim.run()
-            self.store.choose(sim.keys)
-            summary = self._summary(outcomes, new=sim.new, reused=len(sim.keys) - sim.new,
-                                    seconds=time.perf_counter() - start)
-            write_summary(self.out, summary)
-            self.store.write_csv(self.out / "samples.csv")
-        finally:
-            self.close()
-        return SimulateResult(self.out, summary)
+        self.outcomes = sim.run()
+        session.store.choose(sim.keys)
+        self.seconds = time.perf_counter() - start
+        return Tally(sim.new, len(sim.keys) - sim.new)
 
     def close(self) -> None:
-        self.store.close()
-        self.session.close()
-        if self._own_user:
+        if self._own_user and self.user_backend is not None:
             self.user_backend.close()
 
-    def _summary(self, outcomes: list[Outcome], *, new: int, reused: int, seconds: float) -> dict:
-        cfg, s = self.cfg, self.session
+    def summary(self, session: Session, tally: Tally) -> dict:
+        cfg, s = self.cfg, session
+        assert self.user_backend is not None
         head = s.summary_head(self.scenarios.name, cfg.conversations)
         if self._own_user:  # the user model's requests are in the usage too, at another model's price
             head["usage"] = {k: v for k, v in head["usage"].items() if k not in ("list_price_usd", "priced_as")}
@@ -143,13 +145,13 @@ class SimulateRun:
             "bail_prompt_mode": s.mode if cfg.check else None,
             "bail_prompt_reading": head["bail_prompt_reading"] if cfg.check else None,
             "user_temperature": self.user_temperature, "user_max_tokens": cfg.user_max_tokens, "retries": cfg.retries,
-            **summarize(outcomes, cfg.turns, self.arms),
-            "new_samples": new, "reused_samples": reused,
-            "seconds": round(seconds, 2),
+            **summarize(self.outcomes, cfg.turns, self.arms),
+            "new_samples": tally.new, "reused_samples": tally.reused,
+            "seconds": round(self.seconds, 2),
         }
 
 
 def run_simulation(cfg: SimulateConfig, reporter: Reporter | None = None, backend: BackendLike | None = None,
-                   user_backend: BackendLike | None = None) -> SimulateResult:
+                   user_backend: BackendLike | None = None) -> RunResult:
     """Run (or resume) simulated conversations; the library entry point."""
-    return SimulateRun(cfg, reporter, backend, user_backend).execute()
+    return measure(Simulated(cfg, user_backend), reporter, backend)

@@ -1,15 +1,15 @@
 """The Ray engine: the same runs, their samples computed by Ray actors that each hold one model.
 
-The driver plans each run exactly as `bailbench run` does (`Run.plan()` groups, minus the
-keys its store already holds), cuts batches from the whole plan as the runner does (so
-every batch holds what it holds under the local engine), and hands them as shards to
-the model's workers. A worker runs a shard with the ordinary `Executor` against a private
+The driver runs each run as `bailbench run` does (`runner.Prompts`: the same plan, the
+same batches cut from it, so every batch holds what it holds under the local engine),
+with this engine in place of the local one: it hands the batches as shards to the
+model's workers. A worker runs a shard with the ordinary `Executor` against a private
 temporary store and returns the rows; the driver writes each shard into the run's store
 in one transaction (`INSERT OR IGNORE` on the sample key). A worker that dies loses only
 its shard in flight, which goes back to the queue for the model's other workers; with
 none left the run is left incomplete, and rerunning the sweep computes what is missing.
 Every sample is stored exactly once. The summary (and refusal classification) is then
-computed on the driver by the ordinary runner, which finds every sample stored.
+computed on the driver by the ordinary run, which finds every sample stored.
 
 Real-data runs stream their conversations and run on the driver (as with --engine local).
 """
@@ -28,7 +28,9 @@ from ..backends.registry import backend_options
 from ..chat.types import Chat
 from ..execute import Executor, Silent, Unit, rollout_key
 from ..methods import PROMPT_METHODS
-from ..runner import Run, RunConfig
+from ..runner import Prompts, RunConfig
+from ..session import Session, measure
+from ..store import Store
 from .engine import Incomplete
 from .local import LocalEngine
 from .plan import PlannedRun
@@ -228,24 +230,21 @@ class RayEngine:
             raise UserError(f"model {r.model.spec}: no Ray worker could hold it: {pool.load_error()}")
         reporter = self.progress.for_run(r.id)
         assert isinstance(r.config, RunConfig), "the Ray engine runs BailBench runs only"
-        run = Run(r.config, reporter, backend=RemoteModel(pool.infos[0]))
-        try:  # the run directory is released however the run ends
-            groups = run.plan()
-            if run.source:
-                run.import_rollouts([u for g in groups for u in g if u.method == "rollout"])
-            shards = deque([b] for b in run.batches(groups))  # each batch one shard, cut as the local engine cuts it
-            settings = dict(model_name=run.model_name, mode=run.mode, max_tokens=r.config.max_tokens,
-                            temperature=getattr(run, "temperature", r.config.temperature))
-            new = self._drain(run, pool, shards, settings)
+
+        def on_workers(session: Session, batches: list[list[Unit]]) -> int:
+            shards = deque([b] for b in batches)  # each batch one shard, cut as the local engine cuts it
+            settings = dict(model_name=session.model_name, mode=session.mode, max_tokens=session.cfg.max_tokens,
+                            temperature=session.temperature)
+            new = self._drain(session.store, pool, shards, settings)
             if shards:
                 raise Incomplete(f"every worker of {r.model.label} died; {sum(len(b) for s in shards for b in s)} "
                                  "samples are still to do: rerun the sweep to finish")
-            # every sample is stored: it summarises (and classifies refusals), counting the workers' as new
-            return run.execute(computed_elsewhere=new).summary
-        finally:
-            run.close()
+            return new
 
-    def _drain(self, run: Run, pool: Pool, shards: deque, settings: dict) -> int:
+        # every sample is then stored: the run summarises (and classifies refusals) on the driver
+        return measure(Prompts(r.config, engine=on_workers), reporter, RemoteModel(pool.infos[0])).summary
+
+    def _drain(self, store: Store, pool: Pool, shards: deque, settings: dict) -> int:
         """Run shards on the pool's live workers until none is left (or no worker is); the
         number of samples written."""
         ray, written = self.ray, 0
@@ -254,7 +253,7 @@ class RayEngine:
         while shards or in_flight:
             while shards and idle:
                 w, shard = idle.pop(), shards.popleft()
-                in_flight[w.run_shard.remote(shard, self._rollouts(run, shard), settings)] = (w, shard)
+                in_flight[w.run_shard.remote(shard, self._rollouts(store, shard), settings)] = (w, shard)
             if not in_flight:
                 break  # no live worker
             (ref,), _ = ray.wait(list(in_flight), num_returns=1)
@@ -267,19 +266,19 @@ class RayEngine:
                 pool.workers.remove(w)
                 shards.appendleft(shard)  # lost with its worker; the others take it
                 continue
-            run.store.add(rows)  # one transaction: the whole shard or nothing
+            store.add(rows)  # one transaction: the whole shard or nothing
             written += len(rows)
             self.progress.advance(len(rows))
             idle.append(w)
         return written
 
     @staticmethod
-    def _rollouts(run: Run, shard: list[list[Unit]]) -> list:  # shard: its batches
+    def _rollouts(store: Store, shard: list[list[Unit]]) -> list:  # shard: its batches
         """Stored rollouts that the shard's bail prompts follow (not part of the shard)."""
         keys = {u.key for b in shard for u in b}
         need = {rollout_key(u.prompt.id, u.sample) for b in shard for u in b
                 if u.method in PROMPT_METHODS and u.reply is None} - keys
-        return list(run.store.get(need).values()) if need else []
+        return list(store.get(need).values()) if need else []
 
     def close(self) -> None:
         for label in list(self.pools):
