@@ -13,7 +13,8 @@ import pytest
 from bailbench.mechanism.controls import STEERED, UNSTEERED, Condition, steering_block
 from bailbench.mechanism.directions import Direction, parse_steer
 from bailbench.report import figures as F
-from bailbench.report.build import CAPTIONS, build_report
+from bailbench.report.build import build_report
+from bailbench.report.figures import FIGURES
 from bailbench.report.runs import load_runs
 from bailbench.runner import RunConfig, run
 from bailbench.store import read_summary, write_summary
@@ -104,7 +105,7 @@ def test_the_report_shows_it(steered, tmp_path):
     assert "each method&#x27;s bail rate per condition with 95% intervals clustered by prompt" in page
     for words in ("unsteered", "random directions of the same norm", "the same direction at another layer",
                   "symbol mass", "KL(unsteered || condition)"):
-        assert words in CAPTIONS["steering"]
+        assert words in FIGURES["steering"].caption
 
 
 @pytest.mark.parametrize("edit", [
@@ -126,3 +127,27 @@ def test_no_figure_without_its_controls(steered, tmp_path, edit):
 def test_runs_without_a_block_draw_nothing(steered, tmp_path):
     plain = _variant(steered, tmp_path, "plain", lambda b: b.clear())
     assert F.steering(load_runs([plain])) is None
+
+
+def test_a_new_figure_is_one_declaration(tmp_path, monkeypatch):
+    """A figure and its caption are declared together (`@figure`); the report draws it, saves
+    it as PNG and SVG, puts its numbers in figures.json and shows it with its caption."""
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(F, "FIGURES", dict(F.FIGURES))
+
+    @F.figure("n_prompts", caption="Prompts per run (a figure the report has never heard of).")
+    def n_prompts(runs):
+        values = [r.summary["n_prompts"] for r in runs]
+        fig, ax = plt.subplots()
+        ax.bar(range(len(values)), values)
+        return fig, {"n_prompts": values}
+
+    out = tmp_path / "run"
+    run(RunConfig(model="mock:p_bail=0.3", methods=("string",), limit=3, samples=1, out=out))
+    result = build_report([out], tmp_path / "report")
+    assert (tmp_path / "report" / "figures" / "n_prompts.png").exists()
+    assert (tmp_path / "report" / "figures" / "n_prompts.svg").exists()
+    assert result.figures["n_prompts"] == {"n_prompts": [3]}
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Prompts per run (a figure the report has never heard of)." in page

@@ -32,28 +32,6 @@ from .tables import (
     write_parquet,
 )
 
-CAPTIONS = {
-    "bail_rates": "Bail rate per run and method with 95% intervals clustered by prompt (README, Error bars; the paper's Wilson is in rates.csv); grey: outputs in no bail format (unknown).",
-    "no_refusal_bails": "Bails that came without a refusal (bail prompt: counted directly; tool and string: "
-                        "P(no refuse) x P(bail) per prompt, averaged).",
-    "categories": "Bail rate by category, per run and method.",
-    "ablations": "Each wording ablation against Baseline, 95% intervals clustered by prompt.",
-    "realdata": "Share of conversations with at least one bail, Wilson 95% intervals.",
-    "per_turn": "Bail rate by user turn, 95% bands clustered by conversation.",
-    "refusal_vs_bail": "Refusal rate against bail rate across runs, with Pearson r, Kendall tau and distance "
-                       "correlation and their permutation p-values.",
-    "bail_vector_similarity": "Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).",
-    "time_to_exit": "Simulated users: the share of conversations the model has not left after each assistant turn "
-                    "(Kaplan-Meier; conversations that reached the last turn are censored), per scenario family.",
-    "steering": "Steered runs (--steer FILE:LAYER:ALPHA): each method's bail rate per condition with 95% intervals "
-                "clustered by prompt, the steered run beside its controls, each run on the same prompts and seeds: "
-                "unsteered, random directions of the same norm at the same layer (one per seed), and the same "
-                "direction at another layer (half the depth away). Guardrails: the mean symbol mass p(🔄)+p(🟢) "
-                "at the bail prompt's check (near 0: the model no longer answers with a symbol) and the mean "
-                "KL(unsteered || condition) of the next token on neutral prompts (how far the steering moves the "
-                "model where bail is not in question). A run without its unsteered and random controls is not "
-                "drawn; the paired differences are the summary's steering effects.",
-}
 TABLE_CAPTIONS = {
     "rates": "95% intervals clustered by prompt (by conversation for real data), each named in `interval`; wilson "
              "low, high: the paper's Wilson interval (n = prompts x samples), for `reproduce`.",
@@ -133,11 +111,11 @@ def _figures(runs: list[ReportRun], comparison: dict | None, result: ReportResul
     import matplotlib.pyplot as plt
 
     svgs = []
-    makers = [(name, lambda f=f: f(runs)) for name, f in F.FIGURES.items()]
-    makers += [(name, lambda f=f: f(comparison)) for name, f in F.COMPARISON_FIGURES.items()]
+    ordered = sorted(F.FIGURES.values(), key=lambda fig: fig.over != "runs")  # the runs' first, each in order
     with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
-        for name, make in makers:
-            made = make()
+        for figure in ordered:
+            name = figure.name
+            made = figure.draw(runs if figure.over == "runs" else comparison)
             if made is None:
                 continue
             fig, data = made
@@ -149,7 +127,7 @@ def _figures(runs: list[ReportRun], comparison: dict | None, result: ReportResul
             buf = io.BytesIO()
             fig.savefig(buf, format="svg")
             plt.close(fig)
-            svgs.append((name, CAPTIONS[name], buf.getvalue()))
+            svgs.append((name, figure.caption, buf.getvalue()))
             result.figures[name] = data
     return svgs
 

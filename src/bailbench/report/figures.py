@@ -4,6 +4,8 @@ the figure and the numbers it plots, so the page and the tests can read them bac
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 import matplotlib
 
@@ -18,6 +20,27 @@ from ..methods.registry import method_spec  # noqa: E402
 from .runs import ReportRun  # noqa: E402
 
 UNKNOWN = "#B0B0B0"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure of the report: what draws it and its caption, declared together (`@figure`)."""
+
+    name: str  # its file name: figures/NAME.png and .svg, and its key in figures.json
+    draw: Callable  # (runs or comparison) -> (figure, the numbers it plots), or None with nothing to draw
+    caption: str
+    over: str  # "runs": drawn from the runs' summaries; "comparison": from their comparison
+
+
+FIGURES: dict[str, Figure] = {}  # in the order they are declared
+
+
+def figure(name: str, caption: str, over: str = "runs") -> Callable[[Callable], Callable]:
+    """Register a figure with its caption: the report draws it, saves it and shows it."""
+    def mark(draw: Callable) -> Callable:
+        FIGURES[name] = Figure(name, draw, caption, over)
+        return draw
+    return mark
 
 
 def method_color(method: str) -> str:
@@ -54,6 +77,9 @@ def _grouped(ax, labels, methods, values, lows, highs, *, unknown=None):
     ax.set_axisbelow(True)
 
 
+@figure("bail_rates",
+        caption=("Bail rate per run and method with 95% intervals clustered by prompt (README, Error bars; the "
+                 "paper's Wilson is in rates.csv); grey: outputs in no bail format (unknown)."))
 def bail_rates(runs: list[ReportRun]):
     runs = [r for r in runs if not r.realdata]
     if not runs:
@@ -74,6 +100,9 @@ def bail_rates(runs: list[ReportRun]):
     return fig, data
 
 
+@figure("no_refusal_bails",
+        caption=("Bails that came without a refusal (bail prompt: counted directly; tool and string: P(no refuse) "
+                 "x P(bail) per prompt, averaged)."))
 def no_refusal_bails(runs: list[ReportRun]):
     runs = [r for r in runs if not r.realdata and r.summary.get("refusal")]
     if not runs:
@@ -93,6 +122,8 @@ def no_refusal_bails(runs: list[ReportRun]):
     return fig, data
 
 
+@figure("categories",
+        caption="Bail rate by category, per run and method.")
 def category_heatmap(runs: list[ReportRun]):
     runs = [r for r in runs if not r.realdata]
     cols = [(r, m) for r in runs for m in BAIL_METHODS if m in r.summary["methods"]]
@@ -116,6 +147,8 @@ def category_heatmap(runs: list[ReportRun]):
     return fig, data
 
 
+@figure("ablations",
+        caption="Each wording ablation against Baseline, 95% intervals clustered by prompt.")
 def ablations(runs: list[ReportRun]):
     runs = [r for r in runs if r.summary.get("ablations")]
     if not runs:
@@ -147,6 +180,9 @@ def ablations(runs: list[ReportRun]):
     return fig, data
 
 
+@figure("refusal_vs_bail", over="comparison",
+        caption=("Refusal rate against bail rate across runs, with Pearson r, Kendall tau and distance correlation "
+                 "and their permutation p-values."))
 def refusal_vs_bail(comparison: dict | None):
     if not comparison or not comparison.get("refusal_vs_bail"):
         return None
@@ -174,6 +210,8 @@ def refusal_vs_bail(comparison: dict | None):
     return fig, data
 
 
+@figure("bail_vector_similarity", over="comparison",
+        caption="Cosine similarity of the runs' per-prompt bail probabilities (bail vectors).")
 def similarity(comparison: dict | None):
     if not comparison:
         return None
@@ -198,6 +236,8 @@ def similarity(comparison: dict | None):
     return fig, data
 
 
+@figure("realdata",
+        caption="Share of conversations with at least one bail, Wilson 95% intervals.")
 def realdata_rates(runs: list[ReportRun]):
     runs = [r for r in runs if r.realdata]
     if not runs:
@@ -220,6 +260,8 @@ def realdata_rates(runs: list[ReportRun]):
     return fig, data
 
 
+@figure("per_turn",
+        caption="Bail rate by user turn, 95% bands clustered by conversation.")
 def per_turn(runs: list[ReportRun]):
     runs = [r for r in runs if r.realdata]
     if not runs:
@@ -250,6 +292,9 @@ def _dicts(value) -> dict:
     return {k: v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
 
 
+@figure("time_to_exit",
+        caption=("Simulated users: the share of conversations the model has not left after each assistant turn "
+                 "(Kaplan-Meier; conversations that reached the last turn are censored), per scenario family."))
 def time_to_exit(runs: list[ReportRun]):
     """Simulated users: the Kaplan-Meier share of conversations still going after each turn,
     one panel per live bail option, one line per run and scenario family."""
@@ -314,6 +359,15 @@ def _condition_label(name: str, steer) -> str:
     return name.replace(":", " ")
 
 
+@figure("steering",
+        caption=("Steered runs (--steer FILE:LAYER:ALPHA): each method's bail rate per condition with 95% "
+                 "intervals clustered by prompt, the steered run beside its controls, each run on the same prompts "
+                 "and seeds: unsteered, random directions of the same norm at the same layer (one per seed), and "
+                 "the same direction at another layer (half the depth away). Guardrails: the mean symbol mass "
+                 "p(🔄)+p(🟢) at the bail prompt's check (near 0: the model no longer answers with a symbol) and the "
+                 "mean KL(unsteered || condition) of the next token on neutral prompts (how far the steering moves "
+                 "the model where bail is not in question). A run without its unsteered and random controls is not "
+                 "drawn; the paired differences are the summary's steering effects."))
 def steering(runs: list[ReportRun]):
     """Steered runs (`--steer`): every method's bail rate under the steered condition beside its
     controls (unsteered, random directions of the same norm, the same direction at another layer),
@@ -363,11 +417,3 @@ def steering(runs: list[ReportRun]):
         kl_ax.set_axisbelow(True)
     fig.tight_layout()
     return fig, data
-
-
-FIGURES = {
-    "bail_rates": bail_rates, "no_refusal_bails": no_refusal_bails, "categories": category_heatmap,
-    "ablations": ablations, "realdata": realdata_rates, "per_turn": per_turn, "time_to_exit": time_to_exit,
-    "steering": steering,
-}
-COMPARISON_FIGURES = {"refusal_vs_bail": refusal_vs_bail, "bail_vector_similarity": similarity}
