@@ -79,6 +79,16 @@ def received(monkeypatch):
     fake = {p: FakeEntryPoint(p, recorder(p, options_class(ep.load()))) for p, ep in real.items()}
     fake["echo"] = FakeEntryPoint("echo", recorder("echo", EchoOptions))
     fake["broken"] = FakeEntryPoint("broken", error=ImportError("No module named 'gone'"))
+
+    class Plain:  # not a dataclass of Options: its flags cannot be read
+        greeting = "hi"
+
+    @dataclass(frozen=True)
+    class Unresolved(Options):
+        level: "NoSuchType" = None  # type: ignore[name-defined]  # noqa: F821
+
+    fake["plain"] = FakeEntryPoint("plain", recorder("plain", Plain))
+    fake["unresolved"] = FakeEntryPoint("unresolved", recorder("unresolved", Unresolved))
     monkeypatch.setattr(registry, "providers", lambda: fake)
     return calls
 
@@ -212,6 +222,18 @@ def test_another_packages_option_is_checked_and_reaches_its_backend(received):
     with pytest.raises(UserError) as err:
         load_backend("broken:x")
     assert str(err.value) == "the broken backend could not be imported (No module named 'gone')"
+
+
+def test_an_options_class_that_cannot_be_read_is_left_out_and_named(received):
+    """Another package's malformed options class must not break every command: it is left out
+    of the union, and using its backend is one line saying what is wrong."""
+    assert {"plain", "unresolved"}.isdisjoint(provider_options()) and "echo" in provider_options()
+    with pytest.raises(UserError, match=r"^the plain backend cannot be used: its options class .*Plain.* is not a "
+                                        r"dataclass subclass of bailbench.backends.options.Options$"):
+        load_backend("plain:x")
+    with pytest.raises(UserError, match=r"^the unresolved backend cannot be used: the type hints of its options "
+                                        r"class Unresolved cannot be read \(name 'NoSuchType' is not defined\)$"):
+        load_backend("unresolved:x")
 
 
 def test_the_library_and_a_pickle_keep_the_union():

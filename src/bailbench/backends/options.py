@@ -21,7 +21,8 @@ Built-in groups share fields by inheritance; an option is declared once, in one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import typing
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, Callable, ClassVar, TypeVar
 
 from ..settings import Checked, above, at_least, setting
@@ -137,6 +138,18 @@ def options(cls: type[Options]) -> Callable[[F], F]:
 def options_class(factory: Any) -> type:
     """The options class a factory declared (`options`); the base `Options` if none."""
     return getattr(factory, "options_class", Options)
+
+
+def class_problem(cls: Any) -> str | None:
+    """What keeps a declared options class from being read, or None: it must be a dataclass
+    subclass of `Options` whose type hints resolve (they make its flags)."""
+    if not (isinstance(cls, type) and is_dataclass(cls) and issubclass(cls, Options)):
+        return f"its options class {cls!r} is not a dataclass subclass of bailbench.backends.options.Options"
+    try:
+        typing.get_type_hints(cls)
+    except Exception as exc:  # noqa: BLE001 - any failure to read the hints is the class's problem
+        return f"the type hints of its options class {cls.__name__} cannot be read ({exc})"
+    return None
 
 
 def taken(cls: type) -> list[str]:

@@ -26,6 +26,7 @@ from .options import (
     HFOptions,
     Options,
     VLLMOptions,
+    class_problem,
     options,
     options_class,
     taken,
@@ -80,7 +81,8 @@ def provider_options() -> dict[str, type]:
         own = getattr(item[1], "__module__", None) == __name__
         return not own, getattr(getattr(item[1], "__code__", None), "co_firstlineno", 0) if own else 0
 
-    return {provider: options_class(f) for provider, f in sorted(factories.items(), key=order)}
+    return {provider: options_class(f) for provider, f in sorted(factories.items(), key=order)
+            if class_problem(options_class(f)) is None}  # a bad class: `load_backend` says what is wrong
 
 
 def union_of(classes: Mapping[str, type]) -> type[BackendOptions]:
@@ -143,6 +145,8 @@ def load_backend(spec: str, options: BackendOptions | None = None) -> Backend:
     except ImportError as exc:
         raise UserError(f"the {provider} backend could not be imported ({exc})") from None
     cls = options_class(factory)
+    if (problem := class_problem(cls)) is not None:
+        raise UserError(f"the {provider} backend cannot be used: {problem}")
     own = {f.name for f in fields(cls)}
     stray = sorted(set(o.given()) - own - {ALWAYS})
     if stray:
