@@ -97,14 +97,14 @@ class Simulated:
         common = {f.name: getattr(cfg, f.name) for f in fields(CommonConfig)}
         session = Session(CommonConfig(**{**common, "methods": cfg.methods + ((cfg.check,) if cfg.check else ())}),
                           reporter, backend)
-        if self.user_backend is None:
-            self._own_user = self.user_spec != cfg.model
-            try:
+        try:
+            if self.user_backend is None:
+                self._own_user = self.user_spec != cfg.model
                 self.user_backend = load_backend(self.user_spec, cfg.options) if self._own_user else session.backend
-            except BaseException:
-                session.close()
-                raise
-        self.user_temperature = temperature_for(self.user_backend, cfg.user_temperature, self.user_spec)
+            self.user_temperature = temperature_for(self.user_backend, cfg.user_temperature, self.user_spec)
+        except BaseException:
+            session.close()
+            raise
         return session
 
     def identity(self, session: Session) -> dict:

@@ -234,7 +234,7 @@ class RayEngine:
         def on_workers(session: Session, batches: list[list[Unit]]) -> int:
             shards = deque([b] for b in batches)  # each batch one shard, cut as the local engine cuts it
             settings = dict(model_name=session.model_name, mode=session.mode, max_tokens=session.cfg.max_tokens,
-                            temperature=session.temperature)
+                            temperature=session.temperature, protocol=session.protocol, spec=session.cfg.model)
             new = self._drain(session.store, pool, shards, settings)
             if shards:
                 raise Incomplete(f"every worker of {r.model.label} died; {sum(len(b) for s in shards for b in s)} "
